@@ -1,0 +1,64 @@
+// Budgets, rate limits and the usage they are checked against.
+//
+// A Budgets value says how much a run may consume; a Usage value says how much it has. The
+// PolicyEngine compares the two: it keeps no counters of its own, so every decision is a pure
+// function of its inputs, and the runtime (or any host) owns the Usage and updates it as calls
+// are made (Usage::record_call).
+//
+// Thread safety: plain values.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rein {
+
+struct Budgets {
+  std::optional<std::int64_t> max_steps;       // loop steps per run
+  std::optional<std::int64_t> max_tool_calls;  // tool calls per run, all tools together
+  std::map<std::string, std::int64_t, std::less<>> max_tool_calls_per_tool;  // by exact name
+  std::optional<std::int64_t> max_tokens;      // LLM tokens per run (prompt + completion)
+  std::optional<double> max_cost;              // in the host's currency unit
+  std::optional<std::chrono::milliseconds> max_wall_time;
+
+  friend bool operator==(const Budgets&, const Budgets&) = default;
+};
+
+// At most `max_calls` calls of each tool matching `tool` (an exact name, or a glob with * and
+// ?) within any sliding window of `window`.
+struct RateLimit {
+  std::string tool;
+  std::int64_t max_calls = 0;
+  std::chrono::milliseconds window{1000};
+
+  friend bool operator==(const RateLimit&, const RateLimit&) = default;
+};
+
+struct ToolUsage {
+  std::int64_t calls = 0;
+  // Start times (Usage::now_millis units) of recent calls, oldest first; the runtime trims
+  // those older than the policy's longest rate-limit window.
+  std::vector<std::int64_t> recent_call_millis;
+};
+
+struct Usage {
+  std::int64_t steps = 0;       // steps completed
+  std::int64_t tool_calls = 0;  // tool calls made
+  std::int64_t tokens = 0;
+  double cost = 0.0;
+  std::chrono::milliseconds wall_time{0};
+  std::int64_t now_millis = 0;  // "now" for rate-limit windows
+  std::map<std::string, ToolUsage, std::less<>> per_tool;
+
+  // Counts one call of `tool` made at `at_millis`, dropping timestamps older than
+  // `keep_window` (pass PolicyEngine::longest_rate_window()).
+  void record_call(std::string_view tool, std::int64_t at_millis,
+                   std::chrono::milliseconds keep_window);
+};
+
+}  // namespace rein

@@ -1,0 +1,523 @@
+#include "rein/tool_registry.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "log.hpp"
+#include "tool_runner.hpp"
+
+namespace rein {
+
+using nlohmann::json;
+
+namespace {
+
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+
+bool valid_tool_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  bool part_start = true;
+  for (char c : name) {
+    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    const bool digit = c >= '0' && c <= '9';
+    if (part_start) {
+      if (!alpha) return false;
+      part_start = false;
+    } else if (c == '.') {
+      part_start = true;
+    } else if (!alpha && !digit && c != '_' && c != '-') {
+      return false;
+    }
+  }
+  return !part_start;
+}
+
+Status check_spec(const ToolSpec& spec) {
+  auto bad = [&](const std::string& what) {
+    return Error(ErrorCode::invalid_argument,
+                 "tool '" + spec.name + "': " + what);
+  };
+  if (!valid_tool_name(spec.name)) {
+    return Error(ErrorCode::invalid_argument,
+                 "tool name '" + spec.name +
+                     "' is invalid: use dotted parts of letters, digits, '_' or '-', each "
+                     "starting with a letter, at most 64 characters (e.g. billing.mrr)");
+  }
+  if (spec.description.empty()) return bad("description is required (models read it)");
+  if (!spec.input_schema.is_object() || !spec.input_schema.contains("type") ||
+      spec.input_schema["type"] != "object") {
+    return bad("input_schema must be an object schema with \"type\": \"object\"");
+  }
+  if (spec.version.empty()) return bad("version must not be empty");
+  if (spec.timeout.count() < 0) return bad("timeout must not be negative");
+  const auto& r = spec.retry;
+  if (r.max_attempts < 1) return bad("retry.max_attempts must be at least 1");
+  if (r.initial_backoff.count() < 0 || r.max_backoff.count() < 0) {
+    return bad("retry backoffs must not be negative");
+  }
+  if (!(r.multiplier >= 1.0)) return bad("retry.multiplier must be at least 1");
+  if (!(r.jitter >= 0.0 && r.jitter <= 1.0)) return bad("retry.jitter must be within [0, 1]");
+  const auto& cb = spec.circuit_breaker;
+  if (cb.failure_threshold < 0) return bad("circuit_breaker.failure_threshold must not be negative");
+  if (cb.half_open_probes < 1) return bad("circuit_breaker.half_open_probes must be at least 1");
+  if (cb.open_duration.count() < 0) return bad("circuit_breaker.open_duration must not be negative");
+  if (!spec.side_effects && (spec.idempotency.key_required || !spec.idempotency.key_pointer.empty())) {
+    return bad("idempotency options apply only to tools with side_effects");
+  }
+  for (const auto& p : spec.permissions) {
+    if (p.empty()) return bad("permissions must not contain an empty string");
+  }
+  return {};
+}
+
+ToolResult make_result(ToolStatus status, std::string message, bool transient = false) {
+  ToolResult r;
+  r.status = status;
+  r.errors.push_back(std::move(message));
+  r.transient = transient;
+  return r;
+}
+
+// What a timed call shares with the runner thread that executes it.
+struct CallState {
+  json args;
+  std::string key;
+  std::mutex mutex;
+  bool completed = false;
+  bool threw = false;
+  ToolResult result;
+  Env::TimePoint completed_at{};
+};
+
+}  // namespace
+
+struct ToolRegistry::Entry {
+  ToolSpec spec;
+  ToolFn fn;
+  JsonSchema input;
+  std::optional<JsonSchema> output;
+  std::optional<json::json_pointer> key_pointer;
+  std::string wire_name;
+  mutable CircuitBreaker breaker;
+};
+
+// A side-effecting call in progress, so concurrent calls with its key wait for it.
+struct Claim {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool done = false;
+};
+
+struct ToolRegistry::Impl {
+  explicit Impl(std::size_t max_threads) : runner(max_threads) {}
+
+  mutable std::shared_mutex mutex;
+  std::unordered_map<std::string, std::shared_ptr<const Entry>, StringHash, std::equal_to<>> tools;
+  std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> by_wire_name;
+  std::shared_ptr<IdempotencyStore> store;
+
+  std::mutex claims_mutex;
+  std::unordered_map<std::string, std::shared_ptr<Claim>> claims;
+
+  detail::ToolRunner runner;
+};
+
+ToolRegistry::ToolRegistry(ToolRegistryOptions options)
+    : env_(options.env != nullptr ? options.env : &Env::system()),
+      impl_(std::make_unique<Impl>(options.max_runner_threads)) {
+  impl_->store = options.idempotency_store != nullptr
+                     ? std::move(options.idempotency_store)
+                     : std::make_shared<InMemoryIdempotencyStore>();
+}
+
+ToolRegistry::~ToolRegistry() = default;
+
+std::string ToolRegistry::wire_name(std::string_view name) {
+  std::string out;
+  out.reserve(name.size() + 4);
+  for (char c : name) {
+    if (c == '.') {
+      out += "__";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+Status ToolRegistry::register_tool(ToolSpec spec, ToolFn fn) {
+  if (auto s = check_spec(spec); !s) return s;
+  if (!fn) return Error(ErrorCode::invalid_argument, "tool '" + spec.name + "': callback is empty");
+  auto input = JsonSchema::compile(spec.input_schema);
+  if (!input) {
+    return Error(ErrorCode::invalid_argument,
+                 "tool '" + spec.name + "': input_schema: " + input.error().message());
+  }
+  std::optional<JsonSchema> output;
+  if (!spec.output_schema.is_null()) {
+    auto compiled = JsonSchema::compile(spec.output_schema);
+    if (!compiled) {
+      return Error(ErrorCode::invalid_argument,
+                   "tool '" + spec.name + "': output_schema: " + compiled.error().message());
+    }
+    output = std::move(*compiled);
+  }
+  std::optional<json::json_pointer> key_pointer;
+  if (!spec.idempotency.key_pointer.empty()) {
+    try {
+      key_pointer = json::json_pointer(spec.idempotency.key_pointer);
+    } catch (const json::exception&) {
+      return Error(ErrorCode::invalid_argument,
+                   "tool '" + spec.name + "': idempotency.key_pointer '" +
+                       spec.idempotency.key_pointer + "' is not a JSON pointer");
+    }
+  }
+  const CircuitBreakerOptions breaker_options = spec.circuit_breaker;
+  std::string wire = wire_name(spec.name);
+  std::shared_ptr<Entry> entry(new Entry{.spec = std::move(spec),
+                                         .fn = std::move(fn),
+                                         .input = std::move(*input),
+                                         .output = std::move(output),
+                                         .key_pointer = std::move(key_pointer),
+                                         .wire_name = std::move(wire),
+                                         .breaker = CircuitBreaker(breaker_options)});
+  if (entry->wire_name.size() > 64) {
+    return Error(ErrorCode::invalid_argument, "tool '" + entry->spec.name +
+                                                  "': wire name '" + entry->wire_name +
+                                                  "' is longer than 64 characters");
+  }
+
+  std::unique_lock lock(impl_->mutex);
+  if (impl_->tools.count(entry->spec.name) != 0) {
+    return Error(ErrorCode::already_exists,
+                 "tool '" + entry->spec.name + "' is already registered");
+  }
+  if (auto it = impl_->by_wire_name.find(entry->wire_name); it != impl_->by_wire_name.end()) {
+    return Error(ErrorCode::already_exists, "tool '" + entry->spec.name + "' has wire name '" +
+                                                entry->wire_name + "', already used by '" +
+                                                it->second + "'");
+  }
+  impl_->by_wire_name.emplace(entry->wire_name, entry->spec.name);
+  std::string name = entry->spec.name;
+  impl_->tools.emplace(std::move(name), std::move(entry));
+  return {};
+}
+
+std::shared_ptr<const ToolRegistry::Entry> ToolRegistry::entry(std::string_view name) const {
+  std::shared_lock lock(impl_->mutex);
+  auto it = impl_->tools.find(name);
+  return it == impl_->tools.end() ? nullptr : it->second;
+}
+
+const ToolSpec* ToolRegistry::find(std::string_view name) const {
+  auto e = entry(name);
+  return e ? &e->spec : nullptr;
+}
+
+const ToolSpec* ToolRegistry::find_by_wire_name(std::string_view wire) const {
+  std::shared_lock lock(impl_->mutex);
+  auto it = impl_->by_wire_name.find(wire);
+  if (it == impl_->by_wire_name.end()) return nullptr;
+  return &impl_->tools.find(it->second)->second->spec;
+}
+
+std::vector<std::string> ToolRegistry::names() const {
+  std::vector<std::string> out;
+  {
+    std::shared_lock lock(impl_->mutex);
+    out.reserve(impl_->tools.size());
+    for (const auto& [name, _] : impl_->tools) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::size_t ToolRegistry::size() const {
+  std::shared_lock lock(impl_->mutex);
+  return impl_->tools.size();
+}
+
+Status ToolRegistry::check_arguments(std::string_view name, const json& args) const {
+  auto e = entry(name);
+  if (!e) return Error(ErrorCode::not_found, "unknown tool '" + std::string(name) + "'");
+  if (e->input.accepts(args)) return {};
+  return Error(ErrorCode::invalid_argument, "tool '" + e->spec.name + "' arguments: " +
+                                                describe(e->input.validate(args)));
+}
+
+json ToolRegistry::openai_catalog() const {
+  std::vector<std::shared_ptr<const Entry>> entries;
+  {
+    std::shared_lock lock(impl_->mutex);
+    for (const auto& [_, e] : impl_->tools) entries.push_back(e);
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a->spec.name < b->spec.name; });
+  json tools = json::array();
+  for (const auto& e : entries) {
+    tools.push_back({{"type", "function"},
+                     {"function",
+                      {{"name", e->wire_name},
+                       {"description", e->spec.description},
+                       {"parameters", e->spec.input_schema}}}});
+  }
+  return tools;
+}
+
+CircuitState ToolRegistry::circuit_state(std::string_view name) const {
+  auto e = entry(name);
+  return e ? e->breaker.state(*env_) : CircuitState::closed;
+}
+
+ToolResult ToolRegistry::invoke(std::string_view name, const json& args,
+                                const InvokeOptions& options) {
+  const auto started = env_->now();
+  auto finish = [&](ToolResult r, const Entry* e) {
+    if (e != nullptr) r.tool_version = e->spec.version;
+    r.duration = std::chrono::duration_cast<std::chrono::microseconds>(env_->now() - started);
+    return r;
+  };
+
+  auto e = entry(name);
+  if (!e) {
+    return finish(make_result(ToolStatus::invalid_input,
+                              "unknown tool '" + std::string(name) + "'"),
+                  nullptr);
+  }
+  if (!e->input.accepts(args)) {
+    ToolResult r;
+    r.status = ToolStatus::invalid_input;
+    for (auto& v : e->input.validate(args)) {
+      r.errors.push_back((v.pointer.empty() ? std::string("(root)") : v.pointer) + ": " +
+                         v.message);
+    }
+    return finish(std::move(r), e.get());
+  }
+
+  if (!e->spec.side_effects) return finish(run_attempts(e, args, {}, options), e.get());
+
+  // Side effects: find the key, then run at most once per (tool, key).
+  std::string key = options.idempotency_key;
+  if (e->key_pointer) {
+    key.clear();
+    if (args.contains(*e->key_pointer)) {
+      const json& k = args.at(*e->key_pointer);
+      if (k.is_string()) {
+        key = k.get<std::string>();
+      } else if (k.is_number_integer()) {
+        key = k.dump();
+      }
+    }
+  }
+  if (key.empty()) {
+    if (e->spec.idempotency.key_required) {
+      std::string where = e->key_pointer ? "argument " + e->spec.idempotency.key_pointer
+                                         : std::string("InvokeOptions::idempotency_key");
+      return finish(make_result(ToolStatus::denied, "tool '" + e->spec.name +
+                                                        "' requires an idempotency key (" +
+                                                        where + ")"),
+                    e.get());
+    }
+    return finish(run_attempts(e, args, {}, options), e.get());
+  }
+
+  const std::string slot = e->spec.name + '\0' + key;
+  std::shared_ptr<Claim> claim;
+  for (;;) {
+    std::shared_ptr<Claim> running;
+    {
+      std::lock_guard lock(impl_->claims_mutex);
+      auto [it, inserted] = impl_->claims.try_emplace(slot);
+      if (inserted) {
+        claim = it->second = std::make_shared<Claim>();
+        break;
+      }
+      running = it->second;
+    }
+    // Another call with this key is running: wait for it, then look at the ledger again.
+    std::unique_lock wait_lock(running->mutex);
+    while (!running->done && !options.cancellation.cancelled()) {
+      running->cv.wait_for(wait_lock, std::chrono::milliseconds(5));
+    }
+    if (options.cancellation.cancelled()) {
+      return finish(make_result(ToolStatus::error, "cancelled by the caller"), e.get());
+    }
+  }
+  auto release = [&] {
+    {
+      std::lock_guard lock(impl_->claims_mutex);
+      impl_->claims.erase(slot);
+    }
+    {
+      std::lock_guard lock(claim->mutex);
+      claim->done = true;
+    }
+    claim->cv.notify_all();
+  };
+
+  auto recorded = impl_->store->find(e->spec.name, key);
+  if (!recorded) {
+    release();
+    return finish(make_result(ToolStatus::error,
+                              "idempotency ledger unavailable: " + recorded.error().message(),
+                              /*transient=*/true),
+                  e.get());
+  }
+  if (recorded->has_value()) {
+    release();
+    ToolResult r = std::move(**recorded);
+    r.replayed = true;
+    r.attempts = 0;
+    r.idempotency_key = key;
+    return finish(std::move(r), e.get());
+  }
+  ToolResult r = run_attempts(e, args, key, options);
+  r.idempotency_key = key;
+  if (r.ok()) {
+    r.tool_version = e->spec.version;
+    if (auto s = impl_->store->record(e->spec.name, key, r); !s) {
+      detail::logger()->warn("rein: could not record idempotency key '{}' of tool '{}': {}", key,
+                             e->spec.name, s.error().message());
+    }
+  }
+  release();
+  return finish(std::move(r), e.get());
+}
+
+ToolResult ToolRegistry::run_attempts(const std::shared_ptr<const Entry>& e, const json& args,
+                                      const std::string& key, const InvokeOptions& options) {
+  const RetryPolicy& retry = e->spec.retry;
+  // Retrying a side effect without a key could apply it twice.
+  const int max_attempts = (e->spec.side_effects && key.empty()) ? 1 : retry.max_attempts;
+  ToolResult r;
+  for (int attempt = 1;; ++attempt) {
+    if (options.cancellation.cancelled()) {
+      r = make_result(ToolStatus::error, "cancelled by the caller");
+      r.attempts = attempt - 1;
+      return r;
+    }
+    if (!e->breaker.allow(*env_)) {
+      const auto wait = e->breaker.retry_after(*env_);
+      r = make_result(ToolStatus::denied,
+                      "circuit open for tool '" + e->spec.name + "': retry after " +
+                          std::to_string(wait.count()) + " ms",
+                      /*transient=*/true);
+      r.attempts = attempt - 1;
+      return r;
+    }
+    bool counts_as_failure = false;
+    r = run_once(e, args, key, attempt, options.cancellation, counts_as_failure);
+    r.attempts = attempt;
+    if (counts_as_failure) {
+      e->breaker.record_failure(*env_);
+    } else {
+      e->breaker.record_success();
+    }
+    const bool retryable = (r.status == ToolStatus::error && r.transient) ||
+                           (r.status == ToolStatus::timeout && retry.retry_on_timeout);
+    if (r.ok() || !retryable || attempt >= max_attempts) return r;
+    detail::logger()->debug("rein: tool '{}' attempt {} failed ({}), retrying", e->spec.name,
+                            attempt, r.errors.empty() ? "no reason" : r.errors.front());
+    const auto wait = retry.backoff_before(attempt + 1, env_->random_unit());
+    if (!env_->sleep_for(wait, options.cancellation)) {
+      r = make_result(ToolStatus::error, "cancelled by the caller");
+      r.attempts = attempt;
+      return r;
+    }
+  }
+}
+
+namespace {
+
+ToolResult call_guarded(const ToolFn& fn, const json& args, ToolContext& ctx, bool& threw) {
+  try {
+    return fn(args, ctx);
+  } catch (const std::exception& ex) {
+    threw = true;
+    return make_result(ToolStatus::error, std::string("tool threw: ") + ex.what());
+  } catch (...) {
+    threw = true;
+    return make_result(ToolStatus::error, "tool threw a non-standard exception");
+  }
+}
+
+}  // namespace
+
+ToolResult ToolRegistry::run_once(const std::shared_ptr<const Entry>& e, const json& args,
+                                  const std::string& key, int attempt,
+                                  const CancellationToken& cancel, bool& counts_as_failure) {
+  const auto timeout = e->spec.timeout;
+  ToolResult r;
+  bool threw = false;
+  if (timeout.count() == 0) {
+    ToolContext ctx(*env_, cancel, key, attempt, Env::TimePoint::max());
+    r = call_guarded(e->fn, args, ctx, threw);
+  } else {
+    const auto deadline = env_->now() + timeout;
+    auto call_cancel = CancellationSource::linked_to(cancel);
+    // `done` fires when the call completes, or when the caller cancels (it is linked).
+    auto done = CancellationSource::linked_to(cancel);
+    auto state = std::make_shared<CallState>();
+    state->args = args;  // the callback may outlive this call if abandoned
+    state->key = key;
+    Env* env = env_;
+    const bool submitted = impl_->runner.submit(
+        [e, state, done, token = call_cancel.token(), attempt, deadline, env]() mutable {
+          ToolContext ctx(*env, token, state->key, attempt, deadline);
+          bool threw_here = false;
+          ToolResult out = call_guarded(e->fn, state->args, ctx, threw_here);
+          {
+            std::lock_guard lock(state->mutex);
+            state->result = std::move(out);
+            state->threw = threw_here;
+            state->completed = true;
+            state->completed_at = env->now();
+          }
+          done.cancel();
+        });
+    if (!submitted) {
+      counts_as_failure = true;
+      return make_result(ToolStatus::error,
+                         "no runner thread available for tool '" + e->spec.name +
+                             "' (all busy with calls that overran)",
+                         /*transient=*/true);
+    }
+    env_->wait_until(done.token(), deadline);
+    bool completed_in_time = false;
+    {
+      std::lock_guard lock(state->mutex);
+      if (state->completed && state->completed_at <= deadline) {
+        completed_in_time = true;
+        r = std::move(state->result);
+        threw = state->threw;
+      }
+    }
+    if (!completed_in_time) {
+      call_cancel.cancel();  // ask the callback to stop; we no longer wait for it
+      if (cancel.cancelled()) return make_result(ToolStatus::error, "cancelled by the caller");
+      counts_as_failure = true;
+      return make_result(ToolStatus::timeout,
+                         "tool '" + e->spec.name + "' timed out after " +
+                             std::to_string(timeout.count()) + " ms",
+                         /*transient=*/true);
+    }
+  }
+  counts_as_failure = threw || (r.status == ToolStatus::error && r.transient) ||
+                      r.status == ToolStatus::timeout;
+  if (r.ok() && e->output && !e->output->accepts(r.data)) {
+    std::string detail = describe(e->output->validate(r.data));
+    r = make_result(ToolStatus::error,
+                    "tool '" + e->spec.name + "' returned output that violates its schema: " + detail);
+  }
+  return r;
+}
+
+}  // namespace rein

@@ -1,0 +1,60 @@
+#include <catch2/catch.hpp>
+#include <memory>
+
+#include "rein/error.hpp"
+
+using rein::Error;
+using rein::ErrorCode;
+using rein::Result;
+using rein::Status;
+
+TEST_CASE("error codes have stable names that round-trip", "[error]") {
+  for (auto code : {ErrorCode::invalid_argument, ErrorCode::not_found, ErrorCode::already_exists,
+                    ErrorCode::permission_denied, ErrorCode::approval_required,
+                    ErrorCode::budget_exhausted, ErrorCode::timeout, ErrorCode::unavailable,
+                    ErrorCode::tool_failed, ErrorCode::cancelled, ErrorCode::data_loss,
+                    ErrorCode::internal}) {
+    auto name = rein::to_string(code);
+    REQUIRE(rein::error_code_from_string(name) == code);
+  }
+  CHECK(rein::to_string(ErrorCode::permission_denied) == "permission_denied");
+  CHECK_FALSE(rein::error_code_from_string("no_such_code").has_value());
+}
+
+TEST_CASE("Error formats code and message", "[error]") {
+  Error e(ErrorCode::not_found, "unknown tool 'x'");
+  CHECK(e.code() == ErrorCode::not_found);
+  CHECK(e.message() == "unknown tool 'x'");
+  CHECK(e.to_string() == "not_found: unknown tool 'x'");
+}
+
+TEST_CASE("Result holds a value or an error", "[error]") {
+  Result<int> good = 42;
+  REQUIRE(good.ok());
+  CHECK(*good == 42);
+  CHECK(good.value_or(7) == 42);
+
+  Result<int> bad = Error(ErrorCode::invalid_argument, "field 'x' must be positive");
+  REQUIRE_FALSE(bad.ok());
+  CHECK_FALSE(static_cast<bool>(bad));
+  CHECK(bad.error().code() == ErrorCode::invalid_argument);
+  CHECK(bad.value_or(7) == 7);
+
+  Result<std::unique_ptr<int>> moved = std::make_unique<int>(5);
+  auto owned = std::move(moved).value();
+  CHECK(*owned == 5);
+
+  Result<std::string> in_place(std::in_place, 3, 'a');
+  CHECK(*in_place == "aaa");
+  CHECK(in_place->size() == 3);
+}
+
+TEST_CASE("Status is success or an error", "[error]") {
+  Status ok;
+  CHECK(ok.ok());
+  Status failed = Error(ErrorCode::timeout, "slow");
+  CHECK_FALSE(failed.ok());
+  CHECK(failed.error().message() == "slow");
+  Error taken = std::move(failed).error();
+  CHECK(taken.code() == ErrorCode::timeout);
+}

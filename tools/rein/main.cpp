@@ -1,0 +1,26 @@
+// rein — command-line companion to the rein library.
+#include <cstdio>
+#include <exception>
+
+#include "commands.hpp"
+#include "rein/version.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"rein: inspect and check rein policies, audit logs and traces"};
+  app.set_version_flag("--version", rein::version());
+  app.require_subcommand(1);
+  rein::cli::Runner policy = rein::cli::add_policy_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : rein::cli::kExitBadInput;
+  }
+  try {
+    if (app.got_subcommand("policy")) return policy();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rein: internal error: %s\n", e.what());
+    return rein::cli::kExitFailure;
+  }
+  return rein::cli::kExitBadInput;
+}
