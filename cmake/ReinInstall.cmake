@@ -28,6 +28,9 @@ set(REIN_PC_REQUIRES "nlohmann_json spdlog sqlite3 re2")
 if(REIN_WITH_CURL)
   string(APPEND REIN_PC_REQUIRES " libcurl")
 endif()
+# Relocatable: the prefix is found from the .pc file's own location, so `cmake --install
+# --prefix DIR` works without reconfiguring.
+file(RELATIVE_PATH REIN_PC_TO_PREFIX "/p/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/p")
 configure_file(cmake/rein.pc.in "${CMAKE_CURRENT_BINARY_DIR}/rein.pc" @ONLY)
 install(FILES "${CMAKE_CURRENT_BINARY_DIR}/rein.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 

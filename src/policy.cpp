@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <unordered_map>
+#include <shared_mutex>
 #include <unordered_set>
 
 #include <re2/re2.h>
@@ -147,22 +148,59 @@ void Usage::record_call(std::string_view tool, std::int64_t at_millis,
 struct PolicyEngine::Compiled {
   struct Constraint {
     const ArgConstraint* source;
-    std::vector<std::string> tokens;
+    std::uint32_t pointer;  // index into `pointers`
     std::shared_ptr<const RE2> re;
+    // Every string the regex can match lies in [re_min, re_max] (when has_range): strings
+    // outside are rejected with a comparison instead of a regex run.
+    bool has_range = false;
+    std::string re_min, re_max;
   };
   struct Rule {
     const PolicyRule* source;
     std::shared_ptr<const RE2> tool_re;
-    std::vector<Constraint> constraints;
+    std::uint32_t first_constraint = 0, end_constraint = 0;  // range in `constraints`
     std::string reason;
   };
 
+  // The arguments as the rules address them: each distinct pointer is resolved at most once
+  // per decision, however many rules constrain it.
+  class ArgView {
+   public:
+    ArgView(const json& args, const std::vector<std::vector<std::string>>& pointers)
+        : args_(args), pointers_(pointers) {}
+    const json* at(std::uint32_t pointer) {
+      if (pointer >= kSlots) return detail::resolve_json_pointer(args_, pointers_[pointer]);
+      const std::uint64_t bit = std::uint64_t{1} << pointer;
+      if ((resolved_ & bit) == 0) {
+        slots_[pointer] = detail::resolve_json_pointer(args_, pointers_[pointer]);
+        resolved_ |= bit;
+      }
+      return slots_[pointer];
+    }
+
+   private:
+    static constexpr std::uint32_t kSlots = 64;
+    const json& args_;
+    const std::vector<std::vector<std::string>>& pointers_;
+    std::array<const json*, kSlots> slots_{};
+    std::uint64_t resolved_ = 0;
+  };
+
+  using Candidates = std::vector<std::uint32_t>;  // positions in `ordered`
+
   PolicySpec spec;
   std::vector<Rule> ordered;  // evaluation order
-  // Positions in `ordered`: rules naming one exact tool, by tool; and all other rules.
-  std::unordered_map<std::string, std::vector<std::uint32_t>, StringHash, std::equal_to<>> exact;
-  std::vector<std::uint32_t> patterned;
+  std::vector<Constraint> constraints;  // every rule's, contiguous, in evaluation order
+  std::vector<std::vector<std::string>> pointers;  // distinct argument pointers, parsed
   std::chrono::milliseconds longest_window{0};
+
+  // Which rules' tool matchers match a tool name depends on the name alone, so it is worked
+  // out once per name. Bounded, so a flood of invented tool names cannot grow it forever.
+  static constexpr std::size_t kMaxCachedTools = 4096;
+  mutable std::shared_mutex cache_mutex;
+  mutable std::unordered_map<std::string, std::shared_ptr<const Candidates>, StringHash,
+                             std::equal_to<>>
+      candidates_by_tool;
 
   bool tool_matches(const Rule& r, std::string_view tool) const {
     switch (r.source->tool.kind) {
@@ -174,8 +212,8 @@ struct PolicyEngine::Compiled {
     return false;
   }
 
-  static bool constraint_holds(const Constraint& c, const json& args) {
-    const json* v = detail::resolve_json_pointer(args, c.tokens);
+  static bool constraint_holds(const Constraint& c, ArgView& args) {
+    const json* v = args.at(c.pointer);
     const ArgConstraint& a = *c.source;
     switch (a.kind) {
       case ArgConstraint::Kind::present: return v != nullptr;
@@ -183,9 +221,12 @@ struct PolicyEngine::Compiled {
       case ArgConstraint::Kind::equals: return v != nullptr && *v == a.value;
       case ArgConstraint::Kind::one_of:
         return v != nullptr && std::find(a.values.begin(), a.values.end(), *v) != a.values.end();
-      case ArgConstraint::Kind::regex:
-        return v != nullptr && v->is_string() &&
-               RE2::FullMatch(v->get_ref<const std::string&>(), *c.re);
+      case ArgConstraint::Kind::regex: {
+        if (v == nullptr || !v->is_string()) return false;
+        const auto& text = v->get_ref<const std::string&>();
+        if (c.has_range && (text < c.re_min || text > c.re_max)) return false;
+        return RE2::FullMatch(text, *c.re);
+      }
       case ArgConstraint::Kind::range: {
         if (v == nullptr || !v->is_number()) return false;
         const double d = v->get<double>();
@@ -200,26 +241,35 @@ struct PolicyEngine::Compiled {
     return false;
   }
 
-  static bool rule_matches(const Rule& r, const json& args, const Principal& principal) {
+  bool rule_matches(const Rule& r, ArgView& args, const Principal& principal) const {
     if (!principal.has_any_role(r.source->roles)) return false;
-    for (const auto& c : r.constraints) {
-      if (!constraint_holds(c, args)) return false;
+    for (auto i = r.first_constraint; i < r.end_constraint; ++i) {
+      if (!constraint_holds(constraints[i], args)) return false;
     }
     return true;
   }
 
+  std::shared_ptr<const Candidates> candidates(std::string_view tool) const {
+    {
+      std::shared_lock lock(cache_mutex);
+      if (auto it = candidates_by_tool.find(tool); it != candidates_by_tool.end()) return it->second;
+    }
+    auto found = std::make_shared<Candidates>();
+    for (std::uint32_t i = 0; i < ordered.size(); ++i) {
+      if (tool_matches(ordered[i], tool)) found->push_back(i);
+    }
+    std::unique_lock lock(cache_mutex);
+    if (candidates_by_tool.size() < kMaxCachedTools) candidates_by_tool.emplace(std::string(tool), found);
+    return found;
+  }
+
   const Rule* first_match(std::string_view tool, const json& args,
                           const Principal& principal) const {
-    static const std::vector<std::uint32_t> kNone;
-    auto it = exact.find(tool);
-    const auto& named = it == exact.end() ? kNone : it->second;
-    std::size_t i = 0, j = 0;
-    while (i < named.size() || j < patterned.size()) {
-      const bool take_named =
-          j >= patterned.size() || (i < named.size() && named[i] < patterned[j]);
-      const Rule& r = ordered[take_named ? named[i++] : patterned[j++]];
-      if (!take_named && !tool_matches(r, tool)) continue;
-      if (rule_matches(r, args, principal)) return &r;
+    const auto list = candidates(tool);
+    ArgView view(args, pointers);
+    for (std::uint32_t position : *list) {
+      const Rule& r = ordered[position];
+      if (rule_matches(r, view, principal)) return &r;
     }
     return nullptr;
   }
@@ -236,7 +286,9 @@ Result<PolicyEngine> PolicyEngine::create(PolicySpec spec) {
   std::vector<std::uint32_t> order(rules.size());
   for (std::uint32_t i = 0; i < rules.size(); ++i) order[i] = i;
   std::vector<Compiled::Rule> by_declaration;
+  std::vector<std::vector<Compiled::Constraint>> constraints_by_declaration;
   by_declaration.reserve(rules.size());
+  std::unordered_map<std::string, std::uint32_t> pointer_index;
 
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const PolicyRule& rule = rules[i];
@@ -248,7 +300,8 @@ Result<PolicyEngine> PolicyEngine::create(PolicySpec spec) {
     if (rule.id.empty()) return bad("field 'id' is required");
     if (!ids.insert(rule.id).second) return bad("field 'id' repeats an earlier rule's id");
     if (rule.tool.pattern.empty()) return bad("the tool matcher must not be empty");
-    Compiled::Rule out{&rule, nullptr, {}, {}};
+    Compiled::Rule out{&rule, nullptr, 0, 0, {}};
+    std::vector<Compiled::Constraint> rule_constraints;
     if (rule.tool.kind == ToolMatch::Kind::regex) {
       std::string error;
       out.tool_re = compile_regex(rule.tool.pattern, error);
@@ -262,18 +315,22 @@ Result<PolicyEngine> PolicyEngine::create(PolicySpec spec) {
       const std::string at = "args[" + std::to_string(k) + "]";
       auto tokens = detail::parse_json_pointer(a.pointer);
       if (!tokens) return bad(at + ": field 'pointer' is not a JSON pointer: '" + a.pointer + "'");
-      Compiled::Constraint c{&a, std::move(*tokens), nullptr};
+      auto [slot, fresh] = pointer_index.try_emplace(
+          a.pointer, static_cast<std::uint32_t>(compiled->pointers.size()));
+      if (fresh) compiled->pointers.push_back(std::move(*tokens));
+      Compiled::Constraint c{&a, slot->second, nullptr};
       if (a.kind == ArgConstraint::Kind::regex) {
         std::string error;
         c.re = compile_regex(a.pattern, error);
         if (!c.re) return bad(at + ": field 'regex' is not a valid RE2 pattern: " + error);
+        c.has_range = c.re->PossibleMatchRange(&c.re_min, &c.re_max, 64);
       } else if (a.kind == ArgConstraint::Kind::range) {
         if (!a.min && !a.max) return bad(at + ": field 'range' needs 'min' or 'max'");
         if (a.min && a.max && *a.min > *a.max) return bad(at + ": field 'range' has min > max");
       } else if (a.kind == ArgConstraint::Kind::one_of && a.values.empty()) {
         return bad(at + ": field 'one_of' must not be empty");
       }
-      out.constraints.push_back(std::move(c));
+      rule_constraints.push_back(std::move(c));
     }
     out.reason = "rule '" + rule.id + "' " +
                  (rule.decision == Decision::allow ? "allows the call"
@@ -281,20 +338,19 @@ Result<PolicyEngine> PolicyEngine::create(PolicySpec spec) {
                                                     : "requires approval") +
                  (rule.description.empty() ? std::string() : ": " + rule.description);
     by_declaration.push_back(std::move(out));
+    constraints_by_declaration.push_back(std::move(rule_constraints));
   }
 
   std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
     if (rules[a].priority != rules[b].priority) return rules[a].priority > rules[b].priority;
     return severity(rules[a].decision) > severity(rules[b].decision);
   });
-  for (std::uint32_t position = 0; position < order.size(); ++position) {
-    compiled->ordered.push_back(std::move(by_declaration[order[position]]));
-    const PolicyRule& rule = *compiled->ordered.back().source;
-    if (rule.tool.kind == ToolMatch::Kind::exact) {
-      compiled->exact[rule.tool.pattern].push_back(position);
-    } else {
-      compiled->patterned.push_back(position);
-    }
+  for (std::uint32_t declared : order) {
+    Compiled::Rule& r = by_declaration[declared];
+    r.first_constraint = static_cast<std::uint32_t>(compiled->constraints.size());
+    for (auto& c : constraints_by_declaration[declared]) compiled->constraints.push_back(std::move(c));
+    r.end_constraint = static_cast<std::uint32_t>(compiled->constraints.size());
+    compiled->ordered.push_back(std::move(r));
   }
 
   const Budgets& b = compiled->spec.budgets;

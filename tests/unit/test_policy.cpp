@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
+#include <random>
 #include <thread>
+
+#include <re2/re2.h>
 
 #include "rein/policy.hpp"
 
@@ -287,4 +290,39 @@ TEST_CASE("concurrency: one engine decides on many threads", "[concurrency]") {
   }
   for (auto& th : threads) th.join();
   CHECK(wrong == 0);
+}
+
+TEST_CASE("regex constraints agree with plain RE2 full matching on random input", "[policy]") {
+  // The engine skips a regex run when the value lies outside the range of strings the regex
+  // can match; this checks that shortcut never changes an answer.
+  const std::vector<std::string> patterns = {"A[0-9]{3}", "Z[0-9]{3}-1", "[a-c]+x?", "(?i)ab.*",
+                                             "abc|abd|b", "", "\\d+", "[^a]*"};
+  const std::string alphabet = "aAbBcdxZ019-\xc3\xa9";
+  std::mt19937 rng(5);
+  for (const auto& p : patterns) {
+    auto e = engine({.rules = {rule("r", Decision::allow, ToolMatch::exact("t.x"), 0, {}, {ArgConstraint::regex("/v", p)})},
+                     .budgets = {},
+                     .rate_limits = {}});
+    RE2 re(p);
+    for (int i = 0; i < 2000; ++i) {
+      std::string text;
+      const auto length = rng() % 6;
+      for (unsigned k = 0; k < length; ++k) text += alphabet[rng() % alphabet.size()];
+      INFO(p << " on '" << text << "'");
+      REQUIRE(e.decide("t.x", {{"v", text}}, analyst, no_usage).allowed() == RE2::FullMatch(text, re));
+    }
+  }
+}
+
+TEST_CASE("decisions stay right for more tool names than the engine caches", "[policy]") {
+  auto e = engine({.rules = {rule("svc", Decision::allow, ToolMatch::glob("svc.*")),
+                             rule("deny-7", Decision::deny, ToolMatch::regex("svc\\.t7.*"), 1)},
+                   .budgets = {},
+                   .rate_limits = {}});
+  for (int i = 0; i < 6000; ++i) {
+    const std::string tool = "svc.t" + std::to_string(i);
+    const bool denied = tool.rfind("svc.t7", 0) == 0;
+    REQUIRE(e.decide(tool, {}, analyst, no_usage).allowed() == !denied);
+    REQUIRE_FALSE(e.decide("other.t" + std::to_string(i), {}, analyst, no_usage).allowed());
+  }
 }

@@ -74,7 +74,11 @@ Result<Request> parse_request(const json& j) {
 
 void print_decision(const PolicyEngine& engine, const Request& r) {
   const Usage no_usage;
-  std::cout << engine.decide(r.tool, r.args, r.principal, no_usage).to_json().dump() << '\n';
+  const PolicyDecision d = engine.decide(r.tool, r.args, r.principal, no_usage);
+  // Keys in the documented order: decision, rule, reason.
+  const nlohmann::ordered_json out = {
+      {"decision", to_string(d.decision)}, {"rule", d.rule}, {"reason", d.reason}};
+  std::cout << out.dump() << '\n';
 }
 
 int run(const Options& o) {

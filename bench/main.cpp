@@ -1,0 +1,53 @@
+// rein_bench: measures rein's own overhead (never the model's).
+//
+//   rein_bench               a table on the terminal
+//   rein_bench --json        one JSON object: {"name": {"median_ns": N, "p99_ns": N}, ...}
+//   rein_bench --filter S    only benchmarks whose name contains S
+//   rein_bench --quick       shorter runs (for smoke tests; figures are noisier)
+#include <cstdio>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "benchmarks.hpp"
+#include "harness.hpp"
+
+int main(int argc, char** argv) {
+  bool as_json = false;
+  std::string filter;
+  rein::bench::Options options;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0) {
+      as_json = true;
+    } else if (std::strcmp(argv[i], "--filter") == 0 && i + 1 < argc) {
+      filter = argv[++i];
+    } else if (std::strcmp(argv[i], "--quick") == 0) {
+      options.min_seconds = 0.02;
+      options.min_samples = 200;
+    } else {
+      std::fprintf(stderr, "usage: rein_bench [--json] [--filter TEXT] [--quick]\n");
+      return 2;
+    }
+  }
+
+  std::vector<rein::bench::Benchmark> benchmarks;
+  rein::bench::add_policy_benchmarks(benchmarks);
+  rein::bench::add_tool_benchmarks(benchmarks);
+
+  nlohmann::ordered_json report = nlohmann::ordered_json::object();
+  if (!as_json) std::printf("%-28s %12s %12s %10s\n", "benchmark", "median_ns", "p99_ns", "samples");
+  for (const auto& b : benchmarks) {
+    if (!filter.empty() && b.name.find(filter) == std::string::npos) continue;
+    const auto f = rein::bench::measure(b.name, b.op, options);
+    if (as_json) {
+      report[b.name] = {{"median_ns", std::llround(f.median_ns)}, {"p99_ns", std::llround(f.p99_ns)}};
+    } else {
+      std::printf("%-28s %12.0f %12.0f %10llu\n", f.name.c_str(), f.median_ns, f.p99_ns,
+                  static_cast<unsigned long long>(f.samples));
+    }
+  }
+  if (as_json) std::printf("%s\n", report.dump(2).c_str());
+  return 0;
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# rein's developer entry point. Installs what is missing from Debian's packages, builds, runs.
+#
+#   tools/dev.sh examples                  build and run the bundled examples, offline
+#   tools/dev.sh test [--sanitize LIST]    build and run every test
+#                                          (LIST: address,undefined | thread; sanitized runs
+#                                          leave out the package tests)
+#   tools/dev.sh bench                     build and print rein_bench --json
+#
+# Build trees live under build/ (build/release, build/address-undefined, build/thread).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+jobs=$(nproc 2>/dev/null || echo 2)
+
+packages=(cmake make g++ pkg-config
+          nlohmann-json3-dev libspdlog-dev libsqlite3-dev libre2-dev libcurl4-openssl-dev
+          catch2 libcli11-dev)
+
+install_missing() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  echo "rein: installing missing Debian packages: ${missing[*]}"
+  local sudo=()
+  if [ "$(id -u)" != 0 ]; then sudo=(sudo); fi
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+configure() {  # configure DIR [cmake args...]
+  local dir=$1
+  shift
+  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREIN_WARNINGS_AS_ERRORS=ON "$@" >/dev/null
+}
+
+command=${1:-}
+shift || true
+case "$command" in
+  examples)
+    install_missing "${packages[@]}"
+    dir="$root/build/release"
+    configure "$dir"
+    cmake --build "$dir" -j "$jobs" --target quickstart
+    echo "== examples/quickstart"
+    "$dir/examples/quickstart/quickstart"
+    ;;
+  test)
+    sanitize=""
+    while (($#)); do
+      case "$1" in
+        --sanitize) sanitize=${2:?--sanitize needs a list}; shift 2 ;;
+        *) echo "unknown option: $1" >&2; exit 2 ;;
+      esac
+    done
+    install_missing "${packages[@]}"
+    if [ -z "$sanitize" ]; then
+      dir="$root/build/release"
+      configure "$dir"
+      cmake --build "$dir" -j "$jobs"
+      cd "$dir" && ctest --output-on-failure -j "$jobs"
+    else
+      dir="$root/build/${sanitize//,/-}"
+      configure "$dir" -DREIN_SANITIZE="$sanitize" -DREIN_BUILD_BENCH=OFF -DREIN_BUILD_EXAMPLES=OFF
+      export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+      export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+      export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+      cmake --build "$dir" -j "$jobs"
+      # Package tests rebuild rein for consumers without sanitizers; the plain run covers them.
+      cd "$dir" && ctest --output-on-failure -j "$jobs" -LE package
+    fi
+    ;;
+  bench)
+    install_missing "${packages[@]}"
+    dir="$root/build/release"
+    configure "$dir"
+    cmake --build "$dir" -j "$jobs" --target rein_bench
+    "$dir/bench/rein_bench" --json
+    ;;
+  *)
+    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac
