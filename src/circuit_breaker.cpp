@@ -46,6 +46,12 @@ void CircuitBreaker::record_failure(Env& env) {
   }
 }
 
+void CircuitBreaker::record_abandoned() {
+  if (options_.failure_threshold <= 0) return;
+  std::lock_guard lock(mutex_);
+  if (state_ == CircuitState::half_open && probes_in_flight_ > 0) --probes_in_flight_;
+}
+
 CircuitState CircuitBreaker::state(Env& env) const {
   std::lock_guard lock(mutex_);
   if (state_ == CircuitState::open && env.now() - opened_at_ >= options_.open_duration) {

@@ -8,6 +8,7 @@
 
 #include <re2/re2.h>
 
+#include "json_text.hpp"
 #include "utf8.hpp"
 
 namespace rein {
@@ -113,7 +114,7 @@ std::string escape_token(std::string_view token) {
 std::string number_text(double d) {
   json j = d;
   if (is_integral(j) && std::fabs(d) < 9e15) return std::to_string(static_cast<long long>(d));
-  return j.dump();
+  return json_text(j);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -168,7 +169,7 @@ class Compiler {
           if (name.get_ref<const std::string&>() == text) return bit;
         }
       }
-      return bad(where, "unknown type " + name.dump());
+      return bad(where, "unknown type " + json_text(name));
     };
     if (value.is_string()) return one(value);
     if (!value.is_array() || value.empty()) {
@@ -356,12 +357,12 @@ class Validator {
                   std::string("expected ") + types_text(n.types) + ", got " + type_name(v)) && ok;
     }
     if (n.const_value && !(v == *n.const_value)) {
-      ok = fail(path, "const", "must equal " + n.const_value->dump()) && ok;
+      ok = fail(path, "const", "must equal " + json_text(*n.const_value)) && ok;
       if (!ok && !collecting()) return false;
     }
     if (n.enum_values &&
         std::find(n.enum_values->begin(), n.enum_values->end(), v) == n.enum_values->end()) {
-      ok = fail(path, "enum", "must be one of " + json(*n.enum_values).dump()) && ok;
+      ok = fail(path, "enum", "must be one of " + json_text(json(*n.enum_values))) && ok;
       if (!ok && !collecting()) return false;
     }
     if (v.is_number()) {
@@ -420,7 +421,7 @@ class Validator {
       }
     }
     if (n.pattern && !RE2::PartialMatch(s, *n.pattern)) {
-      ok = fail(path, "pattern", "does not match pattern " + json(n.pattern->pattern()).dump());
+      ok = fail(path, "pattern", "does not match pattern " + json_text(json(n.pattern->pattern())));
     }
     return ok;
   }
@@ -445,7 +446,7 @@ class Validator {
       std::sort(sorted.begin(), sorted.end(), [](const json* a, const json* b) { return *a < *b; });
       for (std::size_t i = 1; i < sorted.size(); ++i) {
         if (*sorted[i - 1] == *sorted[i]) {
-          ok = fail(path, "uniqueItems", "items must be unique; " + sorted[i]->dump() + " repeats");
+          ok = fail(path, "uniqueItems", "items must be unique; " + json_text(*sorted[i]) + " repeats");
           if (!collecting()) return false;
           break;
         }

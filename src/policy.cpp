@@ -52,7 +52,7 @@ std::shared_ptr<const RE2> compile_regex(const std::string& pattern, std::string
   return re;
 }
 
-std::string quoted_list(const std::vector<std::string>& items) {
+std::string list_text(const std::vector<std::string>& items) {
   std::string out = "[";
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (i > 0) out += ", ";
@@ -129,20 +129,6 @@ ArgConstraint ArgConstraint::absent(std::string pointer) {
   c.pointer = std::move(pointer);
   c.kind = Kind::absent;
   return c;
-}
-
-void Usage::record_call(std::string_view tool, std::int64_t at_millis,
-                        std::chrono::milliseconds keep_window) {
-  ++tool_calls;
-  auto it = per_tool.find(tool);
-  if (it == per_tool.end()) it = per_tool.emplace(std::string(tool), ToolUsage{}).first;
-  ToolUsage& u = it->second;
-  ++u.calls;
-  if (keep_window.count() > 0) {
-    const auto cutoff = at_millis - keep_window.count();
-    std::erase_if(u.recent_call_millis, [cutoff](std::int64_t t) { return t <= cutoff; });
-    u.recent_call_millis.push_back(at_millis);
-  }
 }
 
 struct PolicyEngine::Compiled {
@@ -386,7 +372,7 @@ PolicyDecision PolicyEngine::decide(std::string_view tool, const json& args,
   if (hit == nullptr) {
     return {Decision::deny, "default_deny",
             "no rule matches tool '" + std::string(tool) + "' for principal '" + principal.id +
-                "' with roles " + quoted_list(principal.roles) + ": denied by default",
+                "' with roles " + list_text(principal.roles) + ": denied by default",
             false};
   }
   if (hit->source->decision != Decision::deny) {
@@ -399,8 +385,8 @@ PolicyDecision PolicyEngine::decide(const ToolSpec& spec, const json& args,
                                     const Principal& principal, const Usage& usage) const {
   if (!principal.has_any_role(spec.permissions)) {
     return {Decision::deny, "permissions",
-            "tool '" + spec.name + "' needs one of " + quoted_list(spec.permissions) +
-                "; principal '" + principal.id + "' has " + quoted_list(principal.roles),
+            "tool '" + spec.name + "' needs one of " + list_text(spec.permissions) +
+                "; principal '" + principal.id + "' has " + list_text(principal.roles),
             false};
   }
   return decide(spec.name, args, principal, usage);

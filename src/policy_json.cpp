@@ -4,6 +4,7 @@
 #include <initializer_list>
 #include <sstream>
 
+#include "json_text.hpp"
 #include "rein/policy.hpp"
 
 namespace rein {
@@ -255,7 +256,7 @@ Result<PolicyEngine> PolicyEngine::from_json(const json& policy) {
     return std::move(s).error();
   }
   if (auto it = policy.find("version"); it != policy.end() && *it != 1) {
-    return bad("version", "unsupported policy version " + it->dump() + " (this rein reads 1)");
+    return bad("version", "unsupported policy version " + detail::json_text(*it) + " (this rein reads 1)");
   }
   PolicySpec spec;
   if (auto it = policy.find("rules"); it != policy.end()) {

@@ -86,6 +86,29 @@ ToolResult make_result(ToolStatus status, std::string message, bool transient = 
   return r;
 }
 
+// The ledger may be the host's own code: whatever it throws becomes an error value.
+Result<std::optional<ToolResult>> guarded_find(IdempotencyStore& store, std::string_view tool,
+                                               std::string_view key) {
+  try {
+    return store.find(tool, key);
+  } catch (const std::exception& ex) {
+    return Error(ErrorCode::unavailable, std::string("idempotency store threw: ") + ex.what());
+  } catch (...) {
+    return Error(ErrorCode::unavailable, "idempotency store threw");
+  }
+}
+
+Status guarded_record(IdempotencyStore& store, std::string_view tool, std::string_view key,
+                      const ToolResult& result) {
+  try {
+    return store.record(tool, key, result);
+  } catch (const std::exception& ex) {
+    return Error(ErrorCode::unavailable, std::string("idempotency store threw: ") + ex.what());
+  } catch (...) {
+    return Error(ErrorCode::unavailable, "idempotency store threw");
+  }
+}
+
 // What a timed call shares with the runner thread that executes it.
 struct CallState {
   json args;
@@ -313,7 +336,7 @@ ToolResult ToolRegistry::invoke(std::string_view name, const json& args,
       if (k.is_string()) {
         key = k.get<std::string>();
       } else if (k.is_number_integer()) {
-        key = k.dump();
+        key = k.dump();  // numbers always dump cleanly
       }
     }
   }
@@ -363,7 +386,7 @@ ToolResult ToolRegistry::invoke(std::string_view name, const json& args,
     claim->cv.notify_all();
   };
 
-  auto recorded = impl_->store->find(e->spec.name, key);
+  auto recorded = guarded_find(*impl_->store, e->spec.name, key);
   if (!recorded) {
     release();
     return finish(make_result(ToolStatus::error,
@@ -383,7 +406,7 @@ ToolResult ToolRegistry::invoke(std::string_view name, const json& args,
   r.idempotency_key = key;
   if (r.ok()) {
     r.tool_version = e->spec.version;
-    if (auto s = impl_->store->record(e->spec.name, key, r); !s) {
+    if (auto s = guarded_record(*impl_->store, e->spec.name, key, r); !s) {
       detail::logger()->warn("rein: could not record idempotency key '{}' of tool '{}': {}", key,
                              e->spec.name, s.error().message());
     }
@@ -418,6 +441,8 @@ ToolResult ToolRegistry::run_attempts(const std::shared_ptr<const Entry>& e, con
     r.attempts = attempt;
     if (counts_as_failure) {
       e->breaker.record_failure(*env_);
+    } else if (options.cancellation.cancelled() && !r.ok()) {
+      e->breaker.record_abandoned();  // says nothing about the tool's health
     } else {
       e->breaker.record_success();
     }
@@ -471,6 +496,10 @@ ToolResult ToolRegistry::run_once(const std::shared_ptr<const Entry>& e, const j
     Env* env = env_;
     const bool submitted = impl_->runner.submit(
         [e, state, done, token = call_cancel.token(), attempt, deadline, env]() mutable {
+          if (token.cancelled()) {  // abandoned while it waited in the queue: do not start it
+            done.cancel();
+            return;
+          }
           ToolContext ctx(*env, token, state->key, attempt, deadline);
           bool threw_here = false;
           ToolResult out = call_guarded(e->fn, state->args, ctx, threw_here);
@@ -486,8 +515,7 @@ ToolResult ToolRegistry::run_once(const std::shared_ptr<const Entry>& e, const j
     if (!submitted) {
       counts_as_failure = true;
       return make_result(ToolStatus::error,
-                         "no runner thread available for tool '" + e->spec.name +
-                             "' (all busy with calls that overran)",
+                         "no runner thread could be started for tool '" + e->spec.name + "'",
                          /*transient=*/true);
     }
     env_->wait_until(done.token(), deadline);

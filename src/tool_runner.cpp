@@ -19,8 +19,7 @@ bool ToolRunner::submit(std::function<void()> task) {
   bool spawn = false;
   {
     std::lock_guard lock(state_->mutex);
-    if (state_->queue.size() >= state_->idle) {
-      if (state_->threads >= max_threads_) return false;
+    if (state_->queue.size() >= state_->idle && state_->threads < max_threads_) {
       ++state_->threads;
       spawn = true;
     }
@@ -32,12 +31,14 @@ bool ToolRunner::submit(std::function<void()> task) {
     } catch (...) {
       std::lock_guard lock(state_->mutex);
       --state_->threads;
-      state_->queue.pop_back();
-      return false;
+      if (state_->threads == 0) {
+        state_->queue.pop_back();
+        return false;
+      }
+      // Another thread will get to it.
     }
-  } else {
-    state_->cv.notify_one();
   }
+  state_->cv.notify_one();
   return true;
 }
 

@@ -22,7 +22,9 @@ class ToolRunner {
   ToolRunner(const ToolRunner&) = delete;
   ToolRunner& operator=(const ToolRunner&) = delete;
 
-  // Queues `task` on an idle thread or a new one; false when every allowed thread is busy.
+  // Queues `task` for an idle thread, starting a new one while the bound allows; when every
+  // allowed thread is busy the task waits in the queue (its caller's deadline bounds the
+  // wait). False only when no thread exists and none can be started.
   bool submit(std::function<void()> task);
 
  private:

@@ -32,10 +32,12 @@ class CircuitBreaker {
   explicit CircuitBreaker(CircuitBreakerOptions options = {}) : options_(options) {}
 
   // Asks to make a call now. When it returns true the caller must report the outcome with
-  // record_success() or record_failure().
+  // record_success(), record_failure() or, for a call abandoned without an outcome (the caller
+  // cancelled it), record_abandoned().
   bool allow(Env& env);
   void record_success();
   void record_failure(Env& env);
+  void record_abandoned();
 
   CircuitState state(Env& env) const;
   // How long until an open circuit lets a probe through (zero unless open).

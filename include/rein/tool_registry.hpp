@@ -43,7 +43,8 @@ struct ToolRegistryOptions {
   Env* env = nullptr;  // clock, sleep and randomness; nullptr means Env::system()
   std::shared_ptr<IdempotencyStore> idempotency_store;  // nullptr: a private in-memory store
   // Upper bound on runner threads for tools with a timeout. Threads are started on demand; a
-  // thread stuck in an abandoned call is replaced while the bound allows.
+  // thread stuck in an abandoned call is replaced while the bound allows. Beyond the bound,
+  // calls queue for a free thread, and one that waits past its deadline times out.
   std::size_t max_runner_threads = 64;
 };
 

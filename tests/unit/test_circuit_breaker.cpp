@@ -54,3 +54,16 @@ TEST_CASE("a threshold of zero disables the breaker", "[breaker]") {
   }
   CHECK(b.state(env) == rein::CircuitState::closed);
 }
+
+TEST_CASE("an abandoned probe frees its slot without closing or opening the circuit", "[breaker]") {
+  rein::ManualEnv env;
+  rein::CircuitBreaker b({.failure_threshold = 1, .open_duration = 1s, .half_open_probes = 1});
+  REQUIRE(b.allow(env));
+  b.record_failure(env);
+  env.advance(1s);
+  REQUIRE(b.allow(env));
+  CHECK_FALSE(b.allow(env));
+  b.record_abandoned();
+  CHECK(b.state(env) == rein::CircuitState::half_open);
+  CHECK(b.allow(env));  // the slot is free again
+}

@@ -180,3 +180,12 @@ TEST_CASE("instances nested too deep are reported, not recursed into", "[schema]
   REQUIRE_FALSE(v.empty());
   CHECK(v.back().keyword == "depth");
 }
+
+TEST_CASE("violation messages survive invalid UTF-8 in the instance", "[schema]") {
+  auto s = compile({{"type", "array"}, {"uniqueItems", true}, {"items", {{"enum", {"ok"}}}}});
+  const std::string bad_utf8 = "\xff\xfe";
+  std::vector<rein::SchemaViolation> v;
+  REQUIRE_NOTHROW(v = s.validate(json::array({bad_utf8, bad_utf8})));
+  REQUIRE(v.size() == 3);  // a repeat, and two values outside the enum
+  CHECK(v[0].keyword == "uniqueItems");
+}

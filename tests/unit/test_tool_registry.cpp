@@ -385,3 +385,64 @@ TEST_CASE("failed side effects are not recorded, and keyless ones are never retr
   CHECK(again.replayed);
   CHECK(calls == 2);
 }
+
+namespace {
+class ThrowingStore final : public rein::IdempotencyStore {
+ public:
+  rein::Result<std::optional<ToolResult>> find(std::string_view, std::string_view) override {
+    throw std::runtime_error("disk on fire");
+  }
+  rein::Status record(std::string_view, std::string_view, const ToolResult&) override { return {}; }
+};
+}  // namespace
+
+TEST_CASE("an idempotency store that throws becomes an error result, tool not run", "[registry]") {
+  rein::ToolRegistry reg({.env = nullptr, .idempotency_store = std::make_shared<ThrowingStore>()});
+  auto s = spec("pay.send");
+  s.side_effects = true;
+  std::atomic<int> calls{0};
+  REQUIRE(reg.register_tool(s, [&](const json&, rein::ToolContext&) {
+    ++calls;
+    return ToolResult::success({});
+  }).ok());
+  auto r = reg.invoke("pay.send", {{"account_id", "A1"}}, {.idempotency_key = "k1", .cancellation = {}});
+  CHECK(r.status == ToolStatus::error);
+  CHECK(r.transient);
+  CHECK(r.errors == std::vector<std::string>{"idempotency ledger unavailable: idempotency store threw: disk on fire"});
+  CHECK(calls == 0);
+}
+
+TEST_CASE("invalid UTF-8 in arguments yields a clean invalid_input, not an exception", "[registry]") {
+  rein::ToolRegistry reg;
+  auto s = spec("enum.tool");
+  s.input_schema = json::parse(R"({"type": "object", "properties": {"mode": {"enum": ["a", "b"]}}})");
+  REQUIRE(reg.register_tool(s, echo()).ok());
+  ToolResult r;
+  REQUIRE_NOTHROW(r = reg.invoke("enum.tool", {{"mode", "\xc3\x28"}}));
+  CHECK(r.status == ToolStatus::invalid_input);
+}
+
+TEST_CASE("with every runner thread stuck, calls queue and time out; abandoned ones never start",
+          "[registry]") {
+  rein::ToolRegistry reg({.env = nullptr, .idempotency_store = nullptr, .max_runner_threads = 1});
+  auto s = spec("stuck.tool");
+  s.timeout = 30ms;
+  s.retry.max_attempts = 1;
+  s.circuit_breaker.failure_threshold = 0;
+  std::atomic<bool> release{false};
+  std::atomic<int> started{0};
+  REQUIRE(reg.register_tool(s, [&](const json&, rein::ToolContext&) {
+    ++started;
+    while (!release) std::this_thread::sleep_for(1ms);
+    return ToolResult::success({});
+  }).ok());
+  const json args = {{"account_id", "A1"}};
+  CHECK(reg.invoke("stuck.tool", args).status == ToolStatus::timeout);  // holds the only thread
+  CHECK(reg.invoke("stuck.tool", args).status == ToolStatus::timeout);  // queued, never ran
+  release = true;
+  for (int i = 0; i < 1000 && started == 1; ++i) std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(20ms);
+  CHECK(started == 1);  // the queued call had been abandoned and was skipped
+  CHECK(reg.invoke("stuck.tool", args).ok());  // the thread is free again
+  CHECK(started == 2);
+}

@@ -78,7 +78,7 @@ void print_decision(const PolicyEngine& engine, const Request& r) {
   // Keys in the documented order: decision, rule, reason.
   const nlohmann::ordered_json out = {
       {"decision", to_string(d.decision)}, {"rule", d.rule}, {"reason", d.reason}};
-  std::cout << out.dump() << '\n';
+  std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
 }
 
 int run(const Options& o) {
