@@ -90,13 +90,14 @@ class [[nodiscard]] Result {
     check();
     return *std::get_if<0>(&storage_);
   }
-  T&& value() && {
+  // Moves the value out: safe even on a temporary (`for (auto& x : *make_result())`).
+  T value() && {
     check();
     return std::move(*std::get_if<0>(&storage_));
   }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
-  T&& operator*() && { return std::move(*this).value(); }
+  T operator*() && { return std::move(*this).value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 

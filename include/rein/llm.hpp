@@ -1,0 +1,80 @@
+// The LLM callback: the host's function from request to response, and a scripted stand-in.
+//
+// rein never talks to a model by itself. Planners that want one receive the host's
+// LlmCallback (through the Runtime, which accounts tokens and cost and enforces the token and
+// cost budgets); an HTTP client for OpenAI-compatible servers is a separate, optional piece.
+// ScriptedLlm answers from a list or a JSONL file, for tests and offline runs.
+//
+// Thread safety: an LlmCallback may be called from several runs at once and must allow it.
+// ScriptedLlm serialises its calls internally.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "rein/error.hpp"
+#include "rein/message.hpp"
+
+namespace rein {
+
+struct LlmRequest {
+  std::string model;  // empty: the callback's default
+  std::vector<Message> messages;
+  nlohmann::json tools;            // OpenAI "tools" array (ToolRegistry::openai_catalog), or null
+  nlohmann::json response_format;  // e.g. {"type": "json_schema", ...}, or null
+  std::optional<double> temperature;
+  std::optional<int> max_tokens;
+  std::vector<std::string> stop;
+  std::optional<std::int64_t> seed;
+  std::vector<std::string> tags;  // for routing and accounting ("planner", "critic", ...)
+};
+
+struct LlmResponse {
+  std::string content;
+  std::vector<ToolCall> tool_calls;
+  std::string finish_reason;  // "stop", "tool_calls", "length", ...
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  double cost = 0.0;  // in the host's currency unit, when the callback knows it
+  std::string model;
+
+  std::int64_t total_tokens() const { return prompt_tokens + completion_tokens; }
+};
+
+// Must not throw (if it does, rein turns the exception into an error); return an Error for
+// failures: unavailable or timeout for transient ones, invalid_argument for rejected requests.
+using LlmCallback = std::function<Result<LlmResponse>(const LlmRequest&)>;
+
+nlohmann::json to_json(const LlmResponse& response);
+Result<LlmResponse> llm_response_from_json(const nlohmann::json& j);
+
+// Answers requests with prepared responses, in order. A response line may instead be
+// {"error": {"code": "unavailable", "message": "..."}} to script a failure.
+class ScriptedLlm {
+ public:
+  explicit ScriptedLlm(std::vector<Result<LlmResponse>> responses);
+  // One JSON object per line, in the form of to_json(LlmResponse) or {"error": {...}}. An
+  // error names the line at fault.
+  static Result<ScriptedLlm> from_jsonl(const std::filesystem::path& path);
+
+  // The next response; unavailable once the script is used up.
+  Result<LlmResponse> operator()(const LlmRequest& request);
+  // A callback sharing this script (copies of ScriptedLlm share it too).
+  LlmCallback callback() const;
+
+  std::vector<LlmRequest> requests() const;  // every request seen, in order
+  std::size_t remaining() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace rein

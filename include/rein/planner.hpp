@@ -1,0 +1,91 @@
+// rein::Planner: decides what the run does next.
+//
+// The runtime asks its planner when the current plan has nothing left to do, and again when a
+// critic asks for a replan. The planner answers with one PlanDecision:
+//   - steps: tool calls forming a DAG (each step names the ids it depends on; a step may
+//     depend on steps of earlier rounds); they are added to the run's plan;
+//   - finish: the final answer (JSON), which the critic then verifies;
+//   - ask: a question for a person; the run suspends (awaiting_input) until the host answers.
+// A planner may be fixed code (StaticPlanner) or ask a model through PlanRequest::llm.
+//
+// Thread safety: the runtime calls a planner for one run at a time per run, but several runs
+// may share a planner, so plan() must be safe to call concurrently (StaticPlanner is, provided
+// its function is).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "rein/agent_state.hpp"
+#include "rein/error.hpp"
+#include "rein/llm.hpp"
+#include "rein/message.hpp"
+#include "rein/tool_registry.hpp"
+
+namespace rein {
+
+struct PlanDecision {
+  enum class Kind { steps, finish, ask };
+  Kind kind = Kind::steps;
+  std::vector<PlanStep> steps;
+  nlohmann::json answer;             // finish
+  std::string question;              // ask
+  std::vector<Message> messages;     // appended to the run's messages (e.g. the model's turn)
+
+  static PlanDecision run(std::vector<PlanStep> steps);
+  static PlanDecision finish(nlohmann::json answer);
+  static PlanDecision ask(std::string question);
+};
+
+// Why a replan was asked for.
+struct ReplanRequest {
+  std::string step_id;               // the step that failed ("" when the final answer did)
+  std::vector<std::string> reasons;  // the critic's reasons
+};
+
+struct PlanRequest {
+  const AgentState& state;
+  const ToolRegistry& tools;
+  // Calls the host's model with usage accounted and budgets enforced; unavailable when the
+  // runtime has no LLM callback.
+  std::function<Result<LlmResponse>(const LlmRequest&)> llm;
+  std::optional<ReplanRequest> replan;
+};
+
+class Planner {
+ public:
+  virtual ~Planner() = default;
+  // An Error stops the run (status failed) unless it answers a replan request, in which case
+  // the failed step is flagged for review and the run goes on.
+  virtual Result<PlanDecision> plan(const PlanRequest& request) = 0;
+};
+
+// Plans from host code: a function of the request (typically of the state's outputs and
+// observations), or a fixed DAG.
+class StaticPlanner final : public Planner {
+ public:
+  using PlanFn = std::function<Result<PlanDecision>(const PlanRequest&)>;
+  using AnswerFn = std::function<nlohmann::json(const AgentState&)>;
+
+  explicit StaticPlanner(PlanFn fn) : fn_(std::move(fn)) {}
+
+  // Plans `steps` in the first round, then finishes with `answer(state)` (by default the
+  // outputs of every step). A fixed plan cannot replan: replan requests get an error.
+  static std::shared_ptr<StaticPlanner> fixed(std::vector<PlanStep> steps, AnswerFn answer = nullptr);
+
+  Result<PlanDecision> plan(const PlanRequest& request) override;
+
+ private:
+  PlanFn fn_;
+};
+
+// Checks a proposed round against the run so far: ids present and unique (also against earlier
+// rounds), dependencies known, no cycles. Returns an error naming the step at fault.
+Status validate_plan(const std::vector<PlanStep>& steps, const AgentState& state);
+
+}  // namespace rein

@@ -1,0 +1,85 @@
+// rein::RunStore: where runs are kept between steps — checkpoints, audit, outcomes, approvals.
+//
+// The runtime commits a run's state and the audit entries of the step in one call to commit();
+// a durable store makes that one transaction, so state and audit never disagree. Tool-call
+// outcomes of side-effecting steps are journaled as soon as they are known (record_outcome),
+// so that a resumed run does not repeat them. MemoryRunStore keeps everything in memory (the
+// default); SqliteStore (sqlite_store.hpp) keeps it in a file.
+//
+// Thread safety: implementations must allow concurrent calls for different runs.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rein/agent_state.hpp"
+#include "rein/audit.hpp"
+#include "rein/error.hpp"
+#include "rein/tool.hpp"
+
+namespace rein {
+
+struct PendingApproval {
+  std::string run_id;
+  std::string step_id;
+  std::string tool;
+  nlohmann::json args;
+  Approval approval;
+};
+
+struct RunSummary {
+  std::string run_id;
+  RunStatus status = RunStatus::running;
+  std::int64_t updated_millis = 0;
+};
+
+class RunStore {
+ public:
+  virtual ~RunStore() = default;
+  // True when committed runs survive the process; the runtime journals intents only then.
+  virtual bool durable() const = 0;
+  // Saves `state` and appends `entries` (continuing the run's chain) atomically.
+  virtual Status commit(const AgentState& state, std::span<const AuditEntry> entries) = 0;
+  virtual Result<std::optional<AgentState>> load(std::string_view run_id) = 0;
+  virtual Result<std::vector<RunSummary>> list_runs() = 0;
+  // Approvals still pending, across runs.
+  virtual Result<std::vector<PendingApproval>> pending_approvals() = 0;
+  // The outcome journal: one result per (run, step, attempt).
+  virtual Status record_outcome(std::string_view run_id, std::string_view step_id, int attempt,
+                                const ToolResult& result) = 0;
+  virtual Result<std::optional<ToolResult>> find_outcome(std::string_view run_id, std::string_view step_id,
+                                                         int attempt) = 0;
+  // A run's audit entries in order (all runs when `run_id` is empty).
+  virtual Result<std::vector<AuditEntry>> read_audit(std::string_view run_id) = 0;
+};
+
+class MemoryRunStore final : public RunStore {
+ public:
+  bool durable() const override { return false; }
+  Status commit(const AgentState& state, std::span<const AuditEntry> entries) override;
+  Result<std::optional<AgentState>> load(std::string_view run_id) override;
+  Result<std::vector<RunSummary>> list_runs() override;
+  Result<std::vector<PendingApproval>> pending_approvals() override;
+  Status record_outcome(std::string_view run_id, std::string_view step_id, int attempt,
+                        const ToolResult& result) override;
+  Result<std::optional<ToolResult>> find_outcome(std::string_view run_id, std::string_view step_id,
+                                                 int attempt) override;
+  Result<std::vector<AuditEntry>> read_audit(std::string_view run_id) override;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, AgentState, std::less<>> runs_;
+  std::map<std::string, ToolResult> outcomes_;
+  std::vector<AuditEntry> audit_;
+};
+
+// Approvals of one state that are still pending (shared by stores).
+std::vector<PendingApproval> pending_approvals_of(const AgentState& state);
+
+}  // namespace rein

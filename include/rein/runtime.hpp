@@ -1,0 +1,141 @@
+// rein::Runtime: the observe → plan → authorize → act → verify loop.
+//
+// The agent is configuration (AgentConfig: tools, policy, planner, critic); the runtime owns
+// the loop. Each step:
+//   observe    take in host observations queued with observe();
+//   plan       ask the planner when nothing of the current plan is left to do, or after a
+//              replan verdict; a final answer goes straight to the critic;
+//   authorize  for every step whose dependencies succeeded: the tool exists, its arguments
+//              satisfy its schema, the principal holds its permissions, the PolicyEngine
+//              allows it within the budgets; require_approval parks the step;
+//   act        run the authorized calls through ToolRegistry::invoke, concurrently (at most
+//              RuntimeOptions::max_parallel_calls at once); side-effecting calls carry
+//              idempotency keys and their outcomes are journaled as they finish;
+//   verify     the critic judges each result, applied in plan order (so runs reproduce):
+//              accept, retry (up to max_retries_per_step), replan (up to max_replans),
+//              needs_review (flagged, dependents skipped), fail;
+//   commit     the state and the step's audit entries, in one transaction.
+//
+// Termination — a run ends or suspends by exactly one of these rules:
+//   1. Final answer verified: the critic accepts the planner's answer → completed, or
+//      needs_review when any item of the run was flagged on the way.
+//   2. Budget exhausted: a step, call, token, cost or wall-time budget (or the safety net
+//      RuntimeOptions::max_steps) has no room → budget_exhausted; outputs are marked partial
+//      and what was left undone is listed for review.
+//   3. Unrecoverable error: the critic says fail, the planner errs, or the store cannot commit
+//      → failed (a store failure is also returned as the Error of step()/run()).
+//   4. Cancelled by the host: cancel() → cancelled, at the next step boundary; calls in
+//      flight are told through their cancellation tokens.
+//   5. Awaiting approval: steps wait for a person and nothing else can run → awaiting_approval
+//      (suspended; approve()/deny(), then run() again — also after a restart).
+//   6. Awaiting input: the planner asked a question → awaiting_input (suspended; answer(),
+//      then run() again).
+//
+// Durability: with a durable RunStore (SqliteStore) a run survives a crash of the process.
+// Before a step hands side-effecting calls to their tools, the state with those steps marked
+// running is committed (the intent); each outcome is journaled as soon as the tool returns.
+// On resume, a running step whose outcome was journaled is not run again; one whose tool has
+// an idempotency key (key_pointer or key_required) is run again with the same key; a
+// side-effecting step with neither is not replayed blindly: the host's reconcile callback
+// decides, or it becomes a needs-review item. Side-effect-free steps are simply run again.
+//
+// Nothing throws into the host: tool, planner, critic and LLM exceptions become errors in the
+// run's status, audit and trace.
+//
+// Thread safety: one Runtime may drive many runs from many threads at once; calls for the
+// same run are serialised.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "rein/agent_state.hpp"
+#include "rein/audit.hpp"
+#include "rein/critic.hpp"
+#include "rein/env.hpp"
+#include "rein/llm.hpp"
+#include "rein/planner.hpp"
+#include "rein/policy.hpp"
+#include "rein/run_store.hpp"
+#include "rein/tool_registry.hpp"
+#include "rein/tracing.hpp"
+
+namespace rein {
+
+// The agent: what it may use and how it thinks. Shared by every run of a Runtime.
+struct AgentConfig {
+  std::string name = "agent";
+  std::shared_ptr<ToolRegistry> tools;
+  PolicyEngine policy;  // deny by default: an empty policy allows nothing
+  std::shared_ptr<Planner> planner;
+  std::shared_ptr<Critic> critic;  // nullptr: a RuleCritic with default options
+};
+
+// Decides the outcome of a side-effecting step whose outcome is unknown after a crash:
+// return the result (e.g. found by asking the external system) or nullopt for "unknown".
+using ReconcileFn = std::function<std::optional<ToolResult>(const AgentState&, const StepState&)>;
+
+struct RuntimeOptions {
+  Env* env = nullptr;                  // nullptr: Env::system()
+  std::shared_ptr<RunStore> store;     // nullptr: a MemoryRunStore
+  std::vector<std::shared_ptr<AuditSink>> audit_sinks;  // further copies of every entry
+  std::shared_ptr<Tracer> tracer;      // nullptr: no spans
+  LlmCallback llm;                     // given to planners (accounted, budgeted)
+  ReconcileFn reconcile;
+  std::size_t max_parallel_calls = 4;  // tool calls of one step running at once
+  int max_retries_per_step = 1;        // critic retries of one plan step
+  int max_replans = 2;                 // replans per run
+  std::int64_t max_steps = 1000;       // safety net when the policy sets no step budget
+};
+
+struct RunRequest {
+  std::string goal;
+  Principal principal;
+  nlohmann::json input;  // for the planner (null when none)
+  std::string run_id;    // "" → generated
+};
+
+class Runtime {
+ public:
+  Runtime(AgentConfig agent, RuntimeOptions options = {});
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // Creates and commits a run (status running) without stepping it.
+  Result<AgentState> start(RunRequest request);
+  // One loop step. A terminal or still-suspended run is returned unchanged.
+  Result<AgentState> step(std::string_view run_id);
+  // Steps until the run ends or suspends. Resumes a run loaded from the store (after a crash
+  // or a restart) the same way.
+  Result<AgentState> run(std::string_view run_id);
+  // start + run.
+  Result<AgentState> run(RunRequest request);
+
+  Result<AgentState> state(std::string_view run_id);
+  Result<std::vector<PendingApproval>> pending_approvals();
+  // Decide a pending approval; the run resumes on its next step()/run().
+  Status approve(std::string_view run_id, std::string_view step_id, std::string note = {});
+  Status deny(std::string_view run_id, std::string_view step_id, std::string note = {});
+  // Answers the planner's question (awaiting_input).
+  Status answer(std::string_view run_id, nlohmann::json answer);
+  // Queues an observation for the run's next observe stage.
+  Status observe(std::string_view run_id, Observation observation);
+  // Ends the run at its next step boundary (at once if it is not being stepped).
+  Status cancel(std::string_view run_id);
+
+  const AgentConfig& agent() const noexcept;
+  RunStore& store() noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rein

@@ -1,0 +1,81 @@
+// rein::SqliteStore: durable runs in one SQLite file.
+//
+// Holds checkpoints (each run's latest AgentState), the audit chains, the outcome journal,
+// pending approvals and the idempotency ledger. commit() writes a run's state, its new audit
+// entries and its approvals in one transaction; with WAL and synchronous=NORMAL that is cheap
+// and survives a process crash (a power loss may lose the last commits, never corrupt them).
+//
+// The schema is versioned (PRAGMA user_version) and migrated forward on open; a database
+// written by a newer rein, or a file that is not a rein database, is refused with a clear
+// error. Many runs, threads and processes may share one file: one connection per store object
+// serialises this process's writes, and busy_timeout makes other processes wait their turn.
+//
+// It is also an IdempotencyStore: pass it as ToolRegistryOptions::idempotency_store so the
+// ledger of side effects lives in the same file as the checkpoints.
+//
+// Thread safety: every member may be called from any thread.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "rein/audit.hpp"
+#include "rein/idempotency.hpp"
+#include "rein/run_store.hpp"
+
+struct sqlite3;
+
+namespace rein {
+
+struct SqliteStoreOptions {
+  std::chrono::milliseconds busy_timeout{5000};
+  bool synchronous_normal = true;  // false: synchronous=FULL (fsync on every commit)
+};
+
+class SqliteStore final : public RunStore, public IdempotencyStore {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  static Result<std::shared_ptr<SqliteStore>> open(const std::filesystem::path& path,
+                                                   SqliteStoreOptions options = {});
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  // RunStore
+  bool durable() const override { return true; }
+  Status commit(const AgentState& state, std::span<const AuditEntry> entries) override;
+  Result<std::optional<AgentState>> load(std::string_view run_id) override;
+  Result<std::vector<RunSummary>> list_runs() override;
+  Result<std::vector<PendingApproval>> pending_approvals() override;
+  Status record_outcome(std::string_view run_id, std::string_view step_id, int attempt,
+                        const ToolResult& result) override;
+  Result<std::optional<ToolResult>> find_outcome(std::string_view run_id, std::string_view step_id,
+                                                 int attempt) override;
+  Result<std::vector<AuditEntry>> read_audit(std::string_view run_id) override;
+
+  // IdempotencyStore
+  Result<std::optional<ToolResult>> find(std::string_view tool, std::string_view key) override;
+  Status record(std::string_view tool, std::string_view key, const ToolResult& result) override;
+
+  // Each run's chain end as its checkpoint records it, for verify_audit.
+  Result<std::map<std::string, AuditAnchor>> audit_anchors();
+
+ private:
+  struct Statements;
+  explicit SqliteStore(sqlite3* db);
+  Status migrate();
+  Status prepare();
+
+  mutable std::mutex mutex_;
+  sqlite3* db_;
+  std::unique_ptr<Statements> statements_;
+};
+
+// True when the file at `path` starts with SQLite's header (used to tell audit formats apart).
+bool looks_like_sqlite(const std::filesystem::path& path);
+
+}  // namespace rein

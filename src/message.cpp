@@ -1,0 +1,51 @@
+#include "rein/message.hpp"
+
+#include "json_reader.hpp"
+
+namespace rein {
+
+using nlohmann::json;
+
+json to_json(const ToolCall& call) {
+  return {{"id", call.id}, {"name", call.name}, {"arguments", call.arguments},
+          {"raw_arguments", call.raw_arguments}};
+}
+
+Result<ToolCall> tool_call_from_json(const json& j) {
+  detail::JsonReader r(j, "tool call");
+  ToolCall call;
+  r.string("id", call.id, false);
+  r.string("name", call.name);
+  r.any("arguments", call.arguments, false);
+  r.string("raw_arguments", call.raw_arguments, false);
+  if (!r.ok()) return r.status().error();
+  return call;
+}
+
+json to_json(const Message& m) {
+  json j = {{"role", m.role}, {"content", m.content}};
+  if (!m.tool_calls.empty()) {
+    json calls = json::array();
+    for (const auto& c : m.tool_calls) calls.push_back(to_json(c));
+    j["tool_calls"] = std::move(calls);
+  }
+  if (!m.tool_call_id.empty()) j["tool_call_id"] = m.tool_call_id;
+  if (!m.name.empty()) j["name"] = m.name;
+  return j;
+}
+
+Result<Message> message_from_json(const json& j) {
+  detail::JsonReader r(j, "message");
+  Message m;
+  r.string("role", m.role);
+  r.string("content", m.content, false);
+  r.array<ToolCall>("tool_calls", m.tool_calls,
+                    [](const json& item, const std::string&) { return tool_call_from_json(item); },
+                    false);
+  r.string("tool_call_id", m.tool_call_id, false);
+  r.string("name", m.name, false);
+  if (!r.ok()) return r.status().error();
+  return m;
+}
+
+}  // namespace rein

@@ -1,0 +1,250 @@
+#include "rein/runtime.hpp"
+
+#include "log.hpp"
+#include "runtime_core.hpp"
+
+namespace rein {
+
+using nlohmann::json;
+
+namespace detail {
+
+RuntimeCore::RuntimeCore(AgentConfig agent_config, RuntimeOptions runtime_options)
+    : agent(std::move(agent_config)),
+      options(std::move(runtime_options)),
+      env(options.env != nullptr ? options.env : &Env::system()),
+      store(options.store != nullptr ? options.store : std::make_shared<MemoryRunStore>()),
+      pool(options.max_parallel_calls) {
+  if (!agent.critic) agent.critic = std::make_shared<RuleCritic>(RuleCritic::Options{.env = env});
+}
+
+std::shared_ptr<RunSlot> RuntimeCore::slot(const std::string& run_id) {
+  std::lock_guard lock(slots_mutex);
+  auto& s = slots[run_id];
+  if (!s) s = std::make_shared<RunSlot>();
+  return s;
+}
+
+Result<AgentState*> RuntimeCore::load(RunSlot& slot, const std::string& run_id) {
+  if (slot.live) return &*slot.live;
+  auto loaded = store->load(run_id);
+  if (!loaded) return std::move(loaded).error();
+  if (!loaded->has_value()) return Error(ErrorCode::not_found, "no run '" + run_id + "'");
+  slot.live = std::move(**loaded);
+  return &*slot.live;
+}
+
+Status RuntimeCore::commit(RunSlot&, AgentState& state, std::vector<AuditEntry>& entries) {
+  state.updated_millis = env->unix_millis();
+  if (auto s = store->commit(state, entries); !s) return s;
+  for (const auto& sink : options.audit_sinks) {
+    if (auto s = sink->write(entries); !s) {
+      logger()->warn("rein: an audit sink failed: {}", s.error().message());
+    }
+  }
+  entries.clear();
+  return {};
+}
+
+void append_audit(AgentState& state, std::vector<AuditEntry>& entries, Env& env, std::string kind, json payload) {
+  entries.push_back(make_audit_entry(state.run_id, state.audit_count, state.audit_head, state.step_index,
+                                     std::move(kind), std::move(payload), env.unix_millis()));
+  state.audit_head = entries.back().hash;
+  ++state.audit_count;
+}
+
+}  // namespace detail
+
+struct Runtime::Impl {
+  Impl(AgentConfig agent, RuntimeOptions options) : core(std::move(agent), std::move(options)) {}
+  detail::RuntimeCore core;
+
+  // Runs `fn(state, entries)` on the locked, loaded run and commits what it appended.
+  template <typename Fn>
+  Status change(std::string_view run_id, Fn fn) {
+    const std::string id(run_id);
+    auto slot = core.slot(id);
+    std::lock_guard lock(slot->mutex);
+    auto state = core.load(*slot, id);
+    if (!state) return std::move(state).error();
+    std::vector<AuditEntry> entries;
+    if (auto s = fn(**state, entries); !s) return s;
+    if (entries.empty()) return {};
+    if (auto s = core.commit(*slot, **state, entries); !s) {
+      slot->live.reset();  // the store is the truth: reload next time
+      return s;
+    }
+    return {};
+  }
+};
+
+Runtime::Runtime(AgentConfig agent, RuntimeOptions options)
+    : impl_(std::make_unique<Impl>(std::move(agent), std::move(options))) {}
+
+Runtime::~Runtime() = default;
+
+const AgentConfig& Runtime::agent() const noexcept { return impl_->core.agent; }
+RunStore& Runtime::store() noexcept { return *impl_->core.store; }
+
+Result<AgentState> Runtime::start(RunRequest request) {
+  auto& core = impl_->core;
+  if (!core.agent.tools) return Error(ErrorCode::invalid_argument, "agent has no tool registry");
+  if (!core.agent.planner) return Error(ErrorCode::invalid_argument, "agent has no planner");
+  AgentState state;
+  state.run_id = request.run_id.empty() ? core.env->new_id("run") : std::move(request.run_id);
+  auto existing = core.store->load(state.run_id);
+  if (!existing) return std::move(existing).error();
+  if (existing->has_value()) {
+    return Error(ErrorCode::already_exists, "run '" + state.run_id + "' already exists");
+  }
+  state.goal = std::move(request.goal);
+  state.principal = std::move(request.principal);
+  state.input = std::move(request.input);
+  state.created_millis = core.env->unix_millis();
+  state.usage.now_millis = state.created_millis;
+  auto slot = core.slot(state.run_id);
+  std::lock_guard lock(slot->mutex);
+  std::vector<AuditEntry> entries;
+  detail::append_audit(state, entries, *core.env, "run",
+                       {{"goal", state.goal}, {"principal", state.principal.id},
+                        {"roles", state.principal.roles}, {"agent", core.agent.name}});
+  if (auto s = core.commit(*slot, state, entries); !s) return std::move(s).error();
+  slot->live = state;
+  return state;
+}
+
+Result<AgentState> Runtime::step(std::string_view run_id) {
+  auto& core = impl_->core;
+  const std::string id(run_id);
+  auto slot = core.slot(id);
+  std::lock_guard lock(slot->mutex);
+  auto state = core.load(*slot, id);
+  if (!state) return std::move(state).error();
+  if (auto s = detail::run_step(core, *slot, **state); !s) {
+    slot->live.reset();
+    return std::move(s).error();
+  }
+  return **state;
+}
+
+Result<AgentState> Runtime::run(std::string_view run_id) {
+  auto& core = impl_->core;
+  const std::string id(run_id);
+  auto slot = core.slot(id);
+  for (;;) {
+    std::lock_guard lock(slot->mutex);
+    auto state = core.load(*slot, id);
+    if (!state) return std::move(state).error();
+    AgentState& s = **state;
+    const auto before = std::make_pair(s.step_index, s.audit_count);
+    if (auto st = detail::run_step(core, *slot, s); !st) {
+      slot->live.reset();
+      return std::move(st).error();
+    }
+    // Stop when the run ended or suspended, or when a suspended run could not move.
+    if (is_terminal(s.status) || is_suspended(s.status) ||
+        before == std::make_pair(s.step_index, s.audit_count)) {
+      return s;
+    }
+  }
+}
+
+Result<AgentState> Runtime::run(RunRequest request) {
+  auto started = start(std::move(request));
+  if (!started) return started;
+  return run(started->run_id);
+}
+
+Result<AgentState> Runtime::state(std::string_view run_id) {
+  auto& core = impl_->core;
+  const std::string id(run_id);
+  auto slot = core.slot(id);
+  std::lock_guard lock(slot->mutex);
+  auto state = core.load(*slot, id);
+  if (!state) return std::move(state).error();
+  return **state;
+}
+
+Result<std::vector<PendingApproval>> Runtime::pending_approvals() { return impl_->core.store->pending_approvals(); }
+
+namespace {
+Status decide_approval(detail::RuntimeCore& core, AgentState& s, std::vector<AuditEntry>& entries,
+                       std::string_view step_id, bool approve, std::string note) {
+  StepState* step = s.find_step(step_id);
+  if (step == nullptr) {
+    return Error(ErrorCode::not_found, "run '" + s.run_id + "' has no step '" + std::string(step_id) + "'");
+  }
+  if (step->status != StepStatus::awaiting_approval || !step->approval || step->approval->status != "pending") {
+    return Error(ErrorCode::invalid_argument, "step '" + std::string(step_id) + "' is not awaiting approval");
+  }
+  step->approval->status = approve ? "approved" : "denied";
+  step->approval->note = std::move(note);
+  step->approval->decided_millis = core.env->unix_millis();
+  if (approve) {
+    step->status = StepStatus::pending;  // authorized on the next step
+  } else {
+    step->status = StepStatus::denied;
+    ++s.metrics.denials;
+    s.needs_review.push_back({step->step.id, "approval",
+                              {"denied by a person" + (step->approval->note.empty() ? std::string() : ": " + step->approval->note)},
+                              step->step.args});
+  }
+  detail::append_audit(s, entries, *core.env, "approval",
+                       {{"step", step->step.id}, {"tool", step->step.tool}, {"decision", step->approval->status},
+                        {"note", step->approval->note}, {"approval_id", step->approval->id}});
+  return {};
+}
+}  // namespace
+
+Status Runtime::approve(std::string_view run_id, std::string_view step_id, std::string note) {
+  return impl_->change(run_id, [&](AgentState& s, std::vector<AuditEntry>& entries) {
+    return decide_approval(impl_->core, s, entries, step_id, true, std::move(note));
+  });
+}
+
+Status Runtime::deny(std::string_view run_id, std::string_view step_id, std::string note) {
+  return impl_->change(run_id, [&](AgentState& s, std::vector<AuditEntry>& entries) {
+    return decide_approval(impl_->core, s, entries, step_id, false, std::move(note));
+  });
+}
+
+Status Runtime::answer(std::string_view run_id, json answer) {
+  return impl_->change(run_id, [&](AgentState& s, std::vector<AuditEntry>& entries) -> Status {
+    if (s.status != RunStatus::awaiting_input || s.question.empty()) {
+      return Error(ErrorCode::invalid_argument, "run '" + s.run_id + "' is not waiting for an answer");
+    }
+    detail::append_audit(s, entries, *impl_->core.env, "observation",
+                         {{"source", "human"}, {"question", s.question}, {"answer", answer}});
+    s.answers.push_back(std::move(answer));
+    s.question.clear();
+    return {};
+  });
+}
+
+Status Runtime::observe(std::string_view run_id, Observation observation) {
+  auto slot = impl_->core.slot(std::string(run_id));
+  std::lock_guard lock(slot->queue_mutex);
+  slot->queued.push_back(std::move(observation));
+  return {};
+}
+
+Status Runtime::cancel(std::string_view run_id) {
+  auto& core = impl_->core;
+  auto slot = core.slot(std::string(run_id));
+  slot->cancel_requested = true;
+  slot->cancel.cancel();  // tells calls in flight
+  std::unique_lock lock(slot->mutex, std::try_to_lock);
+  if (!lock.owns_lock()) return {};  // being stepped: it stops at the next boundary
+  auto state = core.load(*slot, std::string(run_id));
+  if (!state) return std::move(state).error();
+  if (is_terminal((*state)->status)) return {};
+  std::vector<AuditEntry> entries;
+  detail::finish_run(**state, entries, *core.env, RunStatus::cancelled, "cancelled by the host");
+  if (auto s = core.commit(*slot, **state, entries); !s) {
+    slot->live.reset();
+    return s;
+  }
+  return {};
+}
+
+}  // namespace rein

@@ -1,0 +1,57 @@
+// Internal: what the Runtime's public face and its step engine share.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "rein/runtime.hpp"
+#include "worker_pool.hpp"
+
+namespace rein::detail {
+
+// Per-run, in-process coordination (never persisted).
+struct RunSlot {
+  std::mutex mutex;                  // held while the run is being stepped or changed
+  CancellationSource cancel;         // fired by Runtime::cancel
+  std::atomic<bool> cancel_requested{false};
+  std::mutex queue_mutex;            // guards `queued`
+  std::vector<Observation> queued;   // host observations for the next observe stage
+  std::optional<AgentState> live;    // the state as of the last commit (cache of the store)
+};
+
+struct RuntimeCore {
+  RuntimeCore(AgentConfig agent_config, RuntimeOptions runtime_options);
+
+  AgentConfig agent;
+  RuntimeOptions options;
+  Env* env;
+  std::shared_ptr<RunStore> store;
+  WorkerPool pool;
+
+  std::mutex slots_mutex;
+  std::unordered_map<std::string, std::shared_ptr<RunSlot>> slots;
+
+  std::shared_ptr<RunSlot> slot(const std::string& run_id);
+  // The run's state: the slot's cache, else the store. Call with the slot locked.
+  Result<AgentState*> load(RunSlot& slot, const std::string& run_id);
+  // Commits to the store, then copies to the extra sinks. Call with the slot locked.
+  Status commit(RunSlot& slot, AgentState& state, std::vector<AuditEntry>& entries);
+};
+
+// Appends an entry to the run's chain.
+void append_audit(AgentState& state, std::vector<AuditEntry>& entries, Env& env, std::string kind,
+                  nlohmann::json payload);
+
+// One loop step of a loaded, locked run. Returns an Error only when the store failed.
+Status run_step(RuntimeCore& core, RunSlot& slot, AgentState& state);
+
+// Ends the run with `status` (rules 1-4 of runtime.hpp), recording why.
+void finish_run(AgentState& state, std::vector<AuditEntry>& entries, Env& env, RunStatus status,
+                std::string reason);
+
+}  // namespace rein::detail

@@ -1,0 +1,648 @@
+// The loop step: observe → plan → authorize → act → verify → commit (see runtime.hpp).
+#include <algorithm>
+#include <cstdio>
+
+#include "log.hpp"
+#include "runtime_core.hpp"
+
+namespace rein::detail {
+
+using nlohmann::json;
+
+namespace {
+
+std::string joined(const std::vector<std::string>& parts, const char* separator = "; ") {
+  std::string out;
+  for (const auto& p : parts) {
+    if (!out.empty()) out += separator;
+    out += p;
+  }
+  return out;
+}
+
+bool has_key_support(const ToolSpec& spec) {
+  return spec.idempotency.key_required || !spec.idempotency.key_pointer.empty();
+}
+
+// Wall-clock nanoseconds for spans: one wall reading, then the monotonic clock, so that span
+// durations are exact even though Env's wall clock has millisecond resolution.
+struct SpanClock {
+  explicit SpanClock(Env& e) : env(e), wall0(e.unix_millis() * 1'000'000), steady0(e.now()) {}
+  std::int64_t now_nanos() const {
+    return wall0 + std::chrono::duration_cast<std::chrono::nanoseconds>(env.now() - steady0).count();
+  }
+  Env& env;
+  std::int64_t wall0;
+  Env::TimePoint steady0;
+};
+
+// Records spans when the runtime has a tracer; costs nothing when it has none.
+class SpanRecorder {
+ public:
+  SpanRecorder(Tracer* tracer, const SpanClock& clock, const std::string& trace_id, const std::string& parent,
+               std::string name)
+      : tracer_(tracer), clock_(clock) {
+    if (tracer_ == nullptr) return;
+    span_.trace_id = trace_id;
+    span_.parent_span_id = parent;
+    span_.name = std::move(name);
+    span_.span_id = random_id();
+    span_.start_unix_nanos = now_nanos();
+  }
+  ~SpanRecorder() { end(); }
+  SpanRecorder(const SpanRecorder&) = delete;
+  SpanRecorder& operator=(const SpanRecorder&) = delete;
+
+  template <typename T>
+  void set(const char* key, T&& value) {
+    if (tracer_ != nullptr) span_.attributes[key] = std::forward<T>(value);
+  }
+  void fail(std::string message) {
+    if (tracer_ == nullptr) return;
+    span_.error = true;
+    span_.status_message = std::move(message);
+  }
+  const std::string& id() const { return span_.span_id; }
+  void end() {
+    if (tracer_ == nullptr) return;
+    span_.end_unix_nanos = now_nanos();
+    tracer_->record(std::move(span_));
+    tracer_ = nullptr;
+  }
+
+ private:
+  std::int64_t now_nanos() const { return clock_.now_nanos(); }
+  std::string random_id() const {
+    char buffer[17];
+    std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(clock_.env.random_u64() | 1));
+    return buffer;
+  }
+  Tracer* tracer_;
+  const SpanClock& clock_;
+  Span span_;
+};
+
+// Everything one step works with.
+class Step {
+ public:
+  Step(RuntimeCore& core, RunSlot& slot, AgentState& state)
+      : core_(core),
+        slot_(slot),
+        s_(state),
+        env_(*core.env),
+        tools_(*core.agent.tools),
+        tracer_(core.options.tracer.get()),
+        trace_id_(tracer_ != nullptr ? Tracer::trace_id_for(state.run_id) : std::string()),
+        clock_(env_),
+        started_(env_.now()) {}
+
+  Status run();
+
+ private:
+  struct Acted {
+    StepState* step;
+    ToolResult result;
+    bool executed;  // false: synthesized (invalid step) or recovered from the journal
+  };
+
+  void audit(std::string kind, json payload) { append_audit(s_, entries_, env_, std::move(kind), std::move(payload)); }
+  Status commit() { return core_.commit(slot_, s_, entries_); }
+  bool finish_if_stopped();
+  void observe();
+  // True when the run may go on to act in this step.
+  bool plan();
+  bool plan_round(const std::optional<ReplanRequest>& replan);
+  void settle_answer(const json& answer);
+  void skip_unreachable();
+  void recover();
+  void authorize();
+  Status act();
+  void verify(Acted& acted);
+  void apply(StepState& step, const ToolResult& result, const Verdict& verdict);
+  Result<LlmResponse> call_llm(const LlmRequest& request);
+  Verdict guarded_review(const StepState& step, const ToolResult& result);
+
+  RuntimeCore& core_;
+  RunSlot& slot_;
+  AgentState& s_;
+  Env& env_;
+  ToolRegistry& tools_;
+  Tracer* tracer_;
+  std::string trace_id_;
+  SpanClock clock_;
+  std::string step_span_;
+  Env::TimePoint started_;
+  std::vector<AuditEntry> entries_;
+  std::vector<Acted> acted_;
+  std::vector<StepState*> to_run_;
+  std::optional<PolicyDecision> budget_stop_;
+  std::int64_t llm_tokens_ = 0;
+  double llm_cost_ = 0.0;
+};
+
+bool Step::finish_if_stopped() {
+  if (slot_.cancel_requested) {
+    finish_run(s_, entries_, env_, RunStatus::cancelled, "cancelled by the host");
+    return true;
+  }
+  const PolicyEngine& policy = core_.agent.policy;
+  if (auto exhausted = policy.check_run_budgets(s_.usage)) {
+    finish_run(s_, entries_, env_, RunStatus::budget_exhausted, exhausted->reason);
+    return true;
+  }
+  if (s_.usage.steps >= core_.options.max_steps) {
+    finish_run(s_, entries_, env_, RunStatus::budget_exhausted,
+               "step budget exhausted: the runtime's safety net of " + std::to_string(core_.options.max_steps) +
+                   " steps was reached");
+    return true;
+  }
+  return false;
+}
+
+void Step::observe() {
+  std::vector<Observation> fresh;
+  {
+    std::lock_guard lock(slot_.queue_mutex);
+    fresh.swap(slot_.queued);
+  }
+  for (auto& o : fresh) {
+    o.step = s_.step_index;
+    if (o.at_millis == 0) o.at_millis = env_.unix_millis();
+    audit("observation", {{"source", o.source}, {"content", o.content}, {"confidence", o.confidence},
+                          {"trusted", o.trusted}});
+    s_.observations.push_back(std::move(o));
+  }
+}
+
+Result<LlmResponse> Step::call_llm(const LlmRequest& request) {
+  if (!core_.options.llm) return Error(ErrorCode::unavailable, "the runtime has no LLM callback");
+  Usage projected;
+  projected.tokens = s_.usage.tokens + llm_tokens_;
+  projected.cost = s_.usage.cost + llm_cost_;
+  if (auto exhausted = core_.agent.policy.check_run_budgets(projected)) {
+    return Error(ErrorCode::budget_exhausted, exhausted->reason);
+  }
+  SpanRecorder span(tracer_, clock_, trace_id_, step_span_, "rein.llm_call");
+  Result<LlmResponse> response = Error(ErrorCode::internal, "not called");
+  try {
+    response = core_.options.llm(request);
+  } catch (const std::exception& e) {
+    response = Error(ErrorCode::internal, std::string("the LLM callback threw: ") + e.what());
+  } catch (...) {
+    response = Error(ErrorCode::internal, "the LLM callback threw");
+  }
+  if (response) {
+    llm_tokens_ += response->total_tokens();
+    llm_cost_ += response->cost;
+    span.set("rein.tokens", response->total_tokens());
+    span.set("rein.model", response->model);
+  } else {
+    span.fail(response.error().to_string());
+  }
+  return response;
+}
+
+bool Step::plan_round(const std::optional<ReplanRequest>& replan) {
+  SpanRecorder span(tracer_, clock_, trace_id_, step_span_, "rein.plan");
+  PlanRequest request{s_, tools_, [this](const LlmRequest& r) { return call_llm(r); }, replan};
+  Result<PlanDecision> decision = Error(ErrorCode::internal, "planner not called");
+  try {
+    decision = core_.agent.planner->plan(request);
+  } catch (const std::exception& e) {
+    decision = Error(ErrorCode::internal, std::string("the planner threw: ") + e.what());
+  } catch (...) {
+    decision = Error(ErrorCode::internal, "the planner threw");
+  }
+  s_.usage.tokens += llm_tokens_;
+  s_.usage.cost += llm_cost_;
+  llm_tokens_ = 0;
+  llm_cost_ = 0;
+  if (decision && decision->kind == PlanDecision::Kind::steps) {
+    if (auto valid = validate_plan(decision->steps, s_); !valid) decision = std::move(valid).error();
+  }
+  if (!decision) {
+    span.fail(decision.error().to_string());
+    audit("plan", {{"error", decision.error().to_string()}, {"replan", replan.has_value()}});
+    if (replan) {
+      // The planner could not find another way: flag what failed and go on with the rest.
+      s_.needs_review.push_back({replan->step_id, "planner",
+                                 {"replanning failed: " + decision.error().message(), joined(replan->reasons)},
+                                 nullptr});
+      return true;
+    }
+    if (decision.error().code() == ErrorCode::budget_exhausted) {
+      finish_run(s_, entries_, env_, RunStatus::budget_exhausted, decision.error().message());
+    } else {
+      finish_run(s_, entries_, env_, RunStatus::failed, "planner: " + decision.error().to_string());
+    }
+    return false;
+  }
+  for (auto& m : decision->messages) s_.messages.push_back(std::move(m));
+  switch (decision->kind) {
+    case PlanDecision::Kind::steps: {
+      const auto round = ++s_.planning_rounds;
+      json planned = json::array();
+      for (auto& step : decision->steps) {
+        planned.push_back({{"id", step.id}, {"tool", step.tool}, {"args", step.args},
+                           {"depends_on", step.depends_on}, {"why", step.why}});
+        StepState state;
+        state.step = std::move(step);
+        state.round = round;
+        s_.steps.push_back(std::move(state));
+      }
+      span.set("rein.steps", static_cast<std::int64_t>(planned.size()));
+      audit("plan", {{"round", round}, {"steps", std::move(planned)}, {"replan", replan.has_value()}});
+      return true;
+    }
+    case PlanDecision::Kind::finish:
+      ++s_.planning_rounds;
+      settle_answer(decision->answer);
+      return false;
+    case PlanDecision::Kind::ask:
+      ++s_.planning_rounds;
+      s_.question = decision->question.empty() ? std::string("(the planner asked without a question)")
+                                               : decision->question;
+      s_.status = RunStatus::awaiting_input;
+      s_.status_reason = "the planner asked: " + s_.question;
+      audit("status", {{"status", "awaiting_input"}, {"question", s_.question}});
+      return false;
+  }
+  return false;
+}
+
+void Step::settle_answer(const json& answer) {
+  SpanRecorder span(tracer_, clock_, trace_id_, step_span_, "rein.verify");
+  Verdict verdict;
+  try {
+    verdict = core_.agent.critic->review_output(answer, s_);
+  } catch (const std::exception& e) {
+    verdict = Verdict::needs_review({std::string("the critic threw: ") + e.what()});
+  }
+  span.set("rein.verdict", std::string(to_string(verdict.kind)));
+  audit("answer", {{"answer", answer}, {"verdict", verdict.to_json()}});
+  switch (verdict.kind) {
+    case VerdictKind::accept:
+      s_.final_answer = answer;
+      if (s_.needs_review.empty()) {
+        finish_run(s_, entries_, env_, RunStatus::completed, "final answer verified");
+      } else {
+        finish_run(s_, entries_, env_, RunStatus::needs_review,
+                   "final answer verified; " + std::to_string(s_.needs_review.size()) + " item(s) need review");
+      }
+      return;
+    case VerdictKind::retry:
+    case VerdictKind::replan:
+      if (s_.metrics.replans < core_.options.max_replans) {
+        ++s_.metrics.replans;
+        s_.replan_step = std::string();
+        s_.replan_reasons = verdict.reasons;
+        return;
+      }
+      [[fallthrough]];
+    case VerdictKind::needs_review:
+      s_.final_answer = answer;
+      s_.needs_review.push_back({"", "critic", verdict.reasons, answer});
+      finish_run(s_, entries_, env_, RunStatus::needs_review, "the final answer could not be verified");
+      return;
+    case VerdictKind::fail:
+      finish_run(s_, entries_, env_, RunStatus::failed, "the critic rejected the answer: " + joined(verdict.reasons));
+      return;
+  }
+}
+
+bool Step::plan() {
+  if (s_.replan_step) {
+    ReplanRequest replan{*s_.replan_step, s_.replan_reasons};
+    s_.replan_step.reset();
+    s_.replan_reasons.clear();
+    return plan_round(replan);
+  }
+  const bool work_left = std::any_of(s_.steps.begin(), s_.steps.end(), [](const StepState& st) {
+    return st.status == StepStatus::pending || st.status == StepStatus::running ||
+           st.status == StepStatus::awaiting_approval;
+  });
+  if (work_left) return true;
+  return plan_round(std::nullopt);
+}
+
+void Step::skip_unreachable() {
+  // Repeat until stable: skipping one step can make its dependents unreachable too.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (auto& st : s_.steps) {
+      if (st.status != StepStatus::pending) continue;
+      for (const auto& dep : st.step.depends_on) {
+        const StepState* d = s_.find_step(dep);
+        if (d == nullptr || d->status == StepStatus::denied || d->status == StepStatus::needs_review ||
+            d->status == StepStatus::failed || d->status == StepStatus::skipped) {
+          st.status = StepStatus::skipped;
+          audit("status", {{"step", st.step.id}, {"status", "skipped"},
+                           {"reason", "dependency '" + dep + "' did not succeed"}});
+          changed = true;
+          break;
+        }
+      }
+    }
+  }
+}
+
+void Step::recover() {
+  for (auto& st : s_.steps) {
+    if (st.status != StepStatus::running) continue;
+    auto journaled = core_.store->find_outcome(s_.run_id, st.step.id, st.attempts);
+    if (journaled && journaled->has_value()) {
+      audit("recovery", {{"step", st.step.id}, {"action", "outcome journaled before the interruption; not run again"}});
+      acted_.push_back({&st, std::move(**journaled), false});
+      continue;
+    }
+    const ToolSpec* spec = tools_.find(st.step.tool);
+    if (spec == nullptr || !spec->side_effects || has_key_support(*spec)) {
+      st.status = StepStatus::pending;
+      audit("recovery", {{"step", st.step.id},
+                         {"action", spec != nullptr && spec->side_effects
+                                        ? "outcome unknown; running again with the same idempotency key"
+                                        : "outcome unknown; running again (no side effects)"}});
+      continue;
+    }
+    std::optional<ToolResult> reconciled;
+    if (core_.options.reconcile) {
+      try {
+        reconciled = core_.options.reconcile(s_, st);
+      } catch (...) {
+        reconciled.reset();
+      }
+    }
+    if (reconciled) {
+      audit("recovery", {{"step", st.step.id}, {"action", "outcome settled by the host's reconcile callback"}});
+      acted_.push_back({&st, std::move(*reconciled), false});
+      continue;
+    }
+    st.status = StepStatus::needs_review;
+    s_.needs_review.push_back({st.step.id, "recovery",
+                               {"the outcome of side-effecting call '" + st.step.tool +
+                                "' is unknown after an interruption, and it has no idempotency key: not replayed"},
+                               st.step.args});
+    audit("recovery", {{"step", st.step.id}, {"action", "outcome unknown; not replayed; flagged for review"}});
+  }
+}
+
+void Step::authorize() {
+  const PolicyEngine& policy = core_.agent.policy;
+  const auto window = policy.longest_rate_window();
+  for (auto& st : s_.steps) {
+    if (st.status != StepStatus::pending) continue;
+    const bool ready = std::all_of(st.step.depends_on.begin(), st.step.depends_on.end(), [this](const std::string& dep) {
+      const StepState* d = s_.find_step(dep);
+      return d != nullptr && d->status == StepStatus::succeeded;
+    });
+    if (!ready) continue;
+    SpanRecorder span(tracer_, clock_, trace_id_, step_span_, "rein.authorize");
+    span.set("rein.tool", st.step.tool);
+    const ToolSpec* spec = tools_.find(st.step.tool);
+    if (spec == nullptr || !tools_.check_arguments(st.step.tool, st.step.args)) {
+      // Invalid calls never reach policy or tool: the critic sees why.
+      ToolResult invalid;
+      invalid.status = ToolStatus::invalid_input;
+      invalid.errors.push_back(spec == nullptr ? "unknown tool '" + st.step.tool + "'"
+                                               : tools_.check_arguments(st.step.tool, st.step.args).error().message());
+      span.set("rein.decision", "invalid");
+      acted_.push_back({&st, std::move(invalid), false});
+      continue;
+    }
+    s_.usage.now_millis = env_.unix_millis();
+    PolicyDecision d = policy.decide(*spec, st.step.args, s_.principal, s_.usage);
+    if (d.decision == Decision::require_approval && st.approval && st.approval->status == "approved") {
+      d = {Decision::allow, d.rule, "approved by a person" + (st.approval->note.empty() ? std::string() : ": " + st.approval->note), false};
+    }
+    span.set("rein.decision", std::string(to_string(d.decision)));
+    audit("decision", {{"step", st.step.id}, {"tool", st.step.tool}, {"decision", to_string(d.decision)},
+                       {"rule", d.rule}, {"reason", d.reason}});
+    st.decision = d;
+    if (d.budget_exhausted) {
+      budget_stop_ = d;
+      break;  // nothing further may start
+    }
+    switch (d.decision) {
+      case Decision::allow:
+        s_.usage.record_call(st.step.tool, s_.usage.now_millis, window);
+        to_run_.push_back(&st);
+        break;
+      case Decision::require_approval: {
+        Approval a;
+        a.id = env_.new_id("approval");
+        a.rule = d.rule;
+        a.reason = d.reason;
+        a.requested_millis = env_.unix_millis();
+        st.approval = a;
+        st.status = StepStatus::awaiting_approval;
+        ++s_.metrics.approvals_requested;
+        audit("approval", {{"step", st.step.id}, {"tool", st.step.tool}, {"decision", "requested"},
+                           {"approval_id", a.id}, {"rule", d.rule}, {"reason", d.reason}});
+        break;
+      }
+      case Decision::deny:
+        st.status = StepStatus::denied;
+        ++s_.metrics.denials;
+        s_.needs_review.push_back({st.step.id, "policy", {"denied by rule '" + d.rule + "': " + d.reason}, st.step.args});
+        break;
+    }
+  }
+}
+
+Status Step::act() {
+  bool side_effects = false;
+  for (StepState* st : to_run_) {
+    const ToolSpec* spec = tools_.find(st->step.tool);
+    st->status = StepStatus::running;
+    ++st->attempts;
+    if (spec->side_effects && has_key_support(*spec) && st->idempotency_key.empty()) {
+      st->idempotency_key = s_.run_id + ":" + st->step.id + (st->retries > 0 ? "#" + std::to_string(st->retries) : "");
+    }
+    side_effects = side_effects || spec->side_effects;
+  }
+  // The intent: once committed, a crash can no longer lose track of these calls.
+  if (side_effects && core_.store->durable()) {
+    if (auto s = commit(); !s) return s;
+  }
+  std::vector<ToolResult> results(to_run_.size());
+  std::vector<std::function<void()>> tasks;
+  tasks.reserve(to_run_.size());
+  const CancellationToken cancel = slot_.cancel.token();
+  for (std::size_t i = 0; i < to_run_.size(); ++i) {
+    tasks.emplace_back([this, i, &results, &cancel] {
+      StepState& st = *to_run_[i];
+      SpanRecorder span(tracer_, clock_, trace_id_, step_span_, "rein.tool_call");
+      span.set("rein.tool", st.step.tool);
+      results[i] = tools_.invoke(st.step.tool, st.step.args, {.idempotency_key = st.idempotency_key, .cancellation = cancel});
+      span.set("rein.status", std::string(to_string(results[i].status)));
+      span.set("rein.attempts", static_cast<std::int64_t>(results[i].attempts));
+      span.set("rein.duration_us", static_cast<std::int64_t>(results[i].duration.count()));
+      if (!results[i].ok()) span.fail(results[i].errors.empty() ? "tool failed" : results[i].errors.front());
+      const ToolSpec* spec = tools_.find(st.step.tool);
+      if (spec->side_effects && core_.store->durable()) {
+        if (auto s = core_.store->record_outcome(s_.run_id, st.step.id, st.attempts, results[i]); !s) {
+          logger()->warn("rein: journaling the outcome of step '{}' failed: {}", st.step.id, s.error().message());
+        }
+      }
+    });
+  }
+  core_.pool.run_all(tasks);
+  for (std::size_t i = 0; i < to_run_.size(); ++i) acted_.push_back({to_run_[i], std::move(results[i]), true});
+  return {};
+}
+
+Verdict Step::guarded_review(const StepState& step, const ToolResult& result) {
+  try {
+    return core_.agent.critic->review_step(step, result, s_);
+  } catch (const std::exception& e) {
+    return Verdict::needs_review({std::string("the critic threw: ") + e.what()});
+  } catch (...) {
+    return Verdict::needs_review({"the critic threw"});
+  }
+}
+
+void Step::verify(Acted& acted) {
+  StepState& st = *acted.step;
+  const ToolResult& r = acted.result;
+  audit("tool_call", {{"step", st.step.id}, {"tool", st.step.tool}, {"args", st.step.args},
+                      {"status", to_string(r.status)}, {"data", r.data}, {"errors", r.errors},
+                      {"evidence", r.to_json()["evidence"]}, {"attempts", r.attempts},
+                      {"duration_us", r.duration.count()}, {"idempotency_key", r.idempotency_key},
+                      {"replayed", r.replayed}, {"executed", acted.executed}});
+  if (!r.ok()) ++s_.metrics.errors_by_tool[st.step.tool];
+  SpanRecorder span(tracer_, clock_, trace_id_, step_span_, "rein.verify");
+  span.set("rein.tool", st.step.tool);
+  Verdict verdict = guarded_review(st, r);
+  span.set("rein.verdict", std::string(to_string(verdict.kind)));
+  audit("verdict", {{"step", st.step.id}, {"verdict", verdict.to_json()}});
+  apply(st, r, verdict);
+}
+
+void Step::apply(StepState& st, const ToolResult& r, const Verdict& verdict) {
+  st.result = r;
+  st.verdict = verdict;
+  switch (verdict.kind) {
+    case VerdictKind::accept:
+      st.status = StepStatus::succeeded;
+      s_.outputs[st.step.id] = r.data;
+      return;
+    case VerdictKind::retry:
+      if (st.retries < core_.options.max_retries_per_step) {
+        ++st.retries;
+        ++s_.metrics.retries;
+        st.status = StepStatus::pending;
+        st.idempotency_key.clear();  // a new attempt of a side effect gets a new key
+        return;
+      }
+      st.status = StepStatus::needs_review;
+      s_.needs_review.push_back({st.step.id, "critic", verdict.reasons, r.data});
+      s_.needs_review.back().issues.push_back("still failing after " + std::to_string(st.retries) + " retr" +
+                                              (st.retries == 1 ? "y" : "ies"));
+      return;
+    case VerdictKind::replan:
+      if (s_.metrics.replans < core_.options.max_replans) {
+        ++s_.metrics.replans;
+        st.status = StepStatus::failed;
+        s_.replan_step = st.step.id;
+        s_.replan_reasons = verdict.reasons;
+        return;
+      }
+      st.status = StepStatus::needs_review;
+      s_.needs_review.push_back({st.step.id, "critic", verdict.reasons, r.data});
+      s_.needs_review.back().issues.push_back("no replans left");
+      return;
+    case VerdictKind::needs_review:
+      st.status = StepStatus::needs_review;
+      s_.needs_review.push_back({st.step.id, "critic", verdict.reasons, r.data});
+      return;
+    case VerdictKind::fail:
+      st.status = StepStatus::failed;
+      finish_run(s_, entries_, env_, RunStatus::failed,
+                 "the critic failed step '" + st.step.id + "': " + joined(verdict.reasons));
+      return;
+  }
+}
+
+Status Step::run() {
+  if (is_terminal(s_.status)) return {};
+  if (s_.status == RunStatus::awaiting_approval) {
+    const bool waiting = std::any_of(s_.steps.begin(), s_.steps.end(), [](const StepState& st) {
+      return st.status == StepStatus::awaiting_approval;
+    });
+    if (waiting && !slot_.cancel_requested) return {};
+  }
+  if (s_.status == RunStatus::awaiting_input && !s_.question.empty() && !slot_.cancel_requested) return {};
+  if (is_suspended(s_.status)) {
+    s_.status = RunStatus::running;
+    s_.status_reason.clear();
+    audit("status", {{"status", "running"}, {"reason", "resumed"}});
+  }
+  SpanRecorder step_span(tracer_, clock_, trace_id_, "", "rein.step");
+  step_span_ = step_span.id();
+  step_span.set("rein.run_id", s_.run_id);
+  step_span.set("rein.step", s_.step_index);
+
+  if (!finish_if_stopped()) {
+    recover();
+    observe();
+    if (plan()) {
+      skip_unreachable();
+      authorize();
+      if (auto st = act(); !st) return st;
+    }
+    if (!is_terminal(s_.status)) {
+      for (auto& acted : acted_) {
+        verify(acted);
+        if (is_terminal(s_.status)) break;
+      }
+    }
+    if (budget_stop_ && !is_terminal(s_.status)) {
+      finish_run(s_, entries_, env_, RunStatus::budget_exhausted, budget_stop_->reason);
+    }
+    const bool parked = std::any_of(s_.steps.begin(), s_.steps.end(), [](const StepState& st) {
+      return st.status == StepStatus::awaiting_approval;
+    });
+    const bool runnable = std::any_of(s_.steps.begin(), s_.steps.end(), [](const StepState& st) {
+      return st.status == StepStatus::pending || st.status == StepStatus::running;
+    });
+    if (s_.status == RunStatus::running && parked && !runnable && !s_.replan_step) {
+      s_.status = RunStatus::awaiting_approval;
+      s_.status_reason = "waiting for a person to approve or deny";
+      audit("status", {{"status", "awaiting_approval"}, {"reason", s_.status_reason}});
+    }
+  }
+  ++s_.step_index;
+  ++s_.usage.steps;
+  s_.usage.wall_time += std::chrono::duration_cast<std::chrono::milliseconds>(env_.now() - started_);
+  step_span.set("rein.status", std::string(to_string(s_.status)));
+  step_span.end();
+  return commit();
+}
+
+}  // namespace
+
+void finish_run(AgentState& s, std::vector<AuditEntry>& entries, Env& env, RunStatus status, std::string reason) {
+  s.status = status;
+  s.status_reason = std::move(reason);
+  const bool complete = status == RunStatus::completed || status == RunStatus::needs_review;
+  if (!complete) {
+    s.partial = true;
+    std::vector<std::string> undone;
+    for (const auto& st : s.steps) {
+      if (st.status == StepStatus::pending || st.status == StepStatus::running ||
+          st.status == StepStatus::awaiting_approval) {
+        undone.push_back(st.step.id);
+      }
+    }
+    std::string what = "the run stopped (" + std::string(to_string(status)) + ": " + s.status_reason + ")";
+    if (!undone.empty()) what += " before these steps finished: " + joined(undone, ", ");
+    s.needs_review.push_back({"", status == RunStatus::budget_exhausted ? "budget" : "run", {what}, s.outputs});
+  }
+  append_audit(s, entries, env, "status", {{"status", to_string(status)}, {"reason", s.status_reason}, {"partial", s.partial}});
+}
+
+Status run_step(RuntimeCore& core, RunSlot& slot, AgentState& state) {
+  return Step(core, slot, state).run();
+}
+
+}  // namespace rein::detail

@@ -1,0 +1,205 @@
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "rein/sqlite_store.hpp"
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+struct TempDb {
+  TempDb() {
+    static int n = 0;
+    path = fs::temp_directory_path() / ("rein_store_" + std::to_string(::getpid()) + "_" + std::to_string(++n) + ".db");
+    remove();
+  }
+  ~TempDb() { remove(); }
+  void remove() const {
+    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path.string() + suffix);
+  }
+  fs::path path;
+};
+
+rein::AgentState state_of(const std::string& run) {
+  rein::AgentState s;
+  s.run_id = run;
+  s.goal = "g";
+  s.principal = {"p", {"analyst"}};
+  return s;
+}
+
+void exec(const fs::path& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  INFO((err ? err : ""));
+  sqlite3_free(err);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
+}
+}  // namespace
+
+TEST_CASE("checkpoints and audit commit together and load back", "[store]") {
+  TempDb db;
+  auto store = rein::SqliteStore::open(db.path);
+  REQUIRE(store.ok());
+  auto s = state_of("run-1");
+  std::vector<rein::AuditEntry> entries;
+  entries.push_back(rein::make_audit_entry("run-1", 0, "", 0, "run", {{"goal", "g"}}, 1));
+  entries.push_back(rein::make_audit_entry("run-1", 1, entries[0].hash, 0, "status", {{"status", "running"}}, 2));
+  s.audit_count = 2;
+  s.audit_head = entries[1].hash;
+  REQUIRE((*store)->commit(s, entries).ok());
+  auto loaded = (*store)->load("run-1");
+  REQUIRE(loaded.ok());
+  REQUIRE(loaded->has_value());
+  CHECK((*loaded)->to_json() == s.to_json());
+  CHECK_FALSE((*store)->load("nope")->has_value());
+
+  auto audit = (*store)->read_audit("run-1");
+  REQUIRE(audit.ok());
+  CHECK(audit->size() == 2);
+  auto anchors = (*store)->audit_anchors();
+  REQUIRE(anchors.ok());
+  CHECK(rein::verify_audit(*audit, &*anchors).ok);
+
+  auto runs = (*store)->list_runs();
+  REQUIRE(runs->size() == 1);
+  CHECK(runs->at(0).run_id == "run-1");
+  CHECK((*store)->durable());
+  CHECK(rein::looks_like_sqlite(db.path));
+}
+
+TEST_CASE("a failed commit changes nothing", "[store]") {
+  TempDb db;
+  auto store = *rein::SqliteStore::open(db.path);
+  auto s = state_of("run-1");
+  auto e0 = rein::make_audit_entry("run-1", 0, "", 0, "run", json::object(), 1);
+  REQUIRE(store->commit(s, std::vector{e0}).ok());
+  s.goal = "changed";
+  // seq 0 again violates the primary key: the whole transaction must roll back.
+  auto dup = rein::make_audit_entry("run-1", 0, "", 1, "status", json::object(), 2);
+  auto st = store->commit(s, std::vector{dup});
+  REQUIRE_FALSE(st.ok());
+  CHECK((*store->load("run-1"))->goal == "g");
+  CHECK(store->read_audit("run-1")->size() == 1);
+}
+
+TEST_CASE("outcome journal, idempotency ledger and approvals", "[store]") {
+  TempDb db;
+  auto store = *rein::SqliteStore::open(db.path);
+  auto r = rein::ToolResult::success({{"slide_id", "S001"}});
+  REQUIRE(store->record_outcome("run-1", "slide", 1, r).ok());
+  CHECK(*store->find_outcome("run-1", "slide", 1) == r);
+  CHECK_FALSE(store->find_outcome("run-1", "slide", 2)->has_value());
+
+  REQUIRE(store->record("slides.make", "A100-qbr", r).ok());
+  REQUIRE(store->record("slides.make", "A100-qbr", rein::ToolResult::success({{"slide_id", "S999"}})).ok());
+  CHECK((*store->find("slides.make", "A100-qbr"))->data["slide_id"] == "S001");  // the first record stays
+  CHECK_FALSE(store->find("slides.make", "other")->has_value());
+
+  auto s = state_of("run-2");
+  rein::StepState st;
+  st.step = {"send", "email.send", {{"to", "x"}}, {}, ""};
+  st.status = rein::StepStatus::awaiting_approval;
+  st.approval = rein::Approval{"approval-1", "pending", "mail", "needs a person", "", 5, 0};
+  s.steps.push_back(st);
+  REQUIRE(store->commit(s, {}).ok());
+  auto pending = store->pending_approvals();
+  REQUIRE(pending->size() == 1);
+  CHECK(pending->at(0).run_id == "run-2");
+  CHECK(pending->at(0).tool == "email.send");
+  CHECK(pending->at(0).approval.id == "approval-1");
+  s.steps[0].status = rein::StepStatus::pending;
+  s.steps[0].approval->status = "approved";
+  REQUIRE(store->commit(s, {}).ok());
+  CHECK(store->pending_approvals()->empty());
+}
+
+TEST_CASE("state survives reopening the file", "[store]") {
+  TempDb db;
+  {
+    auto store = *rein::SqliteStore::open(db.path);
+    REQUIRE(store->commit(state_of("run-1"), {}).ok());
+  }
+  auto again = *rein::SqliteStore::open(db.path);
+  CHECK(again->load("run-1")->has_value());
+}
+
+TEST_CASE("opening refuses newer schemas, foreign databases and non-databases", "[store]") {
+  TempDb db;
+  { REQUIRE(rein::SqliteStore::open(db.path).ok()); }
+  exec(db.path, "PRAGMA user_version=7");
+  auto newer = rein::SqliteStore::open(db.path);
+  REQUIRE_FALSE(newer.ok());
+  CHECK(newer.error().message().find("database schema version 7 is newer than this rein supports (1)") != std::string::npos);
+
+  TempDb foreign;
+  exec(foreign.path, "CREATE TABLE customers(id INTEGER)");
+  auto f = rein::SqliteStore::open(foreign.path);
+  REQUIRE_FALSE(f.ok());
+  CHECK(f.error().message().find("the database has tables but no rein schema version") != std::string::npos);
+
+  TempDb junk;
+  { std::ofstream(junk.path) << std::string(4096, 'x'); }
+  auto j = rein::SqliteStore::open(junk.path);
+  REQUIRE_FALSE(j.ok());
+  CHECK(j.error().code() == rein::ErrorCode::data_loss);
+  CHECK_FALSE(rein::looks_like_sqlite(junk.path));
+
+  auto missing_dir = rein::SqliteStore::open("/nonexistent-dir/x.db");
+  CHECK(missing_dir.error().code() == rein::ErrorCode::unavailable);
+}
+
+TEST_CASE("a corrupt checkpoint is reported, not loaded", "[store]") {
+  TempDb db;
+  auto store = *rein::SqliteStore::open(db.path);
+  REQUIRE(store->commit(state_of("run-1"), {}).ok());
+  exec(db.path, "UPDATE runs SET state='{\"format_version\": 1, \"run_id\": 5}'");
+  auto loaded = store->load("run-1");
+  REQUIRE_FALSE(loaded.ok());
+  CHECK(loaded.error().code() == rein::ErrorCode::data_loss);
+  CHECK(loaded.error().message() == "checkpoint of run 'run-1' is corrupt: agent state: field 'run_id' must be a string");
+  exec(db.path, "UPDATE runs SET state='not json'");
+  CHECK(store->load("run-1").error().message() == "checkpoint of run 'run-1' is not valid JSON");
+}
+
+TEST_CASE("concurrency: many runs commit to one store from many threads", "[concurrency]") {
+  TempDb db;
+  auto store = *rein::SqliteStore::open(db.path);
+  auto second = *rein::SqliteStore::open(db.path);  // another connection, as another process would have
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      auto& target = t % 2 == 0 ? store : second;
+      const std::string run = "run-" + std::to_string(t);
+      auto s = state_of(run);
+      std::string head;
+      for (int i = 0; i < 40; ++i) {
+        auto e = rein::make_audit_entry(run, i, head, i, "status", {{"i", i}}, i);
+        head = e.hash;
+        s.audit_count = i + 1;
+        s.audit_head = head;
+        s.step_index = i;
+        if (!target->commit(s, std::vector{e}).ok()) ++failures;
+        if (!target->record_outcome(run, "s", i, rein::ToolResult::success({})).ok()) ++failures;
+        if (!target->load(run).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(failures == 0);
+  auto all = store->read_audit("");
+  REQUIRE(all.ok());
+  CHECK(all->size() == 240);
+  auto anchors = store->audit_anchors();
+  CHECK(rein::verify_audit(*all, &*anchors).ok);
+  CHECK((*store->load("run-3"))->step_index == 39);
+}
