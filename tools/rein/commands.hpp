@@ -17,5 +17,7 @@ using Runner = std::function<int()>;
 
 // `rein policy check ...`
 Runner add_policy_command(CLI::App& app);
+// `rein audit verify FILE`
+Runner add_audit_command(CLI::App& app);
 
 }  // namespace rein::cli

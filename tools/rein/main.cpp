@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", rein::version());
   app.require_subcommand(1);
   rein::cli::Runner policy = rein::cli::add_policy_command(app);
+  rein::cli::Runner audit = rein::cli::add_audit_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (app.got_subcommand("policy")) return policy();
+    if (app.got_subcommand("audit")) return audit();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rein: internal error: %s\n", e.what());
     return rein::cli::kExitFailure;
