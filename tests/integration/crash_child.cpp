@@ -1,0 +1,122 @@
+// A process that runs (or resumes) one run of a ledger agent, for the crash test to kill.
+//
+//   rein_crash_child STORE.db EFFECTS.db RUN_ID
+//
+// The agent reads accounts and posts amounts to a ledger kept in a separate database (the
+// "external system"). Posting is side-effecting and idempotent by key: the ledger records
+// each key it applied in the same transaction as the balance change, as a real payment API
+// would. Tools sleep a little so that kills land inside calls too. Exit 0 when the run ended.
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <thread>
+
+#include <sqlite3.h>
+
+#include "rein/rein.hpp"
+
+using nlohmann::json;
+
+namespace {
+
+std::mt19937& rng() {
+  thread_local std::mt19937 engine(std::random_device{}());
+  return engine;
+}
+
+void pause_a_little() { std::this_thread::sleep_for(std::chrono::microseconds(rng()() % 2000)); }
+
+// The external ledger: one connection per call keeps it simple and crash-safe.
+rein::ToolResult post(const std::string& ledger_path, const std::string& key, std::int64_t amount) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open(ledger_path.c_str(), &db) != SQLITE_OK) return rein::ToolResult::failure("ledger unavailable", true);
+  sqlite3_busy_timeout(db, 5000);
+  const std::string sql =
+      "BEGIN IMMEDIATE;"
+      "INSERT INTO invocations(key) VALUES('" + key + "');"
+      "INSERT INTO applied(key, amount) SELECT '" + key + "', " + std::to_string(amount) +
+      " WHERE NOT EXISTS (SELECT 1 FROM applied WHERE key='" + key + "');"
+      "UPDATE balance SET total = (SELECT coalesce(sum(amount), 0) FROM applied);"
+      "COMMIT;";
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  if (rc != SQLITE_OK) return rein::ToolResult::failure("ledger write failed", true);
+  return rein::ToolResult::success({{"posted", amount}, {"key", key}}, {{"ledger", "ledger://" + key, ""}});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: rein_crash_child STORE.db EFFECTS.db RUN_ID\n");
+    return 2;
+  }
+  const std::string store_path = argv[1], ledger_path = argv[2], run_id = argv[3];
+  auto store = rein::SqliteStore::open(store_path);
+  if (!store) {
+    std::fprintf(stderr, "%s\n", store.error().to_string().c_str());
+    return 3;
+  }
+  auto tools = std::make_shared<rein::ToolRegistry>(rein::ToolRegistryOptions{.idempotency_store = *store});
+  rein::ToolSpec read;
+  read.name = "accounts.read";
+  read.description = "reads an account";
+  read.timeout = std::chrono::milliseconds(0);
+  rein::ToolSpec write = read;
+  write.name = "ledger.post";
+  write.description = "posts an amount to the ledger";
+  write.side_effects = true;
+  write.idempotency.key_required = true;
+  (void)tools->register_tool(read, [](const json& args, rein::ToolContext&) {
+    pause_a_little();
+    const int id = args.value("account", 0);
+    return rein::ToolResult::success({{"account", id}, {"amount", 100 * id + 7}});
+  });
+  (void)tools->register_tool(write, [ledger_path](const json& args, rein::ToolContext& ctx) {
+    pause_a_little();
+    auto r = post(ledger_path, std::string(ctx.idempotency_key()), args.value("amount", 0));
+    pause_a_little();
+    return r;
+  });
+
+  // Reads in parallel pairs; each post depends on its read's amount.
+  auto planner = std::make_shared<rein::StaticPlanner>([](const rein::PlanRequest& req) -> rein::Result<rein::PlanDecision> {
+    const auto& s = req.state;
+    if (s.planning_rounds == 0) {
+      std::vector<rein::PlanStep> reads;
+      for (int i = 1; i <= 6; ++i) reads.push_back({"read" + std::to_string(i), "accounts.read", {{"account", i}}, {}, ""});
+      return rein::PlanDecision::run(reads);
+    }
+    if (s.planning_rounds == 1) {
+      std::vector<rein::PlanStep> posts;
+      std::string previous;
+      for (int i = 1; i <= 6; ++i) {
+        const std::string read_id = "read" + std::to_string(i);
+        std::vector<std::string> deps = {read_id};
+        if (!previous.empty()) deps.push_back(previous);  // posts go in order
+        previous = "post" + std::to_string(i);
+        posts.push_back({previous, "ledger.post", {{"amount", s.outputs[read_id]["amount"]}}, deps, ""});
+      }
+      return rein::PlanDecision::run(posts);
+    }
+    std::int64_t total = 0;
+    for (int i = 1; i <= 6; ++i) total += s.outputs["post" + std::to_string(i)]["posted"].get<std::int64_t>();
+    return rein::PlanDecision::finish({{"posted_total", total}});
+  });
+  auto policy = *rein::PolicyEngine::from_json(json::parse(R"({"rules": [
+      {"id": "ledger-agent", "decision": "allow", "tool_glob": "*", "roles": ["ledger"]}]})"));
+  rein::Runtime runtime(rein::AgentConfig{"ledger", tools, policy, planner, nullptr},
+                        rein::RuntimeOptions{.store = *store, .max_parallel_calls = 2});
+
+  auto existing = (*store)->load(run_id);
+  auto run = existing && existing->has_value()
+                 ? runtime.run(run_id)
+                 : runtime.run(rein::RunRequest{"post the ledger", {"crash-test", {"ledger"}}, nullptr, run_id});
+  if (!run) {
+    std::fprintf(stderr, "%s\n", run.error().to_string().c_str());
+    return 4;
+  }
+  std::printf("%s\n", std::string(rein::to_string(run->status)).c_str());
+  return rein::is_terminal(run->status) ? 0 : 5;
+}
