@@ -1,44 +1,37 @@
-// rein quickstart: one tool, one policy, two principals. The policy decides, the registry
-// validates and runs, and every outcome — allowed, denied, invalid — comes back as a value.
+// rein quickstart: one tool, a policy, a model (scripted here), a run, its answer, its audit.
 #include <cstdio>
-
 #include <rein/rein.hpp>
-
 using nlohmann::json;
 
 int main() {
-  rein::ToolRegistry tools;
-  rein::ToolSpec spec;
-  spec.name = "billing.mrr";
-  spec.description = "Monthly recurring revenue of an account";
-  spec.input_schema = json::parse(R"({"type": "object", "additionalProperties": false,
-      "properties": {"account_id": {"type": "string", "pattern": "^A[0-9]{3}$"}},
-      "required": ["account_id"]})");
-  spec.permissions = {"analyst", "manager"};
-  auto registered = tools.register_tool(spec, [](const json& args, rein::ToolContext&) {
-    const std::string id = args["account_id"];
-    return rein::ToolResult::success({{"account_id", id}, {"current_mrr", 12'480}},
-                                     {{"source", "billing://mrr/" + id, ""}});
+  auto tools = std::make_shared<rein::ToolRegistry>();
+  rein::ToolSpec mrr{.name = "billing.mrr", .description = "Monthly recurring revenue of an account",
+                     .input_schema = {{"type", "object"}, {"required", {"account_id"}},
+                                      {"properties", {{"account_id", {{"type", "string"}, {"pattern", "^A[0-9]{3}$"}}}}}}};
+  if (!tools->register_tool(mrr, [](const json& a, rein::ToolContext&) {
+        return rein::ToolResult::success({{"current_mrr", 12480}}, {{"source", "billing://mrr/" + a["account_id"].get<std::string>(), ""}});
+      })) return 1;
+  auto policy = rein::PolicyEngine::from_json(json::parse(R"({"rules": [{"id": "analysts-read-billing",
+      "decision": "allow", "tool_glob": "billing.*", "roles": ["analyst"]}], "budgets": {"max_steps": 8}})"));
+  // In production this is the host's LLM callback; the script plays a model that calls one tool.
+  rein::ScriptedLlm model({rein::LlmResponse{.tool_calls = {{"call-1", "billing__mrr", {{"account_id", "A100"}}, ""}}},
+                           rein::LlmResponse{.content = "Acme Health (A100) has an MRR of $12,480."}});
+  auto planner = std::make_shared<rein::StaticPlanner>([](const rein::PlanRequest& req) -> rein::Result<rein::PlanDecision> {
+    auto reply = req.llm({.messages = {{"user", req.state.goal}}, .tools = req.tools.openai_catalog()});
+    if (!reply) return std::move(reply).error();
+    if (reply->tool_calls.empty()) return rein::PlanDecision::finish({{"answer", reply->content}, {"facts", req.state.outputs}});
+    std::vector<rein::PlanStep> steps;
+    for (const auto& call : reply->tool_calls) {
+      const rein::ToolSpec* spec = req.tools.find_by_wire_name(call.name);  // unknown names fail authorization
+      steps.push_back({call.id, spec ? spec->name : call.name, call.arguments});
+    }
+    return rein::PlanDecision::run(std::move(steps));
   });
-  if (!registered) return std::fprintf(stderr, "%s\n", registered.error().to_string().c_str()), 1;
-
-  auto policy = rein::PolicyEngine::from_json(json::parse(R"({"rules": [
-      {"id": "analysts-read-billing", "decision": "allow", "tool_glob": "billing.*",
-       "roles": ["analyst"]}],
-      "budgets": {"max_tool_calls": 10}})"));
-  if (!policy) return std::fprintf(stderr, "%s\n", policy.error().to_string().c_str()), 1;
-
-  const rein::Principal analyst{"riley", {"analyst"}}, guest{"sam", {"guest"}};
-  rein::Usage usage;
-  for (const auto& [who, args] : {std::pair{analyst, json{{"account_id", "A100"}}},
-                                  std::pair{guest, json{{"account_id", "A100"}}},
-                                  std::pair{analyst, json{{"account_id", "100"}}}}) {
-    auto decision = policy->decide(spec, args, who, usage);
-    std::printf("%-6s %s -> %s\n", who.id.c_str(), args.dump().c_str(), decision.to_json().dump().c_str());
-    if (!decision.allowed()) continue;
-    auto result = tools.invoke(spec.name, args);
-    usage.record_call(spec.name, 0, policy->longest_rate_window());
-    std::printf("       result: %s\n", result.to_json().dump().c_str());
-  }
-  return 0;
+  auto audit = std::make_shared<rein::MemoryAuditSink>();
+  rein::Runtime runtime({"quickstart", tools, *policy, planner}, {.audit_sinks = {audit}, .llm = model.callback()});
+  auto run = runtime.run({.goal = "What is A100's MRR?", .principal = {"riley", {"analyst"}}});
+  if (!run) return std::printf("error: %s\n", run.error().to_string().c_str()), 1;
+  std::printf("status: %s\nanswer: %s\n", std::string(rein::to_string(run->status)).c_str(), run->final_answer.value_or(json()).dump(2).c_str());
+  std::printf("audit: %s\n", rein::verify_audit(audit->entries()).to_json().dump().c_str());
+  return run->status == rein::RunStatus::completed ? 0 : 1;
 }
