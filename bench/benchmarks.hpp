@@ -14,5 +14,6 @@ struct Benchmark {
 
 void add_policy_benchmarks(std::vector<Benchmark>& out);
 void add_tool_benchmarks(std::vector<Benchmark>& out);
+void add_runtime_benchmarks(std::vector<Benchmark>& out);
 
 }  // namespace rein::bench

@@ -33,11 +33,12 @@ Result<AuditEntry> AuditEntry::from_json(const json& j) {
 
 std::string audit_hash(const AuditEntry& e) {
   // Length-prefixed fields: no choice of field contents can make two entries hash alike.
-  Sha256 h;
-  auto field = [&h](std::string_view text) {
-    const std::string length = std::to_string(text.size()) + ":";
-    h.update(length);
-    h.update(text);
+  thread_local std::string canonical;
+  canonical.clear();
+  auto field = [](std::string_view text) {
+    canonical += std::to_string(text.size());
+    canonical += ':';
+    canonical += text;
   };
   field("rein-audit-v1");
   field(e.run_id);
@@ -47,6 +48,8 @@ std::string audit_hash(const AuditEntry& e) {
   field(std::to_string(e.time_millis));
   field(detail::json_text(e.payload));
   field(e.prev_hash);
+  Sha256 h;
+  h.update(canonical);
   return Sha256::hex(h.finish());
 }
 

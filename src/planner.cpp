@@ -1,8 +1,8 @@
 #include "rein/planner.hpp"
 
 #include <functional>
-#include <set>
-#include <unordered_map>
+#include <algorithm>
+#include <optional>
 
 namespace rein {
 
@@ -46,39 +46,47 @@ Status validate_plan(const std::vector<PlanStep>& steps, const AgentState& state
     return Error(ErrorCode::invalid_argument, "invalid plan: " + what);
   };
   if (steps.empty()) return bad("no steps (finish with an answer instead)");
-  std::unordered_map<std::string, const PlanStep*> fresh;
-  for (const auto& s : steps) {
+  // Positions of the new steps by id: a sorted index keeps this allocation-light for the
+  // usual few steps and O(n log n) for large plans.
+  std::vector<std::size_t> order(steps.size());
+  for (std::size_t i = 0; i < steps.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return steps[a].id < steps[b].id; });
+  auto position_of = [&](const std::string& id) -> std::optional<std::size_t> {
+    auto it = std::lower_bound(order.begin(), order.end(), id,
+                               [&](std::size_t i, const std::string& key) { return steps[i].id < key; });
+    if (it == order.end() || steps[*it].id != id) return std::nullopt;
+    return *it;
+  };
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    const PlanStep& s = steps[order[k]];
     if (s.id.empty()) return bad("a step has an empty id");
-    if (s.tool.empty()) return bad("step '" + s.id + "' names no tool");
-    if (!s.args.is_object()) return bad("step '" + s.id + "': args must be a JSON object");
-    if (state.find_step(s.id) != nullptr || !fresh.emplace(s.id, &s).second) {
-      return bad("step id '" + s.id + "' is used twice");
-    }
+    if (k > 0 && steps[order[k - 1]].id == s.id) return bad("step id '" + s.id + "' is used twice");
   }
   for (const auto& s : steps) {
+    if (s.tool.empty()) return bad("step '" + s.id + "' names no tool");
+    if (!s.args.is_object()) return bad("step '" + s.id + "': args must be a JSON object");
+    if (state.find_step(s.id) != nullptr) return bad("step id '" + s.id + "' is used twice");
     for (const auto& dep : s.depends_on) {
       if (dep == s.id) return bad("step '" + s.id + "' depends on itself");
-      if (fresh.count(dep) == 0 && state.find_step(dep) == nullptr) {
+      if (!position_of(dep) && state.find_step(dep) == nullptr) {
         return bad("step '" + s.id + "' depends on unknown step '" + dep + "'");
       }
     }
   }
   // Cycles can only form among the new steps: earlier steps never depend on later ones.
-  std::unordered_map<std::string, int> mark;  // 0 unvisited, 1 on stack, 2 done
-  std::function<bool(const PlanStep&)> acyclic = [&](const PlanStep& s) {
-    int& m = mark[s.id];
-    if (m == 1) return false;
-    if (m == 2) return true;
-    m = 1;
-    for (const auto& dep : s.depends_on) {
-      auto it = fresh.find(dep);
-      if (it != fresh.end() && !acyclic(*it->second)) return false;
+  std::vector<int> mark(steps.size(), 0);  // 0 unvisited, 1 on the path, 2 done
+  std::function<bool(std::size_t)> acyclic = [&](std::size_t i) {
+    if (mark[i] == 1) return false;
+    if (mark[i] == 2) return true;
+    mark[i] = 1;
+    for (const auto& dep : steps[i].depends_on) {
+      if (auto p = position_of(dep); p && !acyclic(*p)) return false;
     }
-    mark[s.id] = 2;
+    mark[i] = 2;
     return true;
   };
-  for (const auto& s : steps) {
-    if (!acyclic(s)) return bad("the dependencies of step '" + s.id + "' form a cycle");
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    if (!acyclic(i)) return bad("the dependencies of step '" + steps[i].id + "' form a cycle");
   }
   return {};
 }

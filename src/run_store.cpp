@@ -30,6 +30,12 @@ Status MemoryRunStore::commit(const AgentState& state, std::span<const AuditEntr
   return {};
 }
 
+Status MemoryRunStore::append_audit(std::vector<AuditEntry> entries) {
+  std::lock_guard lock(mutex_);
+  audit_.insert(audit_.end(), std::make_move_iterator(entries.begin()), std::make_move_iterator(entries.end()));
+  return {};
+}
+
 Result<std::optional<AgentState>> MemoryRunStore::load(std::string_view run_id) {
   std::lock_guard lock(mutex_);
   auto it = runs_.find(run_id);

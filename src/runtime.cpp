@@ -34,13 +34,21 @@ Result<AgentState*> RuntimeCore::load(RunSlot& slot, const std::string& run_id) 
   return &*slot.live;
 }
 
-Status RuntimeCore::commit(RunSlot&, AgentState& state, std::vector<AuditEntry>& entries) {
+Status RuntimeCore::commit(RunSlot&, AgentState& state, std::vector<AuditEntry>& entries, bool checkpoint) {
   state.updated_millis = env->unix_millis();
-  if (auto s = store->commit(state, entries); !s) return s;
+  const bool with_state = checkpoint || store->durable();
+  if (with_state) {
+    if (auto s = store->commit(state, entries); !s) return s;
+  }
   for (const auto& sink : options.audit_sinks) {
     if (auto s = sink->write(entries); !s) {
       logger()->warn("rein: an audit sink failed: {}", s.error().message());
     }
+  }
+  if (!with_state) {
+    auto s = store->append_audit(std::move(entries));
+    entries.clear();
+    return s;
   }
   entries.clear();
   return {};
@@ -58,6 +66,21 @@ void append_audit(AgentState& state, std::vector<AuditEntry>& entries, Env& env,
 struct Runtime::Impl {
   Impl(AgentConfig agent, RuntimeOptions options) : core(std::move(agent), std::move(options)) {}
   detail::RuntimeCore core;
+
+  // One step of the locked, loaded run; `view` picks what to return.
+  template <typename View>
+  auto stepped(std::string_view run_id, View view) -> Result<decltype(view(std::declval<const AgentState&>()))> {
+    const std::string id(run_id);
+    auto slot = core.slot(id);
+    std::lock_guard lock(slot->mutex);
+    auto state = core.load(*slot, id);
+    if (!state) return std::move(state).error();
+    if (auto s = detail::run_step(core, *slot, **state); !s) {
+      slot->live.reset();
+      return std::move(s).error();
+    }
+    return view(**state);
+  }
 
   // Runs `fn(state, entries)` on the locked, loaded run and commits what it appended.
   template <typename Fn>
@@ -114,17 +137,11 @@ Result<AgentState> Runtime::start(RunRequest request) {
 }
 
 Result<AgentState> Runtime::step(std::string_view run_id) {
-  auto& core = impl_->core;
-  const std::string id(run_id);
-  auto slot = core.slot(id);
-  std::lock_guard lock(slot->mutex);
-  auto state = core.load(*slot, id);
-  if (!state) return std::move(state).error();
-  if (auto s = detail::run_step(core, *slot, **state); !s) {
-    slot->live.reset();
-    return std::move(s).error();
-  }
-  return **state;
+  return impl_->stepped(run_id, [](const AgentState& s) { return s; });
+}
+
+Result<RunStatus> Runtime::advance(std::string_view run_id) {
+  return impl_->stepped(run_id, [](const AgentState& s) { return s.status; });
 }
 
 Result<AgentState> Runtime::run(std::string_view run_id) {

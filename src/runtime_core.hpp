@@ -21,7 +21,7 @@ struct RunSlot {
   std::atomic<bool> cancel_requested{false};
   std::mutex queue_mutex;            // guards `queued`
   std::vector<Observation> queued;   // host observations for the next observe stage
-  std::optional<AgentState> live;    // the state as of the last commit (cache of the store)
+  std::optional<AgentState> live;    // the run's state (newer than a non-durable store's copy)
 };
 
 struct RuntimeCore {
@@ -39,8 +39,10 @@ struct RuntimeCore {
   std::shared_ptr<RunSlot> slot(const std::string& run_id);
   // The run's state: the slot's cache, else the store. Call with the slot locked.
   Result<AgentState*> load(RunSlot& slot, const std::string& run_id);
-  // Commits to the store, then copies to the extra sinks. Call with the slot locked.
-  Status commit(RunSlot& slot, AgentState& state, std::vector<AuditEntry>& entries);
+  // Commits to the store, then copies to the extra sinks. Call with the slot locked. A store
+  // that is not durable gets the state only when `checkpoint` is true (the runtime's copy is
+  // the truth in between) and the audit entries every time.
+  Status commit(RunSlot& slot, AgentState& state, std::vector<AuditEntry>& entries, bool checkpoint = true);
 };
 
 // Appends an entry to the run's chain.

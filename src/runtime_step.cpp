@@ -94,7 +94,8 @@ class Step {
         tracer_(core.options.tracer.get()),
         trace_id_(tracer_ != nullptr ? Tracer::trace_id_for(state.run_id) : std::string()),
         clock_(env_),
-        started_(env_.now()) {}
+        started_(env_.now()),
+        initial_status_(state.status) {}
 
   Status run();
 
@@ -107,6 +108,8 @@ class Step {
 
   void audit(std::string kind, json payload) { append_audit(s_, entries_, env_, std::move(kind), std::move(payload)); }
   Status commit() { return core_.commit(slot_, s_, entries_); }
+  // The end-of-step commit: a non-durable store needs the state only when the status moved.
+  Status commit_step() { return core_.commit(slot_, s_, entries_, s_.status != initial_status_); }
   bool finish_if_stopped();
   void observe();
   // True when the run may go on to act in this step.
@@ -118,7 +121,7 @@ class Step {
   void authorize();
   Status act();
   void verify(Acted& acted);
-  void apply(StepState& step, const ToolResult& result, const Verdict& verdict);
+  void apply(StepState& step, ToolResult result, Verdict verdict);
   Result<LlmResponse> call_llm(const LlmRequest& request);
   Verdict guarded_review(const StepState& step, const ToolResult& result);
 
@@ -132,6 +135,7 @@ class Step {
   SpanClock clock_;
   std::string step_span_;
   Env::TimePoint started_;
+  RunStatus initial_status_;
   std::vector<AuditEntry> entries_;
   std::vector<Acted> acted_;
   std::vector<StepState*> to_run_;
@@ -504,23 +508,40 @@ Verdict Step::guarded_review(const StepState& step, const ToolResult& result) {
 void Step::verify(Acted& acted) {
   StepState& st = *acted.step;
   const ToolResult& r = acted.result;
-  audit("tool_call", {{"step", st.step.id}, {"tool", st.step.tool}, {"args", st.step.args},
-                      {"status", to_string(r.status)}, {"data", r.data}, {"errors", r.errors},
-                      {"evidence", r.to_json()["evidence"]}, {"attempts", r.attempts},
-                      {"duration_us", r.duration.count()}, {"idempotency_key", r.idempotency_key},
-                      {"replayed", r.replayed}, {"executed", acted.executed}});
+  json evidence = json::array();
+  for (const auto& e : r.evidence) evidence.push_back(e.excerpt.empty() ? json{{"type", e.type}, {"uri", e.uri}}
+                                                                        : json{{"type", e.type}, {"uri", e.uri}, {"excerpt", e.excerpt}});
+  json payload = json::object();
+  payload["step"] = st.step.id;
+  payload["tool"] = st.step.tool;
+  payload["args"] = st.step.args;
+  payload["status"] = to_string(r.status);
+  payload["data"] = r.data;
+  payload["errors"] = r.errors;
+  payload["evidence"] = std::move(evidence);
+  payload["attempts"] = r.attempts;
+  payload["duration_us"] = r.duration.count();
+  payload["idempotency_key"] = r.idempotency_key;
+  payload["replayed"] = r.replayed;
+  payload["executed"] = acted.executed;
+  audit("tool_call", std::move(payload));
   if (!r.ok()) ++s_.metrics.errors_by_tool[st.step.tool];
   SpanRecorder span(tracer_, clock_, trace_id_, step_span_, "rein.verify");
   span.set("rein.tool", st.step.tool);
   Verdict verdict = guarded_review(st, r);
   span.set("rein.verdict", std::string(to_string(verdict.kind)));
-  audit("verdict", {{"step", st.step.id}, {"verdict", verdict.to_json()}});
-  apply(st, r, verdict);
+  json judged = json::object();
+  judged["step"] = st.step.id;
+  judged["verdict"] = verdict.to_json();
+  audit("verdict", std::move(judged));
+  apply(st, std::move(acted.result), std::move(verdict));
 }
 
-void Step::apply(StepState& st, const ToolResult& r, const Verdict& verdict) {
-  st.result = r;
-  st.verdict = verdict;
+void Step::apply(StepState& st, ToolResult result, Verdict verdict_in) {
+  st.result = std::move(result);
+  st.verdict = std::move(verdict_in);
+  const ToolResult& r = *st.result;
+  const Verdict& verdict = *st.verdict;
   switch (verdict.kind) {
     case VerdictKind::accept:
       st.status = StepStatus::succeeded;
@@ -616,7 +637,7 @@ Status Step::run() {
   s_.usage.wall_time += std::chrono::duration_cast<std::chrono::milliseconds>(env_.now() - started_);
   step_span.set("rein.status", std::string(to_string(s_.status)));
   step_span.end();
-  return commit();
+  return commit_step();
 }
 
 }  // namespace

@@ -2,6 +2,11 @@
 
 #include <cstring>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define REIN_SHA256_X86 1
+#endif
+
 namespace rein {
 namespace {
 
@@ -17,13 +22,81 @@ constexpr std::array<std::uint32_t, 64> kRoundConstants = {
 
 constexpr std::uint32_t rotr(std::uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
+#ifdef REIN_SHA256_X86
+// The SHA-NI rounds: state words are kept as ABEF and CDGH, four message words at a time.
+__attribute__((target("sha,sse4.1"))) void compress_sha_ni(std::uint32_t* state, const std::uint8_t* data,
+                                                           std::size_t blocks) {
+  const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+  __m128i tmp = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state));        // DCBA
+  __m128i state1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state + 4));  // HGFE
+  tmp = _mm_shuffle_epi32(tmp, 0xB1);                                              // CDAB
+  state1 = _mm_shuffle_epi32(state1, 0x1B);                                        // EFGH
+  __m128i state0 = _mm_alignr_epi8(tmp, state1, 8);                                // ABEF
+  state1 = _mm_blend_epi16(state1, tmp, 0xF0);                                     // CDGH
+  for (; blocks > 0; --blocks, data += 64) {
+    const __m128i abef = state0, cdgh = state1;
+    __m128i w[4];
+    for (int i = 0; i < 16; ++i) {
+      __m128i m;
+      if (i < 4) {
+        m = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 16 * i)), byte_swap);
+      } else {
+        __m128i t = _mm_sha256msg1_epu32(w[(i - 4) & 3], w[(i - 3) & 3]);
+        t = _mm_add_epi32(t, _mm_alignr_epi8(w[(i - 1) & 3], w[(i - 2) & 3], 4));
+        m = _mm_sha256msg2_epu32(t, w[(i - 1) & 3]);
+      }
+      w[i & 3] = m;
+      __m128i wk = _mm_add_epi32(m, _mm_loadu_si128(reinterpret_cast<const __m128i*>(&kRoundConstants[4 * static_cast<std::size_t>(i)])));
+      state1 = _mm_sha256rnds2_epu32(state1, state0, wk);
+      wk = _mm_shuffle_epi32(wk, 0x0E);
+      state0 = _mm_sha256rnds2_epu32(state0, state1, wk);
+    }
+    state0 = _mm_add_epi32(state0, abef);
+    state1 = _mm_add_epi32(state1, cdgh);
+  }
+  tmp = _mm_shuffle_epi32(state0, 0x1B);        // FEBA
+  state1 = _mm_shuffle_epi32(state1, 0xB1);     // DCHG
+  state0 = _mm_blend_epi16(tmp, state1, 0xF0);  // DCBA
+  state1 = _mm_alignr_epi8(state1, tmp, 8);     // HGFE
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(state), state0);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(state + 4), state1);
+}
+
+bool cpu_has_sha() {
+  static const bool has = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+  return has;
+}
+#endif
+
+void compress_portable(std::uint32_t* state_words, const std::uint8_t* block);
+
 }  // namespace
 
-Sha256::Sha256()
-    : state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-             0x5be0cd19} {}
+bool Sha256::hardware_available() {
+#ifdef REIN_SHA256_X86
+  return cpu_has_sha();
+#else
+  return false;
+#endif
+}
 
-void Sha256::compress(const std::uint8_t* block) {
+Sha256::Sha256(Engine engine)
+    : state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+             0x5be0cd19},
+      hardware_(engine == Engine::automatic && hardware_available()) {}
+
+void Sha256::compress(const std::uint8_t* blocks, std::size_t count) {
+#ifdef REIN_SHA256_X86
+  if (hardware_) {
+    compress_sha_ni(state_.data(), blocks, count);
+    return;
+  }
+#endif
+  for (std::size_t i = 0; i < count; ++i) compress_portable(state_.data(), blocks + 64 * i);
+}
+
+namespace {
+void compress_portable(std::uint32_t* state_, const std::uint8_t* block) {
   std::array<std::uint32_t, 64> w;
   for (std::size_t i = 0; i < 16; ++i) {
     w[i] = (std::uint32_t{block[4 * i]} << 24) | (std::uint32_t{block[4 * i + 1]} << 16) |
@@ -61,6 +134,7 @@ void Sha256::compress(const std::uint8_t* block) {
   state_[6] += g;
   state_[7] += h;
 }
+}  // namespace
 
 void Sha256::update(const void* data, std::size_t size) {
   const auto* bytes = static_cast<const std::uint8_t*>(data);
@@ -72,10 +146,14 @@ void Sha256::update(const void* data, std::size_t size) {
     bytes += take;
     size -= take;
     if (buffered_ < buffer_.size()) return;
-    compress(buffer_.data());
+    compress(buffer_.data(), 1);
     buffered_ = 0;
   }
-  for (; size >= 64; size -= 64, bytes += 64) compress(bytes);
+  if (size >= 64) {
+    compress(bytes, size / 64);
+    bytes += size - size % 64;
+    size %= 64;
+  }
   if (size > 0) {
     std::memcpy(buffer_.data(), bytes, size);
     buffered_ = size;
@@ -86,15 +164,19 @@ void Sha256::update(std::string_view data) { update(data.data(), data.size()); }
 
 Sha256::Digest Sha256::finish() {
   const std::uint64_t bit_length = total_bytes_ * 8;
-  const std::uint8_t pad = 0x80;
-  update(&pad, 1);
-  const std::uint8_t zero = 0;
-  while (buffered_ != 56) update(&zero, 1);
-  std::array<std::uint8_t, 8> length;
-  for (std::size_t i = 0; i < 8; ++i) {
-    length[i] = static_cast<std::uint8_t>(bit_length >> (56 - 8 * i));
+  // Pad with 0x80, zeros to 56 mod 64, then the length in bits, big-endian.
+  buffer_[buffered_++] = 0x80;
+  if (buffered_ > 56) {
+    std::memset(buffer_.data() + buffered_, 0, 64 - buffered_);
+    compress(buffer_.data(), 1);
+    buffered_ = 0;
   }
-  update(length.data(), length.size());
+  std::memset(buffer_.data() + buffered_, 0, 56 - buffered_);
+  for (std::size_t i = 0; i < 8; ++i) {
+    buffer_[56 + i] = static_cast<std::uint8_t>(bit_length >> (56 - 8 * i));
+  }
+  compress(buffer_.data(), 1);
+  buffered_ = 0;
   Digest digest;
   for (std::size_t i = 0; i < 8; ++i) {
     digest[4 * i] = static_cast<std::uint8_t>(state_[i] >> 24);
@@ -115,8 +197,8 @@ std::string Sha256::hex(const Digest& digest) {
   return out;
 }
 
-std::string sha256_hex(std::string_view data) {
-  Sha256 h;
+std::string sha256_hex(std::string_view data, Sha256::Engine engine) {
+  Sha256 h(engine);
   h.update(data);
   return Sha256::hex(h.finish());
 }

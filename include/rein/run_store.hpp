@@ -46,6 +46,10 @@ class RunStore {
   virtual bool durable() const = 0;
   // Saves `state` and appends `entries` (continuing the run's chain) atomically.
   virtual Status commit(const AgentState& state, std::span<const AuditEntry> entries) = 0;
+  // Appends entries without a checkpoint. The runtime uses it only for stores that are not
+  // durable, between the commits it makes when a run starts, changes status, or is changed by
+  // the host; the runtime's own copy of a running run is then newer than the store's.
+  virtual Status append_audit(std::vector<AuditEntry> entries) = 0;
   virtual Result<std::optional<AgentState>> load(std::string_view run_id) = 0;
   virtual Result<std::vector<RunSummary>> list_runs() = 0;
   // Approvals still pending, across runs.
@@ -63,6 +67,7 @@ class MemoryRunStore final : public RunStore {
  public:
   bool durable() const override { return false; }
   Status commit(const AgentState& state, std::span<const AuditEntry> entries) override;
+  Status append_audit(std::vector<AuditEntry> entries) override;
   Result<std::optional<AgentState>> load(std::string_view run_id) override;
   Result<std::vector<RunSummary>> list_runs() override;
   Result<std::vector<PendingApproval>> pending_approvals() override;

@@ -112,6 +112,9 @@ class Runtime {
   Result<AgentState> start(RunRequest request);
   // One loop step. A terminal or still-suspended run is returned unchanged.
   Result<AgentState> step(std::string_view run_id);
+  // The same step, returning only the status: no copy of the state (for hosts that drive
+  // many runs and look at the state only when a run stops).
+  Result<RunStatus> advance(std::string_view run_id);
   // Steps until the run ends or suspends. Resumes a run loaded from the store (after a crash
   // or a restart) the same way.
   Result<AgentState> run(std::string_view run_id);

@@ -48,6 +48,8 @@ class SqliteStore final : public RunStore, public IdempotencyStore {
   // RunStore
   bool durable() const override { return true; }
   Status commit(const AgentState& state, std::span<const AuditEntry> entries) override;
+  // Refused: a durable store takes audit entries only with their checkpoint.
+  Status append_audit(std::vector<AuditEntry> entries) override;
   Result<std::optional<AgentState>> load(std::string_view run_id) override;
   Result<std::vector<RunSummary>> list_runs() override;
   Result<std::vector<PendingApproval>> pending_approvals() override;

@@ -261,6 +261,11 @@ Status SqliteStore::commit(const AgentState& state, std::span<const AuditEntry> 
   return tx.commit();
 }
 
+Status SqliteStore::append_audit(std::vector<AuditEntry>) {
+  return Error(ErrorCode::invalid_argument,
+               "a durable store takes audit entries only with their checkpoint (use commit)");
+}
+
 Result<std::optional<AgentState>> SqliteStore::load(std::string_view run_id) {
   std::string text;
   {
