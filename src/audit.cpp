@@ -4,15 +4,23 @@
 
 #include "json_reader.hpp"
 #include "json_text.hpp"
+#include "json_writer.hpp"
 #include "rein/sha256.hpp"
 
 namespace rein {
 
 using nlohmann::json;
 
+std::string canonical_payload(const json& payload) { return detail::json_text(payload); }
+
+json AuditEntry::payload_json() const {
+  json parsed = json::parse(payload, nullptr, false);
+  return parsed.is_discarded() ? json() : parsed;
+}
+
 json AuditEntry::to_json() const {
   return {{"run_id", run_id}, {"seq", seq},        {"step", step},
-          {"kind", kind},     {"payload", payload}, {"time_millis", time_millis},
+          {"kind", kind},     {"payload", payload_json()}, {"time_millis", time_millis},
           {"prev_hash", prev_hash}, {"hash", hash}};
 }
 
@@ -23,7 +31,9 @@ Result<AuditEntry> AuditEntry::from_json(const json& j) {
   r.integer("seq", e.seq);
   r.integer("step", e.step);
   r.string("kind", e.kind);
-  r.any("payload", e.payload);
+  json payload;
+  r.any("payload", payload);
+  e.payload = detail::json_text(payload);
   r.integer("time_millis", e.time_millis);
   r.string("prev_hash", e.prev_hash);
   r.string("hash", e.hash);
@@ -46,7 +56,7 @@ std::string audit_hash(const AuditEntry& e) {
   field(std::to_string(e.step));
   field(e.kind);
   field(std::to_string(e.time_millis));
-  field(detail::json_text(e.payload));
+  field(e.payload);
   field(e.prev_hash);
   Sha256 h;
   h.update(canonical);
@@ -54,7 +64,7 @@ std::string audit_hash(const AuditEntry& e) {
 }
 
 AuditEntry make_audit_entry(const std::string& run_id, std::int64_t seq, const std::string& prev_hash,
-                            std::int64_t step, std::string kind, json payload, std::int64_t time_millis) {
+                            std::int64_t step, std::string kind, std::string payload, std::int64_t time_millis) {
   AuditEntry e{run_id, seq, step, std::move(kind), std::move(payload), time_millis, prev_hash, {}};
   e.hash = audit_hash(e);
   return e;
@@ -130,7 +140,17 @@ Result<std::shared_ptr<JsonlAuditSink>> JsonlAuditSink::open(const std::filesyst
 Status JsonlAuditSink::write(std::span<const AuditEntry> entries) {
   std::string text;
   for (const auto& e : entries) {
-    text += detail::json_text(e.to_json());
+    // The payload goes in as the canonical text it already is: nothing is re-serialized.
+    text += detail::JsonObjectWriter()
+                .string("hash", e.hash)
+                .string("kind", e.kind)
+                .raw("payload", e.payload)
+                .string("prev_hash", e.prev_hash)
+                .string("run_id", e.run_id)
+                .integer("seq", e.seq)
+                .integer("step", e.step)
+                .integer("time_millis", e.time_millis)
+                .finish();
     text += '\n';
   }
   std::lock_guard lock(mutex_);

@@ -77,7 +77,7 @@ Result<std::optional<ToolResult>> MemoryRunStore::find_outcome(std::string_view 
 
 Result<std::vector<AuditEntry>> MemoryRunStore::read_audit(std::string_view run_id) {
   std::lock_guard lock(mutex_);
-  if (run_id.empty()) return audit_;
+  if (run_id.empty()) return std::vector<AuditEntry>(audit_.begin(), audit_.end());
   std::vector<AuditEntry> out;
   for (const auto& e : audit_) {
     if (e.run_id == run_id) out.push_back(e);

@@ -54,7 +54,13 @@ Status RuntimeCore::commit(RunSlot&, AgentState& state, std::vector<AuditEntry>&
   return {};
 }
 
-void append_audit(AgentState& state, std::vector<AuditEntry>& entries, Env& env, std::string kind, json payload) {
+void append_audit(AgentState& state, std::vector<AuditEntry>& entries, Env& env, std::string kind,
+                  const json& payload) {
+  append_audit_text(state, entries, env, std::move(kind), canonical_payload(payload));
+}
+
+void append_audit_text(AgentState& state, std::vector<AuditEntry>& entries, Env& env, std::string kind,
+                       std::string payload) {
   entries.push_back(make_audit_entry(state.run_id, state.audit_count, state.audit_head, state.step_index,
                                      std::move(kind), std::move(payload), env.unix_millis()));
   state.audit_head = entries.back().hash;

@@ -47,7 +47,10 @@ struct RuntimeCore {
 
 // Appends an entry to the run's chain.
 void append_audit(AgentState& state, std::vector<AuditEntry>& entries, Env& env, std::string kind,
-                  nlohmann::json payload);
+                  const nlohmann::json& payload);
+// The same, with the payload already written as canonical JSON text (the hot path).
+void append_audit_text(AgentState& state, std::vector<AuditEntry>& entries, Env& env, std::string kind,
+                       std::string payload);
 
 // One loop step of a loaded, locked run. Returns an Error only when the store failed.
 Status run_step(RuntimeCore& core, RunSlot& slot, AgentState& state);

@@ -2,12 +2,14 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "json_writer.hpp"
 #include "log.hpp"
 #include "runtime_core.hpp"
 
 namespace rein::detail {
 
 using nlohmann::json;
+using detail::JsonObjectWriter;
 
 namespace {
 
@@ -106,7 +108,10 @@ class Step {
     bool executed;  // false: synthesized (invalid step) or recovered from the journal
   };
 
-  void audit(std::string kind, json payload) { append_audit(s_, entries_, env_, std::move(kind), std::move(payload)); }
+  void audit(std::string kind, const json& payload) { append_audit(s_, entries_, env_, std::move(kind), payload); }
+  void audit_text(std::string kind, std::string payload) {
+    append_audit_text(s_, entries_, env_, std::move(kind), std::move(payload));
+  }
   Status commit() { return core_.commit(slot_, s_, entries_); }
   // The end-of-step commit: a non-durable store needs the state only when the status moved.
   Status commit_step() { return core_.commit(slot_, s_, entries_, s_.status != initial_status_); }
@@ -245,17 +250,24 @@ bool Step::plan_round(const std::optional<ReplanRequest>& replan) {
   switch (decision->kind) {
     case PlanDecision::Kind::steps: {
       const auto round = ++s_.planning_rounds;
-      json planned = json::array();
+      std::string planned = "[";
       for (auto& step : decision->steps) {
-        planned.push_back({{"id", step.id}, {"tool", step.tool}, {"args", step.args},
-                           {"depends_on", step.depends_on}, {"why", step.why}});
+        if (planned.size() > 1) planned.push_back(',');
+        planned += JsonObjectWriter()
+                       .value("args", step.args)
+                       .strings("depends_on", step.depends_on)
+                       .string("id", step.id)
+                       .string("tool", step.tool)
+                       .string("why", step.why)
+                       .finish();
         StepState state;
         state.step = std::move(step);
         state.round = round;
         s_.steps.push_back(std::move(state));
       }
-      span.set("rein.steps", static_cast<std::int64_t>(planned.size()));
-      audit("plan", {{"round", round}, {"steps", std::move(planned)}, {"replan", replan.has_value()}});
+      planned.push_back(']');
+      span.set("rein.steps", static_cast<std::int64_t>(decision->steps.size()));
+      audit_text("plan", JsonObjectWriter().boolean("replan", replan.has_value()).integer("round", round).raw("steps", planned).finish());
       return true;
     }
     case PlanDecision::Kind::finish:
@@ -419,8 +431,13 @@ void Step::authorize() {
       d = {Decision::allow, d.rule, "approved by a person" + (st.approval->note.empty() ? std::string() : ": " + st.approval->note), false};
     }
     span.set("rein.decision", std::string(to_string(d.decision)));
-    audit("decision", {{"step", st.step.id}, {"tool", st.step.tool}, {"decision", to_string(d.decision)},
-                       {"rule", d.rule}, {"reason", d.reason}});
+    audit_text("decision", JsonObjectWriter()
+                               .string("decision", to_string(d.decision))
+                               .string("reason", d.reason)
+                               .string("rule", d.rule)
+                               .string("step", st.step.id)
+                               .string("tool", st.step.tool)
+                               .finish());
     st.decision = d;
     if (d.budget_exhausted) {
       budget_stop_ = d;
@@ -508,32 +525,40 @@ Verdict Step::guarded_review(const StepState& step, const ToolResult& result) {
 void Step::verify(Acted& acted) {
   StepState& st = *acted.step;
   const ToolResult& r = acted.result;
-  json evidence = json::array();
-  for (const auto& e : r.evidence) evidence.push_back(e.excerpt.empty() ? json{{"type", e.type}, {"uri", e.uri}}
-                                                                        : json{{"type", e.type}, {"uri", e.uri}, {"excerpt", e.excerpt}});
-  json payload = json::object();
-  payload["step"] = st.step.id;
-  payload["tool"] = st.step.tool;
-  payload["args"] = st.step.args;
-  payload["status"] = to_string(r.status);
-  payload["data"] = r.data;
-  payload["errors"] = r.errors;
-  payload["evidence"] = std::move(evidence);
-  payload["attempts"] = r.attempts;
-  payload["duration_us"] = r.duration.count();
-  payload["idempotency_key"] = r.idempotency_key;
-  payload["replayed"] = r.replayed;
-  payload["executed"] = acted.executed;
-  audit("tool_call", std::move(payload));
+  std::string evidence = "[";
+  for (const auto& e : r.evidence) {
+    if (evidence.size() > 1) evidence.push_back(',');
+    JsonObjectWriter item;
+    if (!e.excerpt.empty()) item.string("excerpt", e.excerpt);
+    evidence += item.string("type", e.type).string("uri", e.uri).finish();
+  }
+  evidence.push_back(']');
+  audit_text("tool_call", JsonObjectWriter()
+                              .value("args", st.step.args)
+                              .integer("attempts", r.attempts)
+                              .value("data", r.data)
+                              .integer("duration_us", r.duration.count())
+                              .strings("errors", r.errors)
+                              .raw("evidence", evidence)
+                              .boolean("executed", acted.executed)
+                              .string("idempotency_key", r.idempotency_key)
+                              .boolean("replayed", r.replayed)
+                              .string("status", to_string(r.status))
+                              .string("step", st.step.id)
+                              .string("tool", st.step.tool)
+                              .finish());
   if (!r.ok()) ++s_.metrics.errors_by_tool[st.step.tool];
   SpanRecorder span(tracer_, clock_, trace_id_, step_span_, "rein.verify");
   span.set("rein.tool", st.step.tool);
   Verdict verdict = guarded_review(st, r);
   span.set("rein.verdict", std::string(to_string(verdict.kind)));
-  json judged = json::object();
-  judged["step"] = st.step.id;
-  judged["verdict"] = verdict.to_json();
-  audit("verdict", std::move(judged));
+  audit_text("verdict", JsonObjectWriter()
+                            .string("step", st.step.id)
+                            .raw("verdict", JsonObjectWriter()
+                                                .string("kind", to_string(verdict.kind))
+                                                .strings("reasons", verdict.reasons)
+                                                .finish())
+                            .finish());
   apply(st, std::move(acted.result), std::move(verdict));
 }
 

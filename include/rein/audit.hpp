@@ -2,7 +2,9 @@
 //
 // Every run keeps its own chain. Entry n of a run has seq n and carries the hash of entry
 // n-1 (prev_hash; "" for the first); its own hash is the SHA-256 of its canonical form
-// (run, seq, step, kind, time, payload, prev_hash). Changing, deleting or reordering any entry
+// (run, seq, step, kind, time, payload, prev_hash). The payload is kept as canonical JSON
+// text (keys sorted, no spaces: what nlohmann::json::dump() gives), hashed and stored exactly
+// as written; payload_json() parses it. Changing, deleting or reordering any entry
 // breaks the chain at that point; verify_audit() reports the first broken entry. Removing
 // entries from the end of a chain is caught against an anchor — the run's last hash and
 // count, which the runtime commits with the run's state (SQLite store), or which the host
@@ -36,22 +38,32 @@ struct AuditEntry {
   std::int64_t seq = 0;   // position in the run's chain, from 0
   std::int64_t step = 0;  // the loop step that wrote it
   std::string kind;
-  nlohmann::json payload;
+  std::string payload;  // canonical JSON text
   std::int64_t time_millis = 0;
   std::string prev_hash;
   std::string hash;
 
+  // The payload as a JSON value (null when the text is not JSON).
+  nlohmann::json payload_json() const;
+  // The entry with its payload as a nested object (the JSONL form).
   nlohmann::json to_json() const;
   static Result<AuditEntry> from_json(const nlohmann::json& j);
 };
 
+// The canonical text of a payload.
+std::string canonical_payload(const nlohmann::json& payload);
+
 // The hash an entry must carry, computed from its other fields.
 std::string audit_hash(const AuditEntry& entry);
 
-// Appends to one run's chain: fills seq, prev_hash and hash.
+// Appends to one run's chain: fills seq, prev_hash and hash. `payload` is canonical JSON text.
 AuditEntry make_audit_entry(const std::string& run_id, std::int64_t seq, const std::string& prev_hash,
-                            std::int64_t step, std::string kind, nlohmann::json payload,
-                            std::int64_t time_millis);
+                            std::int64_t step, std::string kind, std::string payload, std::int64_t time_millis);
+inline AuditEntry make_audit_entry(const std::string& run_id, std::int64_t seq, const std::string& prev_hash,
+                                   std::int64_t step, std::string kind, const nlohmann::json& payload,
+                                   std::int64_t time_millis) {
+  return make_audit_entry(run_id, seq, prev_hash, step, std::move(kind), canonical_payload(payload), time_millis);
+}
 
 // The end of a run's chain as recorded elsewhere (the run's checkpoint).
 struct AuditAnchor {

@@ -9,6 +9,7 @@
 // Thread safety: implementations must allow concurrent calls for different runs.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -81,7 +82,7 @@ class MemoryRunStore final : public RunStore {
   mutable std::mutex mutex_;
   std::map<std::string, AgentState, std::less<>> runs_;
   std::map<std::string, ToolResult> outcomes_;
-  std::vector<AuditEntry> audit_;
+  std::deque<AuditEntry> audit_;  // a deque: appending never moves what is there
 };
 
 // Approvals of one state that are still pending (shared by stores).

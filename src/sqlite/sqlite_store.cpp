@@ -231,7 +231,7 @@ Status SqliteStore::commit(const AgentState& state, std::span<const AuditEntry> 
                      .bind(2, e.seq)
                      .bind(3, e.step)
                      .bind(4, e.kind)
-                     .bind(5, detail::json_text(e.payload))
+                     .bind(5, e.payload)
                      .bind(6, e.time_millis)
                      .bind(7, e.prev_hash)
                      .bind(8, e.hash)
@@ -373,12 +373,7 @@ Result<std::vector<AuditEntry>> SqliteStore::read_audit(std::string_view run_id)
     e.seq = q.integer(1);
     e.step = q.integer(2);
     e.kind = q.text(3);
-    const std::string payload = q.text(4);
-    e.payload = json::parse(payload, nullptr, false);
-    if (e.payload.is_discarded()) {
-      e.kind = kUnreadableAuditKind;  // reported by verify_audit at this position
-      e.payload = payload;
-    }
+    e.payload = q.text(4);  // hashed exactly as stored
     e.time_millis = q.integer(5);
     e.prev_hash = q.text(6);
     e.hash = q.text(7);

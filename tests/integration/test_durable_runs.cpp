@@ -118,7 +118,7 @@ TEST_CASE("independent steps run concurrently; results are applied in plan order
   CHECK(elapsed < 200ms);  // ~60 ms when overlapped; 240 ms or more if serial
   std::vector<std::string> order;
   for (const auto& e : *rt.store().read_audit("par")) {
-    if (e.kind == "tool_call") order.push_back(e.payload["step"]);
+    if (e.kind == "tool_call") order.push_back(e.payload_json()["step"]);
   }
   CHECK(order == std::vector<std::string>{"s3", "s2", "s1", "s0"});
 }

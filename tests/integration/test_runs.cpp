@@ -54,7 +54,11 @@ TEST_CASE("a successful run plans, acts, verifies and answers", "[runtime]") {
   CHECK(verify_run_audit(rt.store(), *run).ok);
 
   std::vector<std::string> kinds;
-  for (const auto& e : *rt.store().read_audit("run-ok")) kinds.push_back(e.kind);
+  for (const auto& e : *rt.store().read_audit("run-ok")) {
+    kinds.push_back(e.kind);
+    // Payloads written on the hot path without building JSON are still exactly canonical.
+    CHECK(rein::canonical_payload(json::parse(e.payload)) == e.payload);
+  }
   CHECK(kinds == std::vector<std::string>{"run", "plan", "decision", "tool_call", "verdict", "decision",
                                           "tool_call", "verdict", "answer", "status"});
   std::map<std::string, int> span_names;

@@ -36,7 +36,7 @@ TEST_CASE("an intact chain verifies, interleaved runs included", "[audit]") {
 TEST_CASE("tampering is detected at the first bad entry", "[audit]") {
   auto entries = chain("r", 6);
   SECTION("changed payload") {
-    entries[3].payload["i"] = 99;
+    entries[3].payload = rein::canonical_payload({{"i", 99}, {"run", "r"}});
     auto v = rein::verify_audit(entries);
     CHECK_FALSE(v.ok);
     CHECK(v.first_bad == 3);
@@ -57,7 +57,7 @@ TEST_CASE("tampering is detected at the first bad entry", "[audit]") {
     CHECK(rein::verify_audit(entries).first_bad == 1);
   }
   SECTION("rehashed forgery still breaks the link") {
-    entries[3].payload["i"] = 99;
+    entries[3].payload = rein::canonical_payload({{"i", 99}, {"run", "r"}});
     entries[3].hash = rein::audit_hash(entries[3]);
     auto v = rein::verify_audit(entries);
     CHECK(v.first_bad == 4);
@@ -89,7 +89,8 @@ TEST_CASE("JSONL sink writes entries that read back and verify; bad lines are re
   REQUIRE(read.ok());
   REQUIRE(read->size() == 4);
   CHECK(rein::verify_audit(*read).ok);
-  CHECK(read->at(2).payload == json{{"i", 2}, {"run", "r"}});
+  CHECK(read->at(2).payload_json() == json{{"i", 2}, {"run", "r"}});
+  CHECK(read->at(2).payload == R"({"i":2,"run":"r"})");
 
   // Corrupt line 2 (0-based 1) so it no longer parses.
   std::vector<std::string> lines;
@@ -128,4 +129,14 @@ TEST_CASE("entry JSON round-trips and rejects missing fields", "[audit]") {
   json broken = e.to_json();
   broken.erase("hash");
   CHECK(rein::AuditEntry::from_json(broken).error().message() == "audit entry: field 'hash' is required");
+}
+
+TEST_CASE("a payload is its canonical JSON text", "[audit]") {
+  const json payload = json::parse(R"({"b": [1, 2.5, "x\u00e9\n"], "a": {"z": null, "y": true}})");
+  auto e = rein::make_audit_entry("r", 0, "", 0, "k", payload, 1);
+  CHECK(e.payload == R"({"a":{"y":true,"z":null},"b":[1,2.5,"xé\n"]})");
+  CHECK(e.payload_json() == payload);
+  rein::AuditEntry broken = e;
+  broken.payload = "{not json";
+  CHECK(broken.payload_json().is_null());
 }
