@@ -7,6 +7,7 @@
 
 #include "benchmarks.hpp"
 #include "harness.hpp"
+#include "rein/audit.hpp"
 #include "rein/json_schema.hpp"
 #include "rein/tool_registry.hpp"
 
@@ -73,4 +74,22 @@ void add_tool_benchmarks(std::vector<Benchmark>& out) {
                  }});
 }
 
+}  // namespace rein::bench
+
+namespace rein::bench {
+// audit_append: one hash-chained audit entry with a 300-byte payload (what a tool call writes).
+void add_audit_benchmarks(std::vector<Benchmark>& out) {
+  const std::string payload = "{\"args\":{\"account_id\":\"A100\"},\"attempts\":1,\"data\":{\"current_mrr\":12480,"
+                              "\"series\":[1,2,3,4,5,6,7,8,9,10]},\"duration_us\":12,\"errors\":[],\"evidence\":"
+                              "[{\"type\":\"source\",\"uri\":\"billing://mrr/A100\"}],\"executed\":true,"
+                              "\"idempotency_key\":\"\",\"replayed\":false,\"status\":\"ok\",\"step\":\"mrr\","
+                              "\"tool\":\"billing.mrr\"}";
+  auto head = std::make_shared<std::string>();
+  auto seq = std::make_shared<std::int64_t>(0);
+  out.push_back({"audit_append", [payload, head, seq] {
+                   auto e = make_audit_entry("run-bench", (*seq)++, *head, 3, "tool_call", payload, 1'700'000'000'000);
+                   *head = e.hash;
+                   keep(e);
+                 }});
+}
 }  // namespace rein::bench

@@ -15,5 +15,6 @@ struct Benchmark {
 void add_policy_benchmarks(std::vector<Benchmark>& out);
 void add_tool_benchmarks(std::vector<Benchmark>& out);
 void add_runtime_benchmarks(std::vector<Benchmark>& out);
+void add_audit_benchmarks(std::vector<Benchmark>& out);
 
 }  // namespace rein::bench

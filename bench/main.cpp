@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   std::vector<rein::bench::Benchmark> benchmarks;
   rein::bench::add_policy_benchmarks(benchmarks);
   rein::bench::add_tool_benchmarks(benchmarks);
+  rein::bench::add_audit_benchmarks(benchmarks);
   rein::bench::add_runtime_benchmarks(benchmarks);
 
   nlohmann::ordered_json report = nlohmann::ordered_json::object();

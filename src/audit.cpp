@@ -1,5 +1,6 @@
 #include "rein/audit.hpp"
 
+#include <charconv>
 #include <sstream>
 
 #include "json_reader.hpp"
@@ -42,20 +43,27 @@ Result<AuditEntry> AuditEntry::from_json(const json& j) {
 }
 
 std::string audit_hash(const AuditEntry& e) {
-  // Length-prefixed fields: no choice of field contents can make two entries hash alike.
+  // Length-prefixed fields ("<length>:<bytes>"): no choice of field contents can make two
+  // entries hash alike. Assembled in one reused buffer, then hashed in one pass.
   thread_local std::string canonical;
   canonical.clear();
-  auto field = [](std::string_view text) {
-    canonical += std::to_string(text.size());
-    canonical += ':';
-    canonical += text;
+  char digits[24];
+  auto field = [&](std::string_view text) {
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, text.size());
+    canonical.append(digits, static_cast<std::size_t>(end - digits)).push_back(':');
+    canonical.append(text);
+  };
+  auto integer = [&](std::int64_t value) {
+    char number[24];
+    auto [end, ec] = std::to_chars(number, number + sizeof number, value);
+    field(std::string_view(number, static_cast<std::size_t>(end - number)));
   };
   field("rein-audit-v1");
   field(e.run_id);
-  field(std::to_string(e.seq));
-  field(std::to_string(e.step));
+  integer(e.seq);
+  integer(e.step);
   field(e.kind);
-  field(std::to_string(e.time_millis));
+  integer(e.time_millis);
   field(e.payload);
   field(e.prev_hash);
   Sha256 h;

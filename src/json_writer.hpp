@@ -15,7 +15,10 @@ namespace rein::detail {
 
 class JsonObjectWriter {
  public:
-  JsonObjectWriter() { text_.push_back('{'); }
+  JsonObjectWriter() {
+    text_.reserve(256);
+    text_.push_back('{');
+  }
 
   JsonObjectWriter& string(std::string_view key, std::string_view value) {
     begin(key);

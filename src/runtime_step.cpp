@@ -29,7 +29,8 @@ bool has_key_support(const ToolSpec& spec) {
 // Wall-clock nanoseconds for spans: one wall reading, then the monotonic clock, so that span
 // durations are exact even though Env's wall clock has millisecond resolution.
 struct SpanClock {
-  explicit SpanClock(Env& e) : env(e), wall0(e.unix_millis() * 1'000'000), steady0(e.now()) {}
+  SpanClock(Env& e, bool needed)
+      : env(e), wall0(needed ? e.unix_millis() * 1'000'000 : 0), steady0(needed ? e.now() : Env::TimePoint{}) {}
   std::int64_t now_nanos() const {
     return wall0 + std::chrono::duration_cast<std::chrono::nanoseconds>(env.now() - steady0).count();
   }
@@ -95,9 +96,11 @@ class Step {
         tools_(*core.agent.tools),
         tracer_(core.options.tracer.get()),
         trace_id_(tracer_ != nullptr ? Tracer::trace_id_for(state.run_id) : std::string()),
-        clock_(env_),
+        clock_(env_, tracer_ != nullptr),
         started_(env_.now()),
-        initial_status_(state.status) {}
+        initial_status_(state.status) {
+    entries_.reserve(8);
+  }
 
   Status run();
 
@@ -438,12 +441,14 @@ void Step::authorize() {
                                .string("step", st.step.id)
                                .string("tool", st.step.tool)
                                .finish());
-    st.decision = d;
     if (d.budget_exhausted) {
-      budget_stop_ = d;
+      st.decision = d;
+      budget_stop_ = std::move(d);
       break;  // nothing further may start
     }
-    switch (d.decision) {
+    st.decision = std::move(d);
+    const PolicyDecision& decided = *st.decision;
+    switch (decided.decision) {
       case Decision::allow:
         s_.usage.record_call(st.step.tool, s_.usage.now_millis, window);
         to_run_.push_back(&st);
@@ -451,20 +456,20 @@ void Step::authorize() {
       case Decision::require_approval: {
         Approval a;
         a.id = env_.new_id("approval");
-        a.rule = d.rule;
-        a.reason = d.reason;
+        a.rule = decided.rule;
+        a.reason = decided.reason;
         a.requested_millis = env_.unix_millis();
         st.approval = a;
         st.status = StepStatus::awaiting_approval;
         ++s_.metrics.approvals_requested;
         audit("approval", {{"step", st.step.id}, {"tool", st.step.tool}, {"decision", "requested"},
-                           {"approval_id", a.id}, {"rule", d.rule}, {"reason", d.reason}});
+                           {"approval_id", a.id}, {"rule", decided.rule}, {"reason", decided.reason}});
         break;
       }
       case Decision::deny:
         st.status = StepStatus::denied;
         ++s_.metrics.denials;
-        s_.needs_review.push_back({st.step.id, "policy", {"denied by rule '" + d.rule + "': " + d.reason}, st.step.args});
+        s_.needs_review.push_back({st.step.id, "policy", {"denied by rule '" + decided.rule + "': " + decided.reason}, st.step.args});
         break;
     }
   }
@@ -486,11 +491,8 @@ Status Step::act() {
     if (auto s = commit(); !s) return s;
   }
   std::vector<ToolResult> results(to_run_.size());
-  std::vector<std::function<void()>> tasks;
-  tasks.reserve(to_run_.size());
   const CancellationToken cancel = slot_.cancel.token();
-  for (std::size_t i = 0; i < to_run_.size(); ++i) {
-    tasks.emplace_back([this, i, &results, &cancel] {
+  auto call = [this, &results, &cancel](std::size_t i) {
       StepState& st = *to_run_[i];
       SpanRecorder span(tracer_, clock_, trace_id_, step_span_, "rein.tool_call");
       span.set("rein.tool", st.step.tool);
@@ -505,9 +507,15 @@ Status Step::act() {
           logger()->warn("rein: journaling the outcome of step '{}' failed: {}", st.step.id, s.error().message());
         }
       }
-    });
+  };
+  if (to_run_.size() == 1) {
+    call(0);  // the common case: no hand-off at all
+  } else if (to_run_.size() > 1) {
+    std::vector<std::function<void()>> tasks;
+    tasks.reserve(to_run_.size());
+    for (std::size_t i = 0; i < to_run_.size(); ++i) tasks.emplace_back([&call, i] { call(i); });
+    core_.pool.run_all(tasks);
   }
-  core_.pool.run_all(tasks);
   for (std::size_t i = 0; i < to_run_.size(); ++i) acted_.push_back({to_run_[i], std::move(results[i]), true});
   return {};
 }
@@ -525,6 +533,14 @@ Verdict Step::guarded_review(const StepState& step, const ToolResult& result) {
 void Step::verify(Acted& acted) {
   StepState& st = *acted.step;
   const ToolResult& r = acted.result;
+  if (!r.ok()) ++s_.metrics.errors_by_tool[st.step.tool];
+  SpanRecorder span(tracer_, clock_, trace_id_, step_span_, "rein.verify");
+  span.set("rein.tool", st.step.tool);
+  Verdict verdict = guarded_review(st, r);
+  span.set("rein.verdict", std::string(to_string(verdict.kind)));
+
+  // One entry: what came back and what the critic made of it. The arguments are in the
+  // step's plan entry.
   std::string evidence = "[";
   for (const auto& e : r.evidence) {
     if (evidence.size() > 1) evidence.push_back(',');
@@ -534,7 +550,6 @@ void Step::verify(Acted& acted) {
   }
   evidence.push_back(']');
   audit_text("tool_call", JsonObjectWriter()
-                              .value("args", st.step.args)
                               .integer("attempts", r.attempts)
                               .value("data", r.data)
                               .integer("duration_us", r.duration.count())
@@ -546,19 +561,11 @@ void Step::verify(Acted& acted) {
                               .string("status", to_string(r.status))
                               .string("step", st.step.id)
                               .string("tool", st.step.tool)
+                              .raw("verdict", JsonObjectWriter()
+                                                  .string("kind", to_string(verdict.kind))
+                                                  .strings("reasons", verdict.reasons)
+                                                  .finish())
                               .finish());
-  if (!r.ok()) ++s_.metrics.errors_by_tool[st.step.tool];
-  SpanRecorder span(tracer_, clock_, trace_id_, step_span_, "rein.verify");
-  span.set("rein.tool", st.step.tool);
-  Verdict verdict = guarded_review(st, r);
-  span.set("rein.verdict", std::string(to_string(verdict.kind)));
-  audit_text("verdict", JsonObjectWriter()
-                            .string("step", st.step.id)
-                            .raw("verdict", JsonObjectWriter()
-                                                .string("kind", to_string(verdict.kind))
-                                                .strings("reasons", verdict.reasons)
-                                                .finish())
-                            .finish());
   apply(st, std::move(acted.result), std::move(verdict));
 }
 

@@ -10,8 +10,10 @@
 // count, which the runtime commits with the run's state (SQLite store), or which the host
 // keeps.
 //
-// Kinds written by the runtime: run, plan, decision, tool_call, verdict, approval, status,
-// observation, recovery, answer.
+// Kinds written by the runtime: run (started), plan (a round of steps, with arguments),
+// decision (policy, per step), approval (requested or decided), tool_call (the result and the
+// critic's verdict on it), answer (the final answer and its verdict), status, observation,
+// recovery (what resuming did with an interrupted step).
 //
 // Thread safety: AuditEntry is a plain value. Sinks must accept concurrent write() calls
 // (the ones here do).

@@ -59,8 +59,8 @@ TEST_CASE("a successful run plans, acts, verifies and answers", "[runtime]") {
     // Payloads written on the hot path without building JSON are still exactly canonical.
     CHECK(rein::canonical_payload(json::parse(e.payload)) == e.payload);
   }
-  CHECK(kinds == std::vector<std::string>{"run", "plan", "decision", "tool_call", "verdict", "decision",
-                                          "tool_call", "verdict", "answer", "status"});
+  CHECK(kinds == std::vector<std::string>{"run", "plan", "decision", "tool_call", "decision", "tool_call",
+                                          "answer", "status"});
   std::map<std::string, int> span_names;
   for (const auto& s : h.tracer->spans()) ++span_names[s.name];
   CHECK(span_names["rein.step"] == 3);
