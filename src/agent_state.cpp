@@ -2,6 +2,8 @@
 
 #include "enum_names.hpp"
 #include "json_reader.hpp"
+#include "json_text.hpp"
+#include "json_writer.hpp"
 
 namespace rein {
 
@@ -217,6 +219,68 @@ Result<RunMetrics> metrics_from_json(const json& j, const std::string& where) {
   return m;
 }
 
+// The checkpoint's text, written directly: a run's state is serialized on every durable
+// commit, and building a json tree first doubled the cost.
+std::string result_text(const ToolResult& r) {
+  std::string evidence = "[";
+  for (const auto& e : r.evidence) {
+    if (evidence.size() > 1) evidence.push_back(',');
+    detail::JsonObjectWriter item;
+    if (!e.excerpt.empty()) item.string("excerpt", e.excerpt);
+    evidence += item.string("type", e.type).string("uri", e.uri).finish();
+  }
+  evidence.push_back(']');
+  return detail::JsonObjectWriter()
+      .integer("attempts", r.attempts)
+      .value("data", r.data)
+      .integer("duration_us", r.duration.count())
+      .strings("errors", r.errors)
+      .raw("evidence", evidence)
+      .string("idempotency_key", r.idempotency_key)
+      .boolean("replayed", r.replayed)
+      .string("status", to_string(r.status))
+      .string("tool_version", r.tool_version)
+      .boolean("transient", r.transient)
+      .finish();
+}
+
+std::string step_state_text(const StepState& s) {
+  detail::JsonObjectWriter w;
+  w.raw("approval", s.approval ? detail::json_text(approval_json(*s.approval)) : std::string("null"));
+  w.integer("attempts", s.attempts);
+  if (s.decision) {
+    w.raw("decision", detail::JsonObjectWriter()
+                          .boolean("budget_exhausted", s.decision->budget_exhausted)
+                          .string("decision", to_string(s.decision->decision))
+                          .string("reason", s.decision->reason)
+                          .string("rule", s.decision->rule)
+                          .finish());
+  } else {
+    w.raw("decision", "null");
+  }
+  w.string("idempotency_key", s.idempotency_key);
+  w.raw("result", s.result ? result_text(*s.result) : std::string("null"));
+  w.integer("retries", s.retries);
+  w.integer("round", s.round);
+  w.string("status", kStepStatusNames.name(s.status));
+  w.raw("step", detail::JsonObjectWriter()
+                    .value("args", s.step.args)
+                    .strings("depends_on", s.step.depends_on)
+                    .string("id", s.step.id)
+                    .string("tool", s.step.tool)
+                    .string("why", s.step.why)
+                    .finish());
+  if (s.verdict) {
+    w.raw("verdict", detail::JsonObjectWriter()
+                         .string("kind", to_string(s.verdict->kind))
+                         .strings("reasons", s.verdict->reasons)
+                         .finish());
+  } else {
+    w.raw("verdict", "null");
+  }
+  return w.finish();
+}
+
 }  // namespace
 
 std::string_view to_string(RunStatus status) noexcept { return kRunStatusNames.name(status); }
@@ -298,12 +362,18 @@ const StepState* AgentState::find_step(std::string_view id) const {
 }
 
 json AgentState::to_json() const {
+  json j = to_json_without_steps();
+  json steps_json = json::array();
+  for (const auto& s : steps) steps_json.push_back(step_state_json(s));
+  j["steps"] = std::move(steps_json);
+  return j;
+}
+
+json AgentState::to_json_without_steps() const {
   json messages_json = json::array();
   for (const auto& m : messages) messages_json.push_back(rein::to_json(m));
   json observations_json = json::array();
   for (const auto& o : observations) observations_json.push_back(observation_json(o));
-  json steps_json = json::array();
-  for (const auto& s : steps) steps_json.push_back(step_state_json(s));
   json review_json = json::array();
   for (const auto& item : needs_review) review_json.push_back(review_item_json(item));
   return {{"format_version", kFormatVersion},
@@ -313,7 +383,6 @@ json AgentState::to_json() const {
           {"input", input},
           {"messages", std::move(messages_json)},
           {"observations", std::move(observations_json)},
-          {"steps", std::move(steps_json)},
           {"step_index", step_index},
           {"planning_rounds", planning_rounds},
           {"usage", rein::to_json(usage)},
@@ -333,6 +402,48 @@ json AgentState::to_json() const {
           {"audit_count", audit_count},
           {"created_millis", created_millis},
           {"updated_millis", updated_millis}};
+}
+
+std::string AgentState::to_json_text() const {
+  auto array_of = [](const auto& items, auto to_text) {
+    std::string out = "[";
+    for (const auto& item : items) {
+      if (out.size() > 1) out.push_back(',');
+      out += to_text(item);
+    }
+    out.push_back(']');
+    return out;
+  };
+  auto via_json = [](auto to_json_fn) { return [to_json_fn](const auto& item) { return detail::json_text(to_json_fn(item)); }; };
+  detail::JsonObjectWriter w;
+  w.value("answers", answers)
+      .integer("audit_count", audit_count)
+      .string("audit_head", audit_head)
+      .integer("created_millis", created_millis)
+      .value("final_answer", final_answer ? *final_answer : json())
+      .integer("format_version", kFormatVersion)
+      .string("goal", goal)
+      .boolean("has_final_answer", final_answer.has_value())
+      .value("input", input)
+      .raw("messages", array_of(messages, via_json([](const Message& m) { return rein::to_json(m); })))
+      .raw("metrics", detail::json_text(metrics_json(metrics)))
+      .raw("needs_review", array_of(needs_review, via_json(review_item_json)))
+      .raw("observations", array_of(observations, via_json(observation_json)))
+      .value("outputs", outputs)
+      .boolean("partial", partial)
+      .integer("planning_rounds", planning_rounds)
+      .raw("principal", detail::JsonObjectWriter().string("id", principal.id).strings("roles", principal.roles).finish())
+      .string("question", question)
+      .strings("replan_reasons", replan_reasons)
+      .raw("replan_step", replan_step ? detail::json_text(json(*replan_step)) : std::string("null"))
+      .string("run_id", run_id)
+      .string("status", kRunStatusNames.name(status))
+      .string("status_reason", status_reason)
+      .integer("step_index", step_index)
+      .raw("steps", array_of(steps, step_state_text))
+      .integer("updated_millis", updated_millis)
+      .raw("usage", detail::json_text(rein::to_json(usage)));
+  return w.finish();
 }
 
 Result<AgentState> AgentState::from_json(const json& j) {

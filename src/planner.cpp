@@ -74,6 +74,11 @@ Status validate_plan(const std::vector<PlanStep>& steps, const AgentState& state
     }
   }
   // Cycles can only form among the new steps: earlier steps never depend on later ones.
+  const bool linked = std::any_of(steps.begin(), steps.end(), [&](const PlanStep& s) {
+    return std::any_of(s.depends_on.begin(), s.depends_on.end(),
+                       [&](const std::string& dep) { return position_of(dep).has_value(); });
+  });
+  if (!linked) return {};
   std::vector<int> mark(steps.size(), 0);  // 0 unvisited, 1 on the path, 2 done
   std::function<bool(std::size_t)> acyclic = [&](std::size_t i) {
     if (mark[i] == 1) return false;

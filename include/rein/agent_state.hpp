@@ -159,7 +159,13 @@ struct AgentState {
   const StepState* find_step(std::string_view id) const;
 
   nlohmann::json to_json() const;
+  // The same document as text (what durable stores write), produced without building a json
+  // tree for the steps.
+  std::string to_json_text() const;
   static Result<AgentState> from_json(const nlohmann::json& j);
+
+ private:
+  nlohmann::json to_json_without_steps() const;
 };
 
 nlohmann::json to_json(const Usage& usage);

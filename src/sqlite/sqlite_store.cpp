@@ -98,6 +98,7 @@ Result<ToolResult> parse_result(const std::string& text, const std::string& what
 }  // namespace
 
 struct SqliteStore::Statements {
+  Statement begin, commit, rollback;  // prepared once: re-parsing them was a tenth of a commit
   Statement upsert_run, insert_audit, delete_approvals, insert_approval, load_run, list_runs,
       pending_approvals, insert_outcome, find_outcome, audit_all, audit_run, find_idem, insert_idem, anchors;
 };
@@ -182,6 +183,9 @@ Status SqliteStore::migrate() {
 Status SqliteStore::prepare() {
   auto& st = *statements_;
   const std::pair<Statement*, const char*> all[] = {
+      {&st.begin, "BEGIN IMMEDIATE"},
+      {&st.commit, "COMMIT"},
+      {&st.rollback, "ROLLBACK"},
       {&st.upsert_run,
        "INSERT INTO runs(run_id, status, state, audit_count, audit_head, updated_millis) VALUES(?1,?2,?3,?4,?5,?6) "
        "ON CONFLICT(run_id) DO UPDATE SET status=?2, state=?3, audit_count=?4, audit_head=?5, updated_millis=?6"},
@@ -211,11 +215,18 @@ Status SqliteStore::prepare() {
 }
 
 Status SqliteStore::commit(const AgentState& state, std::span<const AuditEntry> entries) {
-  const std::string state_text = detail::json_text(state.to_json());
+  const std::string state_text = state.to_json_text();
   std::lock_guard lock(mutex_);
   auto& st = *statements_;
-  Transaction tx(db_);
-  if (auto s = tx.begin(); !s) return s;
+  if (auto s = st.begin.run(); !s) return s;
+  // Anything below that fails rolls the whole commit back.
+  struct Rollback {
+    Statement& rollback;
+    bool armed = true;
+    ~Rollback() {
+      if (armed) (void)rollback.run();
+    }
+  } guard{st.rollback};
   if (auto s = st.upsert_run.bind(1, state.run_id)
                    .bind(2, to_string(state.status))
                    .bind(3, state_text)
@@ -258,7 +269,9 @@ Status SqliteStore::commit(const AgentState& state, std::span<const AuditEntry> 
       }
     }
   }
-  return tx.commit();
+  if (auto s = st.commit.run(); !s) return s;
+  guard.armed = false;
+  return {};
 }
 
 Status SqliteStore::append_audit(std::vector<AuditEntry>) {

@@ -66,6 +66,8 @@ TEST_CASE("AgentState round-trips exactly through its versioned JSON", "[state]"
   CHECK(back->metrics == s.metrics);
   CHECK(back->final_answer == s.final_answer);
   CHECK(back->usage.per_tool.at("billing.mrr").recent_call_millis == std::vector<std::int64_t>{100});
+  // The text form, written without a json tree, is the same document.
+  CHECK(json::parse(s.to_json_text()) == j);
 
   rein::AgentState empty;  // defaults round-trip too (no final answer is not a null answer)
   auto empty_back = rein::AgentState::from_json(empty.to_json());
