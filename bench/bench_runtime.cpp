@@ -1,7 +1,8 @@
 // step_in_memory: one Runtime::advance (a loop step) — a static planner planning one call, a 100-rule policy
 //   (decided by its last rule), a no-op tool, a rule critic, hash-chained audit entries, and
-//   the commit to the in-memory store. Runs are restarted every 16 steps so the state stays
-//   the size of a short run; that restart is inside the measured calls.
+//   the commit to the in-memory store. Every 16 steps the run is ended and a new one started,
+//   so the state stays the size of a short run; ending and starting are inside the measured
+//   calls.
 // step_durable: the same with the checkpoint and the step's audit committed to SQLite in one
 //   WAL transaction (synchronous=NORMAL).
 // run_16_steps_in_memory: a whole run — start, 15 chained calls, the verified answer.
@@ -75,6 +76,7 @@ struct Stepper {
 
   void step() {
     if (run_id.empty() || steps == 16) {
+      if (!run_id.empty()) (void)runtime->cancel(run_id);  // runs end; the runtime lets go of them
       run_id = "bench-" + std::to_string(runs++);
       (void)runtime->start(RunRequest{"bench", {"riley", {"analyst"}}, nullptr, run_id});
       steps = 0;

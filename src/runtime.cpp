@@ -25,6 +25,11 @@ std::shared_ptr<RunSlot> RuntimeCore::slot(const std::string& run_id) {
   return s;
 }
 
+void RuntimeCore::forget_if_ended(RunSlot& slot) {
+  // An ended run's final state is in the store; keeping a copy here only costs memory.
+  if (slot.live && is_terminal(slot.live->status)) slot.live.reset();
+}
+
 Result<AgentState*> RuntimeCore::load(RunSlot& slot, const std::string& run_id) {
   if (slot.live) return &*slot.live;
   auto loaded = store->load(run_id);
@@ -56,13 +61,13 @@ Status RuntimeCore::commit(RunSlot&, AgentState& state, std::vector<AuditEntry>&
 
 void append_audit(AgentState& state, std::vector<AuditEntry>& entries, Env& env, std::string kind,
                   const json& payload) {
-  append_audit_text(state, entries, env, std::move(kind), canonical_payload(payload));
+  append_audit_text(state, entries, env.unix_millis(), std::move(kind), canonical_payload(payload));
 }
 
-void append_audit_text(AgentState& state, std::vector<AuditEntry>& entries, Env& env, std::string kind,
-                       std::string payload) {
+void append_audit_text(AgentState& state, std::vector<AuditEntry>& entries, std::int64_t time_millis,
+                       std::string kind, std::string payload) {
   entries.push_back(make_audit_entry(state.run_id, state.audit_count, state.audit_head, state.step_index,
-                                     std::move(kind), std::move(payload), env.unix_millis()));
+                                     std::move(kind), std::move(payload), time_millis));
   state.audit_head = entries.back().hash;
   ++state.audit_count;
 }
@@ -85,7 +90,9 @@ struct Runtime::Impl {
       slot->live.reset();
       return std::move(s).error();
     }
-    return view(**state);
+    auto out = view(**state);
+    core.forget_if_ended(*slot);
+    return out;
   }
 
   // Runs `fn(state, entries)` on the locked, loaded run and commits what it appended.
@@ -167,7 +174,9 @@ Result<AgentState> Runtime::run(std::string_view run_id) {
     // Stop when the run ended or suspended, or when a suspended run could not move.
     if (is_terminal(s.status) || is_suspended(s.status) ||
         before == std::make_pair(s.step_index, s.audit_count)) {
-      return s;
+      AgentState out = s;
+      core.forget_if_ended(*slot);
+      return out;
     }
   }
 }
@@ -248,6 +257,7 @@ Status Runtime::observe(std::string_view run_id, Observation observation) {
   auto slot = impl_->core.slot(std::string(run_id));
   std::lock_guard lock(slot->queue_mutex);
   slot->queued.push_back(std::move(observation));
+  slot->has_queued = true;
   return {};
 }
 
@@ -267,6 +277,7 @@ Status Runtime::cancel(std::string_view run_id) {
     slot->live.reset();
     return s;
   }
+  core.forget_if_ended(*slot);
   return {};
 }
 

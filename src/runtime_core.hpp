@@ -21,6 +21,7 @@ struct RunSlot {
   std::atomic<bool> cancel_requested{false};
   std::mutex queue_mutex;            // guards `queued`
   std::vector<Observation> queued;   // host observations for the next observe stage
+  std::atomic<bool> has_queued{false};  // lets a step skip the lock when nothing was queued
   std::optional<AgentState> live;    // the run's state (newer than a non-durable store's copy)
 };
 
@@ -39,6 +40,8 @@ struct RuntimeCore {
   std::shared_ptr<RunSlot> slot(const std::string& run_id);
   // The run's state: the slot's cache, else the store. Call with the slot locked.
   Result<AgentState*> load(RunSlot& slot, const std::string& run_id);
+  // Drops the cached state of a run that has ended (its final state is in the store).
+  void forget_if_ended(RunSlot& slot);
   // Commits to the store, then copies to the extra sinks. Call with the slot locked. A store
   // that is not durable gets the state only when `checkpoint` is true (the runtime's copy is
   // the truth in between) and the audit entries every time.
@@ -48,9 +51,10 @@ struct RuntimeCore {
 // Appends an entry to the run's chain.
 void append_audit(AgentState& state, std::vector<AuditEntry>& entries, Env& env, std::string kind,
                   const nlohmann::json& payload);
-// The same, with the payload already written as canonical JSON text (the hot path).
-void append_audit_text(AgentState& state, std::vector<AuditEntry>& entries, Env& env, std::string kind,
-                       std::string payload);
+// The same, with the payload already written as canonical JSON text and the time already
+// read (the hot path).
+void append_audit_text(AgentState& state, std::vector<AuditEntry>& entries, std::int64_t time_millis,
+                       std::string kind, std::string payload);
 
 // One loop step of a loaded, locked run. Returns an Error only when the store failed.
 Status run_step(RuntimeCore& core, RunSlot& slot, AgentState& state);

@@ -46,11 +46,12 @@ class SpanRecorder {
                std::string name)
       : tracer_(tracer), clock_(clock) {
     if (tracer_ == nullptr) return;
-    span_.trace_id = trace_id;
-    span_.parent_span_id = parent;
-    span_.name = std::move(name);
-    span_.span_id = random_id();
-    span_.start_unix_nanos = now_nanos();
+    span_.emplace();
+    span_->trace_id = trace_id;
+    span_->parent_span_id = parent;
+    span_->name = std::move(name);
+    span_->span_id = random_id();
+    span_->start_unix_nanos = now_nanos();
   }
   ~SpanRecorder() { end(); }
   SpanRecorder(const SpanRecorder&) = delete;
@@ -58,18 +59,21 @@ class SpanRecorder {
 
   template <typename T>
   void set(const char* key, T&& value) {
-    if (tracer_ != nullptr) span_.attributes[key] = std::forward<T>(value);
+    if (tracer_ != nullptr) span_->attributes[key] = std::forward<T>(value);
   }
   void fail(std::string message) {
     if (tracer_ == nullptr) return;
-    span_.error = true;
-    span_.status_message = std::move(message);
+    span_->error = true;
+    span_->status_message = std::move(message);
   }
-  const std::string& id() const { return span_.span_id; }
+  const std::string& id() const {
+    static const std::string none;
+    return span_ ? span_->span_id : none;
+  }
   void end() {
     if (tracer_ == nullptr) return;
-    span_.end_unix_nanos = now_nanos();
-    tracer_->record(std::move(span_));
+    span_->end_unix_nanos = now_nanos();
+    tracer_->record(std::move(*span_));
     tracer_ = nullptr;
   }
 
@@ -82,7 +86,7 @@ class SpanRecorder {
   }
   Tracer* tracer_;
   const SpanClock& clock_;
-  Span span_;
+  std::optional<Span> span_;  // only when tracing: an unused Span would still allocate
 };
 
 // Everything one step works with.
@@ -98,6 +102,7 @@ class Step {
         trace_id_(tracer_ != nullptr ? Tracer::trace_id_for(state.run_id) : std::string()),
         clock_(env_, tracer_ != nullptr),
         started_(env_.now()),
+        millis_(env_.unix_millis()),
         initial_status_(state.status) {
     entries_.reserve(8);
   }
@@ -113,7 +118,7 @@ class Step {
 
   void audit(std::string kind, const json& payload) { append_audit(s_, entries_, env_, std::move(kind), payload); }
   void audit_text(std::string kind, std::string payload) {
-    append_audit_text(s_, entries_, env_, std::move(kind), std::move(payload));
+    append_audit_text(s_, entries_, millis_, std::move(kind), std::move(payload));
   }
   Status commit() { return core_.commit(slot_, s_, entries_); }
   // The end-of-step commit: a non-durable store needs the state only when the status moved.
@@ -143,10 +148,12 @@ class Step {
   SpanClock clock_;
   std::string step_span_;
   Env::TimePoint started_;
+  std::int64_t millis_;  // wall time of this step, for its records
   RunStatus initial_status_;
   std::vector<AuditEntry> entries_;
   std::vector<Acted> acted_;
   std::vector<StepState*> to_run_;
+  std::vector<const ToolSpec*> to_run_specs_;  // parallel to to_run_: looked up once
   std::optional<PolicyDecision> budget_stop_;
   std::int64_t llm_tokens_ = 0;
   double llm_cost_ = 0.0;
@@ -172,10 +179,12 @@ bool Step::finish_if_stopped() {
 }
 
 void Step::observe() {
+  if (!slot_.has_queued.load(std::memory_order_acquire)) return;
   std::vector<Observation> fresh;
   {
     std::lock_guard lock(slot_.queue_mutex);
     fresh.swap(slot_.queued);
+    slot_.has_queued = false;
   }
   for (auto& o : fresh) {
     o.step = s_.step_index;
@@ -428,7 +437,7 @@ void Step::authorize() {
       acted_.push_back({&st, std::move(invalid), false});
       continue;
     }
-    s_.usage.now_millis = env_.unix_millis();
+    s_.usage.now_millis = millis_;
     PolicyDecision d = policy.decide(*spec, st.step.args, s_.principal, s_.usage);
     if (d.decision == Decision::require_approval && st.approval && st.approval->status == "approved") {
       d = {Decision::allow, d.rule, "approved by a person" + (st.approval->note.empty() ? std::string() : ": " + st.approval->note), false};
@@ -452,6 +461,7 @@ void Step::authorize() {
       case Decision::allow:
         s_.usage.record_call(st.step.tool, s_.usage.now_millis, window);
         to_run_.push_back(&st);
+        to_run_specs_.push_back(spec);
         break;
       case Decision::require_approval: {
         Approval a;
@@ -477,8 +487,9 @@ void Step::authorize() {
 
 Status Step::act() {
   bool side_effects = false;
-  for (StepState* st : to_run_) {
-    const ToolSpec* spec = tools_.find(st->step.tool);
+  for (std::size_t i = 0; i < to_run_.size(); ++i) {
+    StepState* st = to_run_[i];
+    const ToolSpec* spec = to_run_specs_[i];
     st->status = StepStatus::running;
     ++st->attempts;
     if (spec->side_effects && has_key_support(*spec) && st->idempotency_key.empty()) {
@@ -501,8 +512,7 @@ Status Step::act() {
       span.set("rein.attempts", static_cast<std::int64_t>(results[i].attempts));
       span.set("rein.duration_us", static_cast<std::int64_t>(results[i].duration.count()));
       if (!results[i].ok()) span.fail(results[i].errors.empty() ? "tool failed" : results[i].errors.front());
-      const ToolSpec* spec = tools_.find(st.step.tool);
-      if (spec->side_effects && core_.store->durable()) {
+      if (to_run_specs_[i]->side_effects && core_.store->durable()) {
         if (auto s = core_.store->record_outcome(s_.run_id, st.step.id, st.attempts, results[i]); !s) {
           logger()->warn("rein: journaling the outcome of step '{}' failed: {}", st.step.id, s.error().message());
         }
