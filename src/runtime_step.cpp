@@ -443,13 +443,17 @@ void Step::authorize() {
       d = {Decision::allow, d.rule, "approved by a person" + (st.approval->note.empty() ? std::string() : ": " + st.approval->note), false};
     }
     span.set("rein.decision", std::string(to_string(d.decision)));
-    audit_text("decision", JsonObjectWriter()
-                               .string("decision", to_string(d.decision))
-                               .string("reason", d.reason)
-                               .string("rule", d.rule)
-                               .string("step", st.step.id)
-                               .string("tool", st.step.tool)
-                               .finish());
+    // An allowed call's decision is recorded with the call (its tool_call entry); a refusal,
+    // or a call sent for approval, gets an entry of its own now.
+    if (d.decision != Decision::allow || d.budget_exhausted) {
+      audit_text("decision", JsonObjectWriter()
+                                 .string("decision", to_string(d.decision))
+                                 .string("reason", d.reason)
+                                 .string("rule", d.rule)
+                                 .string("step", st.step.id)
+                                 .string("tool", st.step.tool)
+                                 .finish());
+    }
     if (d.budget_exhausted) {
       st.decision = d;
       budget_stop_ = std::move(d);
@@ -549,8 +553,8 @@ void Step::verify(Acted& acted) {
   Verdict verdict = guarded_review(st, r);
   span.set("rein.verdict", std::string(to_string(verdict.kind)));
 
-  // One entry: what came back and what the critic made of it. The arguments are in the
-  // step's plan entry.
+  // One entry per call: the decision that let it run, what came back, and what the critic
+  // made of it. The arguments are in the step's plan entry.
   std::string evidence = "[";
   for (const auto& e : r.evidence) {
     if (evidence.size() > 1) evidence.push_back(',');
@@ -559,9 +563,16 @@ void Step::verify(Acted& acted) {
     evidence += item.string("type", e.type).string("uri", e.uri).finish();
   }
   evidence.push_back(']');
-  audit_text("tool_call", JsonObjectWriter()
-                              .integer("attempts", r.attempts)
-                              .value("data", r.data)
+  JsonObjectWriter call;
+  call.integer("attempts", r.attempts).value("data", r.data);
+  if (st.decision && acted.executed) {
+    call.raw("decision", JsonObjectWriter()
+                             .string("decision", to_string(st.decision->decision))
+                             .string("reason", st.decision->reason)
+                             .string("rule", st.decision->rule)
+                             .finish());
+  }
+  audit_text("tool_call", call
                               .integer("duration_us", r.duration.count())
                               .strings("errors", r.errors)
                               .raw("evidence", evidence)

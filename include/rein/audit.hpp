@@ -11,9 +11,10 @@
 // keeps.
 //
 // Kinds written by the runtime: run (started), plan (a round of steps, with arguments),
-// decision (policy, per step), approval (requested or decided), tool_call (the result and the
-// critic's verdict on it), answer (the final answer and its verdict), status, observation,
-// recovery (what resuming did with an interrupted step).
+// tool_call (one per call: the policy decision that allowed it, the result, the critic's
+// verdict), decision (a call refused by policy), approval (requested or decided), answer (the
+// final answer and its verdict), status, observation, recovery (what resuming did with an
+// interrupted step).
 //
 // Thread safety: AuditEntry is a plain value. Sinks must accept concurrent write() calls
 // (the ones here do).

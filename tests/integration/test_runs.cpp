@@ -59,8 +59,10 @@ TEST_CASE("a successful run plans, acts, verifies and answers", "[runtime]") {
     // Payloads written on the hot path without building JSON are still exactly canonical.
     CHECK(rein::canonical_payload(json::parse(e.payload)) == e.payload);
   }
-  CHECK(kinds == std::vector<std::string>{"run", "plan", "decision", "tool_call", "decision", "tool_call",
-                                          "answer", "status"});
+  CHECK(kinds == std::vector<std::string>{"run", "plan", "tool_call", "tool_call", "answer", "status"});
+  auto first_call = rt.store().read_audit("run-ok")->at(2).payload_json();
+  CHECK(first_call["decision"] == json{{"decision", "allow"}, {"rule", "allow-all"}, {"reason", "rule 'allow-all' allows the call"}});
+  CHECK(first_call["verdict"]["kind"] == "accept");
   std::map<std::string, int> span_names;
   for (const auto& s : h.tracer->spans()) ++span_names[s.name];
   CHECK(span_names["rein.step"] == 3);
