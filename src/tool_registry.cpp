@@ -241,8 +241,10 @@ std::shared_ptr<const ToolRegistry::Entry> ToolRegistry::entry(std::string_view 
 }
 
 const ToolSpec* ToolRegistry::find(std::string_view name) const {
-  auto e = entry(name);
-  return e ? &e->spec : nullptr;
+  // Entries are never removed, so the spec outlives the lock; no shared_ptr copy needed.
+  std::shared_lock lock(impl_->mutex);
+  auto it = impl_->tools.find(name);
+  return it == impl_->tools.end() ? nullptr : &it->second->spec;
 }
 
 const ToolSpec* ToolRegistry::find_by_wire_name(std::string_view wire) const {
@@ -269,8 +271,13 @@ std::size_t ToolRegistry::size() const {
 }
 
 Status ToolRegistry::check_arguments(std::string_view name, const json& args) const {
-  auto e = entry(name);
-  if (!e) return Error(ErrorCode::not_found, "unknown tool '" + std::string(name) + "'");
+  const Entry* e = nullptr;
+  {
+    std::shared_lock lock(impl_->mutex);
+    auto it = impl_->tools.find(name);
+    if (it != impl_->tools.end()) e = it->second.get();  // entries live as long as the registry
+  }
+  if (e == nullptr) return Error(ErrorCode::not_found, "unknown tool '" + std::string(name) + "'");
   if (e->input.accepts(args)) return {};
   return Error(ErrorCode::invalid_argument, "tool '" + e->spec.name + "' arguments: " +
                                                 describe(e->input.validate(args)));
