@@ -4,6 +4,7 @@
 #include "json_reader.hpp"
 #include "json_text.hpp"
 #include "json_writer.hpp"
+#include "state_text.hpp"
 
 namespace rein {
 
@@ -222,20 +223,12 @@ Result<RunMetrics> metrics_from_json(const json& j, const std::string& where) {
 // The checkpoint's text, written directly: a run's state is serialized on every durable
 // commit, and building a json tree first doubled the cost.
 std::string result_text(const ToolResult& r) {
-  std::string evidence = "[";
-  for (const auto& e : r.evidence) {
-    if (evidence.size() > 1) evidence.push_back(',');
-    detail::JsonObjectWriter item;
-    if (!e.excerpt.empty()) item.string("excerpt", e.excerpt);
-    evidence += item.string("type", e.type).string("uri", e.uri).finish();
-  }
-  evidence.push_back(']');
   return detail::JsonObjectWriter()
       .integer("attempts", r.attempts)
       .value("data", r.data)
       .integer("duration_us", r.duration.count())
       .strings("errors", r.errors)
-      .raw("evidence", evidence)
+      .raw("evidence", detail::evidence_text(r.evidence))
       .string("idempotency_key", r.idempotency_key)
       .boolean("replayed", r.replayed)
       .string("status", to_string(r.status))
@@ -248,40 +241,54 @@ std::string step_state_text(const StepState& s) {
   detail::JsonObjectWriter w;
   w.raw("approval", s.approval ? detail::json_text(approval_json(*s.approval)) : std::string("null"));
   w.integer("attempts", s.attempts);
-  if (s.decision) {
-    w.raw("decision", detail::JsonObjectWriter()
-                          .boolean("budget_exhausted", s.decision->budget_exhausted)
-                          .string("decision", to_string(s.decision->decision))
-                          .string("reason", s.decision->reason)
-                          .string("rule", s.decision->rule)
-                          .finish());
-  } else {
-    w.raw("decision", "null");
-  }
+  w.raw("decision", s.decision ? detail::decision_text(*s.decision, true) : std::string("null"));
   w.string("idempotency_key", s.idempotency_key);
   w.raw("result", s.result ? result_text(*s.result) : std::string("null"));
   w.integer("retries", s.retries);
   w.integer("round", s.round);
   w.string("status", kStepStatusNames.name(s.status));
-  w.raw("step", detail::JsonObjectWriter()
-                    .value("args", s.step.args)
-                    .strings("depends_on", s.step.depends_on)
-                    .string("id", s.step.id)
-                    .string("tool", s.step.tool)
-                    .string("why", s.step.why)
-                    .finish());
-  if (s.verdict) {
-    w.raw("verdict", detail::JsonObjectWriter()
-                         .string("kind", to_string(s.verdict->kind))
-                         .strings("reasons", s.verdict->reasons)
-                         .finish());
-  } else {
-    w.raw("verdict", "null");
-  }
+  w.raw("step", detail::plan_step_text(s.step));
+  w.raw("verdict", s.verdict ? detail::verdict_text(*s.verdict) : std::string("null"));
   return w.finish();
 }
 
 }  // namespace
+
+namespace detail {
+
+std::string plan_step_text(const PlanStep& step) {
+  return JsonObjectWriter()
+      .value("args", step.args)
+      .strings("depends_on", step.depends_on)
+      .string("id", step.id)
+      .string("tool", step.tool)
+      .string("why", step.why)
+      .finish();
+}
+
+std::string evidence_text(const std::vector<Evidence>& evidence) {
+  std::string out = "[";
+  for (const auto& e : evidence) {
+    if (out.size() > 1) out.push_back(',');
+    JsonObjectWriter item;
+    if (!e.excerpt.empty()) item.string("excerpt", e.excerpt);
+    out += item.string("type", e.type).string("uri", e.uri).finish();
+  }
+  out.push_back(']');
+  return out;
+}
+
+std::string verdict_text(const Verdict& verdict) {
+  return JsonObjectWriter().string("kind", to_string(verdict.kind)).strings("reasons", verdict.reasons).finish();
+}
+
+std::string decision_text(const PolicyDecision& d, bool with_budget_flag) {
+  JsonObjectWriter w;
+  if (with_budget_flag) w.boolean("budget_exhausted", d.budget_exhausted);
+  return w.string("decision", to_string(d.decision)).string("reason", d.reason).string("rule", d.rule).finish();
+}
+
+}  // namespace detail
 
 std::string_view to_string(RunStatus status) noexcept { return kRunStatusNames.name(status); }
 std::optional<RunStatus> run_status_from_string(std::string_view name) noexcept {

@@ -1,38 +1,27 @@
 #include "rein/error.hpp"
 
-#include <array>
+#include "enum_names.hpp"
 
 namespace rein {
 namespace {
-constexpr std::array<std::pair<ErrorCode, std::string_view>, 12> kNames{{
-    {ErrorCode::invalid_argument, "invalid_argument"},
-    {ErrorCode::not_found, "not_found"},
-    {ErrorCode::already_exists, "already_exists"},
-    {ErrorCode::permission_denied, "permission_denied"},
-    {ErrorCode::approval_required, "approval_required"},
-    {ErrorCode::budget_exhausted, "budget_exhausted"},
-    {ErrorCode::timeout, "timeout"},
-    {ErrorCode::unavailable, "unavailable"},
-    {ErrorCode::tool_failed, "tool_failed"},
-    {ErrorCode::cancelled, "cancelled"},
-    {ErrorCode::data_loss, "data_loss"},
-    {ErrorCode::internal, "internal"},
-}};
+constexpr auto kNames = detail::enum_names<ErrorCode>(
+    std::pair{ErrorCode::invalid_argument, std::string_view("invalid_argument")},
+    std::pair{ErrorCode::not_found, std::string_view("not_found")},
+    std::pair{ErrorCode::already_exists, std::string_view("already_exists")},
+    std::pair{ErrorCode::permission_denied, std::string_view("permission_denied")},
+    std::pair{ErrorCode::approval_required, std::string_view("approval_required")},
+    std::pair{ErrorCode::budget_exhausted, std::string_view("budget_exhausted")},
+    std::pair{ErrorCode::timeout, std::string_view("timeout")},
+    std::pair{ErrorCode::unavailable, std::string_view("unavailable")},
+    std::pair{ErrorCode::tool_failed, std::string_view("tool_failed")},
+    std::pair{ErrorCode::cancelled, std::string_view("cancelled")},
+    std::pair{ErrorCode::data_loss, std::string_view("data_loss")},
+    std::pair{ErrorCode::internal, std::string_view("internal")});
 }  // namespace
 
-std::string_view to_string(ErrorCode code) noexcept {
-  for (const auto& [c, name] : kNames) {
-    if (c == code) return name;
-  }
-  return "internal";
-}
+std::string_view to_string(ErrorCode code) noexcept { return kNames.name(code); }
 
-std::optional<ErrorCode> error_code_from_string(std::string_view name) noexcept {
-  for (const auto& [c, n] : kNames) {
-    if (n == name) return c;
-  }
-  return std::nullopt;
-}
+std::optional<ErrorCode> error_code_from_string(std::string_view name) noexcept { return kNames.parse(name); }
 
 std::string Error::to_string() const {
   std::string out(rein::to_string(code_));

@@ -8,6 +8,7 @@
 
 #include <re2/re2.h>
 
+#include "enum_names.hpp"
 #include "glob.hpp"
 #include "json_pointer.hpp"
 #include "utf8.hpp"
@@ -18,11 +19,9 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::array<std::pair<Decision, std::string_view>, 3> kDecisionNames{{
-    {Decision::allow, "allow"},
-    {Decision::deny, "deny"},
-    {Decision::require_approval, "require_approval"},
-}};
+constexpr auto kDecisionNames = detail::enum_names<Decision>(
+    std::pair{Decision::allow, std::string_view("allow")}, std::pair{Decision::deny, std::string_view("deny")},
+    std::pair{Decision::require_approval, std::string_view("require_approval")});
 
 // Deny outranks require_approval outranks allow at equal priority.
 int severity(Decision d) {
@@ -63,19 +62,9 @@ std::string list_text(const std::vector<std::string>& items) {
 
 }  // namespace
 
-std::string_view to_string(Decision decision) noexcept {
-  for (const auto& [d, name] : kDecisionNames) {
-    if (d == decision) return name;
-  }
-  return "deny";
-}
+std::string_view to_string(Decision decision) noexcept { return kDecisionNames.name(decision); }
 
-std::optional<Decision> decision_from_string(std::string_view name) noexcept {
-  for (const auto& [d, n] : kDecisionNames) {
-    if (n == name) return d;
-  }
-  return std::nullopt;
-}
+std::optional<Decision> decision_from_string(std::string_view name) noexcept { return kDecisionNames.parse(name); }
 
 json PolicyDecision::to_json() const {
   return {{"decision", rein::to_string(decision)}, {"rule", rule}, {"reason", reason}};

@@ -5,6 +5,7 @@
 #include "json_writer.hpp"
 #include "log.hpp"
 #include "runtime_core.hpp"
+#include "state_text.hpp"
 
 namespace rein::detail {
 
@@ -265,13 +266,7 @@ bool Step::plan_round(const std::optional<ReplanRequest>& replan) {
       std::string planned = "[";
       for (auto& step : decision->steps) {
         if (planned.size() > 1) planned.push_back(',');
-        planned += JsonObjectWriter()
-                       .value("args", step.args)
-                       .strings("depends_on", step.depends_on)
-                       .string("id", step.id)
-                       .string("tool", step.tool)
-                       .string("why", step.why)
-                       .finish();
+        planned += detail::plan_step_text(step);
         StepState state;
         state.step = std::move(step);
         state.round = round;
@@ -555,37 +550,20 @@ void Step::verify(Acted& acted) {
 
   // One entry per call: the decision that let it run, what came back, and what the critic
   // made of it. The arguments are in the step's plan entry.
-  std::string evidence = "[";
-  for (const auto& e : r.evidence) {
-    if (evidence.size() > 1) evidence.push_back(',');
-    JsonObjectWriter item;
-    if (!e.excerpt.empty()) item.string("excerpt", e.excerpt);
-    evidence += item.string("type", e.type).string("uri", e.uri).finish();
-  }
-  evidence.push_back(']');
   JsonObjectWriter call;
   call.integer("attempts", r.attempts).value("data", r.data);
-  if (st.decision && acted.executed) {
-    call.raw("decision", JsonObjectWriter()
-                             .string("decision", to_string(st.decision->decision))
-                             .string("reason", st.decision->reason)
-                             .string("rule", st.decision->rule)
-                             .finish());
-  }
+  if (st.decision && acted.executed) call.raw("decision", detail::decision_text(*st.decision, false));
   audit_text("tool_call", call
                               .integer("duration_us", r.duration.count())
                               .strings("errors", r.errors)
-                              .raw("evidence", evidence)
+                              .raw("evidence", detail::evidence_text(r.evidence))
                               .boolean("executed", acted.executed)
                               .string("idempotency_key", r.idempotency_key)
                               .boolean("replayed", r.replayed)
                               .string("status", to_string(r.status))
                               .string("step", st.step.id)
                               .string("tool", st.step.tool)
-                              .raw("verdict", JsonObjectWriter()
-                                                  .string("kind", to_string(verdict.kind))
-                                                  .strings("reasons", verdict.reasons)
-                                                  .finish())
+                              .raw("verdict", detail::verdict_text(verdict))
                               .finish());
   apply(st, std::move(acted.result), std::move(verdict));
 }

@@ -1,33 +1,21 @@
 #include "rein/tool.hpp"
 
 #include <algorithm>
-#include <array>
+#include "enum_names.hpp"
 #include <cmath>
 
 namespace rein {
 namespace {
-constexpr std::array<std::pair<ToolStatus, std::string_view>, 5> kStatusNames{{
-    {ToolStatus::ok, "ok"},
-    {ToolStatus::error, "error"},
-    {ToolStatus::denied, "denied"},
-    {ToolStatus::timeout, "timeout"},
-    {ToolStatus::invalid_input, "invalid_input"},
-}};
+constexpr auto kStatusNames = detail::enum_names<ToolStatus>(
+    std::pair{ToolStatus::ok, std::string_view("ok")}, std::pair{ToolStatus::error, std::string_view("error")},
+    std::pair{ToolStatus::denied, std::string_view("denied")},
+    std::pair{ToolStatus::timeout, std::string_view("timeout")},
+    std::pair{ToolStatus::invalid_input, std::string_view("invalid_input")});
 }  // namespace
 
-std::string_view to_string(ToolStatus status) noexcept {
-  for (const auto& [s, name] : kStatusNames) {
-    if (s == status) return name;
-  }
-  return "error";
-}
+std::string_view to_string(ToolStatus status) noexcept { return kStatusNames.name(status); }
 
-std::optional<ToolStatus> tool_status_from_string(std::string_view name) noexcept {
-  for (const auto& [s, n] : kStatusNames) {
-    if (n == name) return s;
-  }
-  return std::nullopt;
-}
+std::optional<ToolStatus> tool_status_from_string(std::string_view name) noexcept { return kStatusNames.parse(name); }
 
 ToolResult ToolResult::success(nlohmann::json data, std::vector<Evidence> evidence) {
   ToolResult r;

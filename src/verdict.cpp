@@ -1,32 +1,19 @@
 #include "rein/verdict.hpp"
 
 #include <algorithm>
-#include <array>
+#include "enum_names.hpp"
 
 namespace rein {
 namespace {
-constexpr std::array<std::pair<VerdictKind, std::string_view>, 5> kNames{{
-    {VerdictKind::accept, "accept"},
-    {VerdictKind::retry, "retry"},
-    {VerdictKind::needs_review, "needs_review"},
-    {VerdictKind::replan, "replan"},
-    {VerdictKind::fail, "fail"},
-}};
+constexpr auto kNames = detail::enum_names<VerdictKind>(
+    std::pair{VerdictKind::accept, std::string_view("accept")}, std::pair{VerdictKind::retry, std::string_view("retry")},
+    std::pair{VerdictKind::needs_review, std::string_view("needs_review")},
+    std::pair{VerdictKind::replan, std::string_view("replan")}, std::pair{VerdictKind::fail, std::string_view("fail")});
 }  // namespace
 
-std::string_view to_string(VerdictKind kind) noexcept {
-  for (const auto& [k, name] : kNames) {
-    if (k == kind) return name;
-  }
-  return "fail";
-}
+std::string_view to_string(VerdictKind kind) noexcept { return kNames.name(kind); }
 
-std::optional<VerdictKind> verdict_kind_from_string(std::string_view name) noexcept {
-  for (const auto& [k, n] : kNames) {
-    if (n == name) return k;
-  }
-  return std::nullopt;
-}
+std::optional<VerdictKind> verdict_kind_from_string(std::string_view name) noexcept { return kNames.parse(name); }
 
 void Verdict::merge(const Verdict& other) {
   kind = std::max(kind, other.kind);
