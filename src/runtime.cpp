@@ -1,5 +1,7 @@
 #include "rein/runtime.hpp"
 
+#include <cstdio>
+
 #include "log.hpp"
 #include "runtime_core.hpp"
 
@@ -157,23 +159,76 @@ Result<RunStatus> Runtime::advance(std::string_view run_id) {
   return impl_->stepped(run_id, [](const AgentState& s) { return s.status; });
 }
 
+namespace {
+
+// The rein.run span: from the first step Runtime::run takes to the state it returns.
+class RunSpan {
+ public:
+  RunSpan(detail::RuntimeCore& core, detail::RunSlot& slot, const std::string& run_id)
+      : tracer_(core.options.tracer.get()), env_(*core.env), slot_(slot) {
+    if (tracer_ == nullptr) return;
+    span_.trace_id = Tracer::trace_id_for(run_id);
+    char id[17];
+    std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(env_.random_u64() | 1));
+    span_.span_id = id;
+    span_.name = "rein.run";
+    span_.attributes["rein.run_id"] = run_id;
+    wall0_ = env_.unix_millis() * 1'000'000;
+    steady0_ = env_.now();
+    span_.start_unix_nanos = wall0_;
+    slot_.run_span_id = span_.span_id;  // the caller holds the slot's lock
+  }
+  // Call with the slot locked.
+  void end(const AgentState& s) {
+    if (tracer_ == nullptr) return;
+    slot_.run_span_id.clear();
+    span_.end_unix_nanos =
+        wall0_ + std::chrono::duration_cast<std::chrono::nanoseconds>(env_.now() - steady0_).count();
+    span_.attributes["rein.status"] = std::string(to_string(s.status));
+    span_.attributes["rein.steps"] = s.step_index;
+    span_.attributes["rein.tool_calls"] = s.usage.tool_calls;
+    span_.attributes["rein.tokens"] = s.usage.tokens;
+    span_.error = s.status == RunStatus::failed;
+    if (span_.error) span_.status_message = s.status_reason;
+    tracer_->record(std::move(span_));
+    tracer_ = nullptr;
+  }
+
+ private:
+  Tracer* tracer_;
+  Env& env_;
+  detail::RunSlot& slot_;
+  Span span_;
+  std::int64_t wall0_ = 0;
+  Env::TimePoint steady0_{};
+};
+
+}  // namespace
+
 Result<AgentState> Runtime::run(std::string_view run_id) {
   auto& core = impl_->core;
   const std::string id(run_id);
   auto slot = core.slot(id);
+  std::optional<RunSpan> span;
   for (;;) {
     std::lock_guard lock(slot->mutex);
+    if (!span) span.emplace(core, *slot, id);
     auto state = core.load(*slot, id);
-    if (!state) return std::move(state).error();
+    if (!state) {
+      slot->run_span_id.clear();
+      return std::move(state).error();
+    }
     AgentState& s = **state;
     const auto before = std::make_pair(s.step_index, s.audit_count);
     if (auto st = detail::run_step(core, *slot, s); !st) {
+      slot->run_span_id.clear();
       slot->live.reset();
       return std::move(st).error();
     }
     // Stop when the run ended or suspended, or when a suspended run could not move.
     if (is_terminal(s.status) || is_suspended(s.status) ||
         before == std::make_pair(s.step_index, s.audit_count)) {
+      span->end(s);
       AgentState out = s;
       core.forget_if_ended(*slot);
       return out;

@@ -23,6 +23,7 @@ struct RunSlot {
   std::vector<Observation> queued;   // host observations for the next observe stage
   std::atomic<bool> has_queued{false};  // lets a step skip the lock when nothing was queued
   std::optional<AgentState> live;    // the run's state (newer than a non-durable store's copy)
+  std::string run_span_id;           // while Runtime::run drives the run: its span, the steps' parent
 };
 
 struct RuntimeCore {

@@ -629,7 +629,7 @@ Status Step::run() {
     s_.status_reason.clear();
     audit("status", {{"status", "running"}, {"reason", "resumed"}});
   }
-  SpanRecorder step_span(tracer_, clock_, trace_id_, "", "rein.step");
+  SpanRecorder step_span(tracer_, clock_, trace_id_, slot_.run_span_id, "rein.step");
   step_span_ = step_span.id();
   step_span.set("rein.run_id", s_.run_id);
   step_span.set("rein.step", s_.step_index);

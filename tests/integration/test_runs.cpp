@@ -64,7 +64,21 @@ TEST_CASE("a successful run plans, acts, verifies and answers", "[runtime]") {
   CHECK(first_call["decision"] == json{{"decision", "allow"}, {"rule", "allow-all"}, {"reason", "rule 'allow-all' allows the call"}});
   CHECK(first_call["verdict"]["kind"] == "accept");
   std::map<std::string, int> span_names;
-  for (const auto& s : h.tracer->spans()) ++span_names[s.name];
+  std::string run_span;
+  for (const auto& s : h.tracer->spans()) {
+    ++span_names[s.name];
+    if (s.name == "rein.run") {
+      run_span = s.span_id;
+      CHECK(s.attributes["rein.status"] == "completed");
+      CHECK(s.attributes["rein.tool_calls"] == 2);
+      CHECK(s.end_unix_nanos >= s.start_unix_nanos);
+    }
+  }
+  for (const auto& s : h.tracer->spans()) {
+    if (s.name == "rein.step") CHECK(s.parent_span_id == run_span);  // steps nest in the run
+    CHECK(s.trace_id == Tracer::trace_id_for("run-ok"));
+  }
+  CHECK(span_names["rein.run"] == 1);
   CHECK(span_names["rein.step"] == 3);
   CHECK(span_names["rein.plan"] == 2);
   CHECK(span_names["rein.authorize"] == 2);
