@@ -9,6 +9,7 @@
 #include "rein/critic.hpp"
 #include "rein/env.hpp"
 #include "rein/error.hpp"
+#include "rein/eval.hpp"
 #include "rein/failure_injector.hpp"
 #include "rein/idempotency.hpp"
 #include "rein/json_schema.hpp"
