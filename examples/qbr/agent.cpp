@@ -234,7 +234,7 @@ rein::Result<Outcome> run_qbr(const Scenario& scenario, const Sinks& sinks) {
   auto tools = std::make_shared<rein::ToolRegistry>(
       rein::ToolRegistryOptions{.idempotency_store = std::dynamic_pointer_cast<rein::IdempotencyStore>(sinks.store)});
   auto slide_store = std::make_shared<SlideStore>();
-  register_tools(*tools, data, slide_store, rein::Env::system(),
+  auto chaos = register_tools(*tools, data, slide_store, rein::Env::system(),
                  {.failure_rate = scenario.failure_rate, .seed = scenario.seed, .latency = scenario.latency,
                   .timeout = scenario.tool_timeout});
   rein::Runtime runtime(rein::AgentConfig{"qbr", tools, *policy, make_planner(data, scenario.region), make_critic()},
@@ -269,6 +269,9 @@ rein::Result<Outcome> run_qbr(const Scenario& scenario, const Sinks& sinks) {
     std::lock_guard lock(slide_store->mutex);
     out.slides_created = slide_store->made;
   }
+  out.injected = chaos.counts();
+  out.metrics["injected"] = {{"timeouts", out.injected.timeouts}, {"errors", out.injected.permanent_errors},
+                             {"stale", out.injected.stale}};
   return out;
 }
 

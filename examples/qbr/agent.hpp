@@ -40,6 +40,7 @@ struct Outcome {
   nlohmann::json needs_review = nlohmann::json::array();  // {"account_id", "issues": [...]}
   nlohmann::json metrics;                                  // tool_calls, errors, retries, ...
   int slides_created = 0;                                  // by the slide service itself
+  rein::FailureInjector::Counts injected;                  // what the failure injector did
 };
 
 // The policy shipped with the example (examples/qbr/policy.json), with the step budget applied.
