@@ -15,7 +15,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 packages=(cmake make g++ pkg-config
           nlohmann-json3-dev libspdlog-dev libsqlite3-dev libre2-dev libcurl4-openssl-dev
-          catch2 libcli11-dev)
+          catch2 libcli11-dev chromium)
 
 install_missing() {
   local missing=() p
@@ -43,9 +43,12 @@ case "$command" in
     install_missing "${packages[@]}"
     dir="$root/build/release"
     configure "$dir"
-    cmake --build "$dir" -j "$jobs" --target quickstart
+    cmake --build "$dir" -j "$jobs" --target quickstart qbr
     echo "== examples/quickstart"
     "$dir/examples/quickstart/quickstart"
+    echo
+    echo "== examples/qbr (the notebook's QBR slide-pack agent; outputs under out/qbr/)"
+    "$dir/examples/qbr/qbr" --region west --failure-rate 0.15 --latency-ms 20
     ;;
   test)
     sanitize=""
