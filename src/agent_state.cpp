@@ -62,11 +62,6 @@ Result<Observation> observation_from_json(const json& j, const std::string& wher
   return o;
 }
 
-json plan_step_json(const PlanStep& s) {
-  return {{"id", s.id}, {"tool", s.tool}, {"args", s.args}, {"depends_on", s.depends_on},
-          {"why", s.why}};
-}
-
 Result<PlanStep> plan_step_from_json(const json& j, const std::string& where) {
   JsonReader r(j, where);
   PlanStep s;
@@ -77,12 +72,6 @@ Result<PlanStep> plan_step_from_json(const json& j, const std::string& where) {
   r.string("why", s.why, false);
   if (!r.ok()) return r.status().error();
   return s;
-}
-
-json decision_json(const PolicyDecision& d) {
-  json j = d.to_json();
-  j["budget_exhausted"] = d.budget_exhausted;
-  return j;
 }
 
 Result<PolicyDecision> decision_from_json(const json& j, const std::string& where) {
@@ -134,20 +123,6 @@ Result<Approval> approval_from_json(const json& j, const std::string& where) {
     return Error(ErrorCode::invalid_argument, where + ": field 'status' has unknown value '" + a.status + "'");
   }
   return a;
-}
-
-json step_state_json(const StepState& s) {
-  json j = {{"step", plan_step_json(s.step)},
-            {"status", kStepStatusNames.name(s.status)},
-            {"round", s.round},
-            {"attempts", s.attempts},
-            {"retries", s.retries},
-            {"idempotency_key", s.idempotency_key}};
-  j["decision"] = s.decision ? decision_json(*s.decision) : json();
-  j["result"] = s.result ? s.result->to_json() : json();
-  j["verdict"] = s.verdict ? s.verdict->to_json() : json();
-  j["approval"] = s.approval ? approval_json(*s.approval) : json();
-  return j;
 }
 
 Result<StepState> step_state_from_json(const json& j, const std::string& where) {
@@ -369,46 +344,8 @@ const StepState* AgentState::find_step(std::string_view id) const {
 }
 
 json AgentState::to_json() const {
-  json j = to_json_without_steps();
-  json steps_json = json::array();
-  for (const auto& s : steps) steps_json.push_back(step_state_json(s));
-  j["steps"] = std::move(steps_json);
-  return j;
-}
-
-json AgentState::to_json_without_steps() const {
-  json messages_json = json::array();
-  for (const auto& m : messages) messages_json.push_back(rein::to_json(m));
-  json observations_json = json::array();
-  for (const auto& o : observations) observations_json.push_back(observation_json(o));
-  json review_json = json::array();
-  for (const auto& item : needs_review) review_json.push_back(review_item_json(item));
-  return {{"format_version", kFormatVersion},
-          {"run_id", run_id},
-          {"goal", goal},
-          {"principal", {{"id", principal.id}, {"roles", principal.roles}}},
-          {"input", input},
-          {"messages", std::move(messages_json)},
-          {"observations", std::move(observations_json)},
-          {"step_index", step_index},
-          {"planning_rounds", planning_rounds},
-          {"usage", rein::to_json(usage)},
-          {"metrics", metrics_json(metrics)},
-          {"status", kRunStatusNames.name(status)},
-          {"status_reason", status_reason},
-          {"outputs", outputs},
-          {"final_answer", final_answer ? *final_answer : json()},
-          {"has_final_answer", final_answer.has_value()},
-          {"partial", partial},
-          {"needs_review", std::move(review_json)},
-          {"question", question},
-          {"answers", answers},
-          {"replan_step", replan_step ? json(*replan_step) : json()},
-          {"replan_reasons", replan_reasons},
-          {"audit_head", audit_head},
-          {"audit_count", audit_count},
-          {"created_millis", created_millis},
-          {"updated_millis", updated_millis}};
+  // One serializer: the text form (what stores write) is the document; this parses it.
+  return json::parse(to_json_text());
 }
 
 std::string AgentState::to_json_text() const {

@@ -61,6 +61,12 @@ Status RuntimeCore::commit(RunSlot&, AgentState& state, std::vector<AuditEntry>&
   return {};
 }
 
+std::string new_span_id(Env& env) {
+  char id[17];
+  std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(env.random_u64() | 1));
+  return id;
+}
+
 void append_audit(AgentState& state, std::vector<AuditEntry>& entries, Env& env, std::string kind,
                   const json& payload) {
   append_audit_text(state, entries, env.unix_millis(), std::move(kind), canonical_payload(payload));
@@ -168,9 +174,7 @@ class RunSpan {
       : tracer_(core.options.tracer.get()), env_(*core.env), slot_(slot) {
     if (tracer_ == nullptr) return;
     span_.trace_id = Tracer::trace_id_for(run_id);
-    char id[17];
-    std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(env_.random_u64() | 1));
-    span_.span_id = id;
+    span_.span_id = detail::new_span_id(env_);
     span_.name = "rein.run";
     span_.attributes["rein.run_id"] = run_id;
     wall0_ = env_.unix_millis() * 1'000'000;

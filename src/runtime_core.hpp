@@ -49,6 +49,9 @@ struct RuntimeCore {
   Status commit(RunSlot& slot, AgentState& state, std::vector<AuditEntry>& entries, bool checkpoint = true);
 };
 
+// A fresh span id: 16 hex digits, never all zero.
+std::string new_span_id(Env& env);
+
 // Appends an entry to the run's chain.
 void append_audit(AgentState& state, std::vector<AuditEntry>& entries, Env& env, std::string kind,
                   const nlohmann::json& payload);

@@ -51,7 +51,7 @@ class SpanRecorder {
     span_->trace_id = trace_id;
     span_->parent_span_id = parent;
     span_->name = std::move(name);
-    span_->span_id = random_id();
+    span_->span_id = new_span_id(clock_.env);
     span_->start_unix_nanos = now_nanos();
   }
   ~SpanRecorder() { end(); }
@@ -80,11 +80,6 @@ class SpanRecorder {
 
  private:
   std::int64_t now_nanos() const { return clock_.now_nanos(); }
-  std::string random_id() const {
-    char buffer[17];
-    std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(clock_.env.random_u64() | 1));
-    return buffer;
-  }
   Tracer* tracer_;
   const SpanClock& clock_;
   std::optional<Span> span_;  // only when tracing: an unused Span would still allocate

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include "enum_names.hpp"
+#include "json_reader.hpp"
 #include <cmath>
 
 namespace rein {
@@ -52,63 +53,43 @@ nlohmann::json ToolResult::to_json() const {
 }
 
 Result<ToolResult> ToolResult::from_json(const nlohmann::json& j) {
-  auto bad = [](const std::string& field, const char* what) {
-    return Error(ErrorCode::invalid_argument, "tool result: field '" + field + "' " + what);
-  };
   if (!j.is_object()) return Error(ErrorCode::invalid_argument, "tool result: not an object");
-  ToolResult r;
-  const auto status_it = j.find("status");
-  if (status_it == j.end() || !status_it->is_string()) return bad("status", "must be a string");
-  auto status = tool_status_from_string(status_it->get<std::string>());
-  if (!status) return bad("status", "is not a known status");
-  r.status = *status;
-  if (auto it = j.find("data"); it != j.end()) r.data = *it;
-  if (auto it = j.find("errors"); it != j.end()) {
-    if (!it->is_array()) return bad("errors", "must be an array of strings");
-    for (const auto& e : *it) {
-      if (!e.is_string()) return bad("errors", "must be an array of strings");
-      r.errors.push_back(e.get<std::string>());
-    }
+  detail::JsonReader r(j, "tool result");
+  ToolResult out;
+  std::string status;
+  r.string("status", status);
+  if (r.ok()) {
+    auto parsed = tool_status_from_string(status);
+    if (!parsed) r.fail("status", "is not a known status");
+    out.status = parsed.value_or(ToolStatus::error);
   }
-  if (auto it = j.find("evidence"); it != j.end()) {
-    if (!it->is_array()) return bad("evidence", "must be an array");
-    for (const auto& e : *it) {
+  r.any("data", out.data, false);
+  r.strings("errors", out.errors, false);
+  if (const auto* evidence = r.field("evidence", false)) {
+    if (!evidence->is_array()) r.fail("evidence", "must be an array");
+    for (const auto& e : evidence->is_array() ? *evidence : nlohmann::json::array()) {
       if (!e.is_object() || !e.contains("uri") || !e["uri"].is_string()) {
-        return bad("evidence", "items need a string 'uri'");
+        r.fail("evidence", "items need a string 'uri'");
+        break;
       }
-      Evidence ev;
-      ev.uri = e["uri"].get<std::string>();
-      if (auto t = e.find("type"); t != e.end() && t->is_string()) ev.type = t->get<std::string>();
-      if (auto x = e.find("excerpt"); x != e.end() && x->is_string()) {
-        ev.excerpt = x->get<std::string>();
-      }
-      r.evidence.push_back(std::move(ev));
+      // Optional fields of the wrong type are ignored (json::value would throw on them).
+      auto text = [&e](const char* key) {
+        auto it = e.find(key);
+        return it != e.end() && it->is_string() ? it->get<std::string>() : std::string();
+      };
+      out.evidence.push_back({text("type"), e["uri"].get<std::string>(), text("excerpt")});
     }
   }
-  auto read_string = [&](const char* field, std::string& out) -> Status {
-    if (auto it = j.find(field); it != j.end()) {
-      if (!it->is_string()) return bad(field, "must be a string");
-      out = it->get<std::string>();
-    }
-    return {};
-  };
-  if (auto s = read_string("idempotency_key", r.idempotency_key); !s) return std::move(s).error();
-  if (auto s = read_string("tool_version", r.tool_version); !s) return std::move(s).error();
-  if (auto it = j.find("duration_us"); it != j.end()) {
-    if (!it->is_number_integer()) return bad("duration_us", "must be an integer");
-    r.duration = std::chrono::microseconds(it->get<std::int64_t>());
-  }
-  if (auto it = j.find("attempts"); it != j.end()) {
-    if (!it->is_number_integer()) return bad("attempts", "must be an integer");
-    r.attempts = it->get<int>();
-  }
-  for (auto [field, slot] : {std::pair{"transient", &r.transient}, {"replayed", &r.replayed}}) {
-    if (auto it = j.find(field); it != j.end()) {
-      if (!it->is_boolean()) return bad(field, "must be a boolean");
-      *slot = it->get<bool>();
-    }
-  }
-  return r;
+  r.string("idempotency_key", out.idempotency_key, false);
+  r.string("tool_version", out.tool_version, false);
+  std::int64_t duration_us = 0;
+  r.integer("duration_us", duration_us, false);
+  out.duration = std::chrono::microseconds(duration_us);
+  r.integer("attempts", out.attempts, false);
+  r.boolean("transient", out.transient, false);
+  r.boolean("replayed", out.replayed, false);
+  if (!r.ok()) return r.status().error();
+  return out;
 }
 
 std::chrono::nanoseconds RetryPolicy::backoff_before(int next_attempt, double unit_random) const {

@@ -210,13 +210,11 @@ json expected_slide(const Data& data, const Account& account) {
   for (const auto& t : data.tickets) {
     if (t.account_id == account.account_id && t.open) risks.push_back({{"severity", t.severity}, {"title", t.title}});
   }
-  const auto& dau = data.daily_active.at(account.account_id);
-  const double before = static_cast<double>(dau[dau.size() - 14]);
-  const double usage_trend = (static_cast<double>(dau.back()) - before) / std::max(1.0, before);
   json citations = {{{"type", "source"}, {"uri", "billing://mrr/" + account.account_id}},
                     {{"type", "source"}, {"uri", "usage://dau/" + account.account_id}},
                     {{"type", "source"}, {"uri", "tickets://open/" + account.account_id}}};
-  return make_slide(account, data.mrr_series.at(account.account_id), usage_trend, risks, citations);
+  return make_slide(account, data.mrr_series.at(account.account_id), usage_trend(data.daily_active.at(account.account_id)),
+                    risks, citations);
 }
 
 json ground_truth(const Data& data, const std::string& region) {

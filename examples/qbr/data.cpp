@@ -18,6 +18,11 @@ std::vector<std::int64_t> gen_series(std::uint64_t seed, std::int64_t base) {
   return s;
 }
 
+double usage_trend(const std::vector<std::int64_t>& s) {
+  const double before = static_cast<double>(s[s.size() - 14]);
+  return (static_cast<double>(s.back()) - before) / std::max(1.0, before);
+}
+
 const Account* Data::find(const std::string& account_id) const {
   for (const auto& a : accounts) {
     if (a.account_id == account_id) return &a;

@@ -22,6 +22,9 @@ struct Ticket {
 // v += randint(-120, 120); v = max(0, v); append v.
 std::vector<std::int64_t> gen_series(std::uint64_t seed, std::int64_t base);
 
+// The notebook's usage trend: (series[-1] - series[-14]) / max(1, series[-14]).
+double usage_trend(const std::vector<std::int64_t>& daily_active);
+
 struct Data {
   std::vector<Account> accounts;
   std::vector<Ticket> tickets;

@@ -34,11 +34,6 @@ std::vector<std::int64_t> usage_stale(std::vector<std::int64_t> s) {
   return s;
 }
 
-double usage_trend(const std::vector<std::int64_t>& s) {
-  const double before = static_cast<double>(s[s.size() - 14]);
-  return (static_cast<double>(s.back()) - before) / std::max(1.0, before);
-}
-
 }  // namespace
 
 rein::FailureInjector register_tools(rein::ToolRegistry& registry, const Data& data,

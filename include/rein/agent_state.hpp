@@ -163,9 +163,6 @@ struct AgentState {
   // tree for the steps.
   std::string to_json_text() const;
   static Result<AgentState> from_json(const nlohmann::json& j);
-
- private:
-  nlohmann::json to_json_without_steps() const;
 };
 
 nlohmann::json to_json(const Usage& usage);

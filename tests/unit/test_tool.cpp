@@ -39,6 +39,15 @@ TEST_CASE("ToolResult::from_json names the bad field", "[tool]") {
             .message() == "tool result: field 'evidence' items need a string 'uri'");
 }
 
+TEST_CASE("ToolResult::from_json tolerates optional evidence fields of the wrong type", "[tool]") {
+  json j = {{"status", "ok"}, {"evidence", {{{"uri", "x://1"}, {"type", 5}, {"excerpt", json::array()}}}}};
+  rein::Result<rein::ToolResult> r = rein::Error(rein::ErrorCode::internal, "unset");
+  REQUIRE_NOTHROW(r = rein::ToolResult::from_json(j));
+  REQUIRE(r.ok());
+  CHECK(r->evidence.at(0).uri == "x://1");
+  CHECK(r->evidence.at(0).type.empty());
+}
+
 TEST_CASE("status names round-trip", "[tool]") {
   for (auto s : {rein::ToolStatus::ok, rein::ToolStatus::error, rein::ToolStatus::denied,
                  rein::ToolStatus::timeout, rein::ToolStatus::invalid_input}) {
