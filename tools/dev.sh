@@ -4,7 +4,7 @@
 #   tools/dev.sh examples                  build and run the bundled examples, offline
 #   tools/dev.sh test [--sanitize LIST]    build and run every test
 #                                          (LIST: address,undefined | thread; sanitized runs
-#                                          leave out the package tests)
+#                                          leave out the package and browser tests)
 #   tools/dev.sh bench                     build and print rein_bench --json
 #
 # Build trees live under build/ (build/release, build/address-undefined, build/thread).
@@ -43,12 +43,22 @@ case "$command" in
     install_missing "${packages[@]}"
     dir="$root/build/release"
     configure "$dir"
-    cmake --build "$dir" -j "$jobs" --target quickstart qbr
+    cmake --build "$dir" -j "$jobs" --target quickstart qbr sunglasses
     echo "== examples/quickstart"
     "$dir/examples/quickstart/quickstart"
     echo
     echo "== examples/qbr (the notebook's QBR slide-pack agent; outputs under out/qbr/)"
     "$dir/examples/qbr/qbr" --region west --failure-rate 0.15 --latency-ms 20
+    echo
+    echo "== examples/sunglasses (the lab's plan-as-code store agent; store under out/sunglasses/)"
+    sunglasses="$dir/examples/sunglasses/sunglasses"
+    "$sunglasses" --reseed "Do you have any round sunglasses in stock that are under \$100?"
+    for request in "Return 2 Aviator sunglasses I bought last week." \
+                   "Purchase 3 Wayfarer sunglasses for customer Alice." \
+                   "I want to buy 3 pairs of classic sunglasses and 1 pair of aviator sunglasses."; do
+      echo
+      "$sunglasses" "$request" | sed -n '/^Changes/,$p'
+    done
     ;;
   test)
     sanitize=""
@@ -68,14 +78,15 @@ case "$command" in
       dir="$root/build/${sanitize//,/-}"
       # -O1 with line tables only: sanitizer builds compile much faster than with full debug
       # information, and reports still name files and lines.
-      configure "$dir" -DREIN_SANITIZE="$sanitize" -DREIN_BUILD_BENCH=OFF -DREIN_BUILD_EXAMPLES=OFF \
+      configure "$dir" -DREIN_SANITIZE="$sanitize" -DREIN_BUILD_BENCH=OFF \
         -DCMAKE_BUILD_TYPE=Sanitize -DCMAKE_CXX_FLAGS_SANITIZE="-O1 -g1"
       export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
       export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
       export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
       cmake --build "$dir" -j "$jobs"
-      # Package tests rebuild rein for consumers without sanitizers; the plain run covers them.
-      cd "$dir" && ctest --output-on-failure -j "$jobs" -LE package
+      # Package tests rebuild rein for consumers without sanitizers, and the browser test
+      # screenshots a report; the plain run covers both.
+      cd "$dir" && ctest --output-on-failure -j "$jobs" -LE "package|browser"
     fi
     ;;
   bench)

@@ -23,6 +23,7 @@
 #include "rein/runtime.hpp"
 #include "rein/sha256.hpp"
 #include "rein/sqlite_store.hpp"
+#include "rein/sql_sandbox.hpp"
 #include "rein/tool.hpp"
 #include "rein/tool_registry.hpp"
 #include "rein/tracing.hpp"
