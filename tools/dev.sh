@@ -78,7 +78,11 @@ case "$command" in
       dir="$root/build/${sanitize//,/-}"
       # -O1 with line tables only: sanitizer builds compile much faster than with full debug
       # information, and reports still name files and lines.
-      configure "$dir" -DREIN_SANITIZE="$sanitize" -DREIN_BUILD_BENCH=OFF \
+      # The examples' own tests run under ASan+UBSan; TSan is for rein's concurrency, which the
+      # library's tests exercise (the example agents add no threads of their own).
+      examples=ON
+      [ "$sanitize" = thread ] && examples=OFF
+      configure "$dir" -DREIN_SANITIZE="$sanitize" -DREIN_BUILD_BENCH=OFF -DREIN_BUILD_EXAMPLES=$examples \
         -DCMAKE_BUILD_TYPE=Sanitize -DCMAKE_CXX_FLAGS_SANITIZE="-O1 -g1"
       export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
       export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
