@@ -223,14 +223,10 @@ rein::Result<Answer> answer_request(const std::string& request, const AgentOptio
   }
   answer.committed = step->verdict && step->verdict->accepted();
   if (answer.committed) {
-    const json& row = pending->outcome->result.at(0);
-    for (const auto& [key, value] : row.items()) {
-      std::string name = key;
-      for (char& c : name)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (name == "status") answer.status = value.get<std::string>();
-      if (name == "answer_text") answer.answer_text = value.get<std::string>();
-    }
+    // The critic accepted, so the yield has a known status and an answer_text.
+    const json row = yield_row(*pending->outcome);
+    answer.status = row["status"].get<std::string>();
+    answer.answer_text = row["answer_text"].get<std::string>();
   } else {
     std::string reasons;
     if (step->verdict) {

@@ -30,13 +30,7 @@ void check_yield(const rein::SqlOutcome& outcome, std::vector<std::string>& prob
         std::to_string(outcome.result.size()));
     return;
   }
-  json row;
-  for (const auto& [key, value] : outcome.result[0].items()) {
-    std::string name = key;
-    for (char& c : name)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    row[name] = value;
-  }
+  const json row = yield_row(outcome);
   if (!row.contains("status") || !row["status"].is_string() ||
       !is_known_status(row["status"].get<std::string>())) {
     problems.push_back(
@@ -66,6 +60,18 @@ bool number(const json& row, const char* column, double& out) {
 }
 
 }  // namespace
+
+json yield_row(const rein::SqlOutcome& outcome) {
+  if (!outcome.result.is_array() || outcome.result.size() != 1) return nullptr;
+  json row = json::object();
+  for (const auto& [key, value] : outcome.result[0].items()) {
+    std::string name = key;
+    for (char& c : name)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    row[name] = value;
+  }
+  return row;
+}
 
 bool is_known_status(const std::string& status) {
   return status == "success" || status == "no_match" || status == "insufficient_stock" ||

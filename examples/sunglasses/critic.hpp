@@ -8,6 +8,9 @@
 
 namespace sunglasses {
 
+// The plan's yield: its single result row with lower-case column names (null unless exactly one).
+nlohmann::json yield_row(const rein::SqlOutcome& outcome);
+
 // The five STATUS values a plan may yield.
 bool is_known_status(const std::string& status);
 

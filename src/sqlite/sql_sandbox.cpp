@@ -11,22 +11,14 @@
 
 #include <sqlite3.h>
 
+#include "sqlite/sql_text.hpp"
+
 namespace rein {
 namespace {
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string trim(std::string_view text) {
-  const auto begin = text.find_first_not_of(" \t\r\n");
-  if (begin == std::string_view::npos) return {};
-  const auto end = text.find_last_not_of(" \t\r\n");
-  return std::string(text.substr(begin, end - begin + 1));
-}
+using sql_text::lower;
+using sql_text::split_leading_comment;
+using sql_text::trim;
 
 std::string quote_identifier(std::string_view name) {
   std::string out = "\"";
@@ -35,32 +27,6 @@ std::string quote_identifier(std::string_view name) {
     out += c;
   }
   return out + "\"";
-}
-
-// The comment lines above a statement, and the statement without them.
-std::pair<std::string, std::string> split_leading_comment(std::string_view text) {
-  std::string comment;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])))
-      ++i;
-    if (text.substr(i, 2) == "--") {
-      const auto end = text.find('\n', i);
-      const auto line =
-          text.substr(i + 2, end == std::string_view::npos ? std::string_view::npos : end - i - 2);
-      comment += (comment.empty() ? "" : "\n") + trim(line);
-      i = end == std::string_view::npos ? text.size() : end + 1;
-    } else if (text.substr(i, 2) == "/*") {
-      const auto end = text.find("*/", i + 2);
-      const auto body =
-          text.substr(i + 2, end == std::string_view::npos ? std::string_view::npos : end - i - 2);
-      comment += (comment.empty() ? "" : "\n") + trim(body);
-      i = end == std::string_view::npos ? text.size() : end + 2;
-    } else {
-      break;
-    }
-  }
-  return {comment, trim(text.substr(std::min(i, text.size())))};
 }
 
 nlohmann::json value_to_json(sqlite3_value* value) {
@@ -137,63 +103,6 @@ const std::vector<std::string>& default_sql_functions() {
       "strftime",     "substr",     "substring",  "sum",         "time",       "total",
       "trim",         "typeof",     "unicode",    "unixepoch",   "unlikely",   "upper"};
   return names;
-}
-
-Result<SqlPlan> parse_sql_plan(std::string_view text, std::string_view tag) {
-  const std::string lowered = lower(text);
-  const std::string open = "<" + lower(tag) + ">";
-  const std::string close = "</" + lower(tag) + ">";
-  std::string_view body = text;
-  const auto start = lowered.find(open);
-  const auto end = lowered.find(close);
-  if (start != std::string::npos || end != std::string::npos) {
-    if (start == std::string::npos || end == std::string::npos || end < start) {
-      return Error(ErrorCode::invalid_argument,
-                   "plan: unbalanced " + open + " … " + close + " tags");
-    }
-    if (lowered.find(open, start + 1) != std::string::npos) {
-      return Error(ErrorCode::invalid_argument,
-                   "plan: more than one " + open + " block; send exactly one");
-    }
-    body = text.substr(start + open.size(), end - start - open.size());
-  }
-  SqlPlan plan;
-  plan.sql = trim(body);
-  std::optional<SqlIntent> intent;
-  std::size_t pos = 0;
-  while (pos <= plan.sql.size()) {
-    const auto eol = plan.sql.find('\n', pos);
-    const std::string line = lower(trim(std::string_view(plan.sql).substr(
-        pos, eol == std::string::npos ? std::string::npos : eol - pos)));
-    if (line.rfind("--", 0) == 0) {
-      const std::string content = trim(std::string_view(line).substr(2));
-      if (content.rfind("intent:", 0) == 0) {
-        const std::string value = trim(std::string_view(content).substr(7));
-        std::optional<SqlIntent> declared;
-        if (value == "read") declared = SqlIntent::read;
-        if (value == "mutate") declared = SqlIntent::mutate;
-        if (!declared) {
-          return Error(ErrorCode::invalid_argument,
-                       "plan: intent '" + value + "' is not 'read' or 'mutate'");
-        }
-        if (intent && *intent != *declared) {
-          return Error(ErrorCode::invalid_argument, "plan: declares both read and mutate intent");
-        }
-        intent = declared;
-      }
-    }
-    if (eol == std::string::npos) break;
-    pos = eol + 1;
-  }
-  if (!intent) {
-    return Error(ErrorCode::invalid_argument,
-                 "plan: no declared intent; add a line '-- intent: read' or '-- intent: mutate'");
-  }
-  plan.intent = *intent;
-  if (split_leading_comment(plan.sql).second.empty()) {
-    return Error(ErrorCode::invalid_argument, "plan: contains no SQL statement");
-  }
-  return plan;
 }
 
 struct SqlSandbox::Impl {
