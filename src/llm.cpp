@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "json_reader.hpp"
+#include "json_text.hpp"
 
 namespace rein {
 
@@ -16,7 +17,21 @@ json to_json(const LlmResponse& r) {
           {"finish_reason", r.finish_reason},
           {"usage", {{"prompt_tokens", r.prompt_tokens}, {"completion_tokens", r.completion_tokens}}},
           {"cost", r.cost},
-          {"model", r.model}};
+          {"model", r.model},
+          {"cached", r.cached}};
+}
+
+std::int64_t estimate_prompt_tokens(const LlmRequest& request) {
+  std::size_t bytes = 0;
+  std::int64_t overhead = 3;
+  for (const auto& m : request.messages) {
+    bytes += m.content.size() + m.name.size();
+    for (const auto& c : m.tool_calls) bytes += c.name.size() + c.raw_arguments.size() + c.id.size();
+    overhead += 4;
+  }
+  if (!request.tools.is_null()) bytes += detail::json_text(request.tools).size();
+  if (!request.response_format.is_null()) bytes += detail::json_text(request.response_format).size();
+  return overhead + static_cast<std::int64_t>((bytes + 3) / 4);
 }
 
 Result<LlmResponse> llm_response_from_json(const json& j) {
@@ -34,6 +49,7 @@ Result<LlmResponse> llm_response_from_json(const json& j) {
   }
   r.number("cost", out.cost, false);
   r.string("model", out.model, false);
+  r.boolean("cached", out.cached, false);
   if (!r.ok()) return r.status().error();
   return out;
 }

@@ -407,6 +407,26 @@ std::optional<PolicyDecision> PolicyEngine::check_run_budgets(const Usage& usage
   return std::nullopt;
 }
 
+std::optional<PolicyDecision> PolicyEngine::check_llm_call(const Usage& usage, std::int64_t tokens,
+                                                           double cost) const {
+  const Budgets& b = compiled_->spec.budgets;
+  if (b.max_tokens && usage.tokens + tokens > *b.max_tokens) {
+    return PolicyDecision{Decision::deny, "budget.max_tokens",
+                          "token budget: the call needs about " + std::to_string(tokens) + " tokens but " +
+                              std::to_string(std::max<std::int64_t>(0, *b.max_tokens - usage.tokens)) + " of " +
+                              std::to_string(*b.max_tokens) + " are left",
+                          true};
+  }
+  if (b.max_cost && usage.cost + cost > *b.max_cost) {
+    return PolicyDecision{Decision::deny, "budget.max_cost",
+                          "cost budget: the call would cost about " + std::to_string(cost) + " but " +
+                              std::to_string(std::max(0.0, *b.max_cost - usage.cost)) + " of " +
+                              std::to_string(*b.max_cost) + " is left",
+                          true};
+  }
+  return std::nullopt;
+}
+
 std::optional<PolicyDecision> PolicyEngine::check_call_budgets(std::string_view tool,
                                                                const Usage& usage) const {
   if (auto run = check_run_budgets(usage)) return run;

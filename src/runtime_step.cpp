@@ -191,7 +191,7 @@ void Step::observe() {
   }
 }
 
-Result<LlmResponse> Step::call_llm(const LlmRequest& request) {
+Result<LlmResponse> Step::call_llm(const LlmRequest& given) {
   if (!core_.options.llm) return Error(ErrorCode::unavailable, "the runtime has no LLM callback");
   Usage projected;
   projected.tokens = s_.usage.tokens + llm_tokens_;
@@ -199,6 +199,14 @@ Result<LlmResponse> Step::call_llm(const LlmRequest& request) {
   if (auto exhausted = core_.agent.policy.check_run_budgets(projected)) {
     return Error(ErrorCode::budget_exhausted, exhausted->reason);
   }
+  // Refused before it is sent when the prompt (and the answer it allows) cannot fit.
+  const std::int64_t expected = estimate_prompt_tokens(given) + given.max_tokens.value_or(0);
+  if (auto exhausted = core_.agent.policy.check_llm_call(projected, expected, 0.0)) {
+    return Error(ErrorCode::budget_exhausted, exhausted->reason);
+  }
+  LlmRequest request = given;
+  if (request.run_id.empty()) request.run_id = s_.run_id;
+  if (request.principal.empty()) request.principal = s_.principal.id;
   SpanRecorder span(tracer_, clock_, trace_id_, step_span_, "rein.llm_call");
   Result<LlmResponse> response = Error(ErrorCode::internal, "not called");
   try {

@@ -2,13 +2,15 @@
 //
 // rein never talks to a model by itself. Planners that want one receive the host's
 // LlmCallback (through the Runtime, which accounts tokens and cost and enforces the token and
-// cost budgets); an HTTP client for OpenAI-compatible servers is a separate, optional piece.
-// ScriptedLlm answers from a list or a JSONL file, for tests and offline runs.
+// cost budgets). Ready-made callbacks: OpenAiClient (openai_client.hpp, any OpenAI-compatible
+// server) and LlmGateway (llm_gateway.hpp: routing, fallback, cache, cost). ScriptedLlm answers
+// from a list or a JSONL file, for tests and offline runs.
 //
 // Thread safety: an LlmCallback may be called from several runs at once and must allow it.
 // ScriptedLlm serialises its calls internally.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -24,6 +26,16 @@
 
 namespace rein {
 
+// A piece of a streamed response, as it arrives.
+struct LlmDelta {
+  std::string content;          // text added to the answer
+  int tool_call_index = -1;     // >= 0: this delta belongs to that tool call
+  std::string tool_call_id;     // set on a tool call's first delta
+  std::string tool_name;        // set on a tool call's first delta
+  std::string arguments;        // a fragment of the tool call's JSON arguments
+};
+using LlmDeltaCallback = std::function<void(const LlmDelta&)>;
+
 struct LlmRequest {
   std::string model;  // empty: the callback's default
   std::vector<Message> messages;
@@ -34,7 +46,18 @@ struct LlmRequest {
   std::vector<std::string> stop;
   std::optional<std::int64_t> seed;
   std::vector<std::string> tags;  // for routing and accounting ("planner", "critic", ...)
+  std::string complexity;         // for routing: "low", "medium", "high" or "" (unspecified)
+  // Set by the Runtime for accounting; not sent to the model.
+  std::string run_id;
+  std::string principal;
+  // When set, a client that can stream does, calling this for every piece as it arrives; the
+  // returned LlmResponse is still the whole assembled answer. Not part of the cache key.
+  LlmDeltaCallback on_delta;
 };
+
+// Rough token count of a request's prompt (about four bytes a token, plus a few per message):
+// what budgets are checked against before the call is sent.
+std::int64_t estimate_prompt_tokens(const LlmRequest& request);
 
 struct LlmResponse {
   std::string content;
@@ -44,6 +67,7 @@ struct LlmResponse {
   std::int64_t completion_tokens = 0;
   double cost = 0.0;  // in the host's currency unit, when the callback knows it
   std::string model;
+  bool cached = false;  // answered from a cache: no tokens or cost were spent
 
   std::int64_t total_tokens() const { return prompt_tokens + completion_tokens; }
 };

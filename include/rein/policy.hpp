@@ -121,6 +121,10 @@ class PolicyEngine {
   // The run-level budgets (steps, tool calls, tokens, cost, wall time): a deny decision when
   // one has no room left for another step, nullopt otherwise.
   std::optional<PolicyDecision> check_run_budgets(const Usage& usage) const;
+  // A model call expected to use `tokens` tokens and cost `cost`, checked before it is sent: a
+  // deny decision (rule budget.max_tokens or budget.max_cost) when usage plus the call would
+  // go over the token or cost budget, nullopt otherwise.
+  std::optional<PolicyDecision> check_llm_call(const Usage& usage, std::int64_t tokens, double cost) const;
 
   const PolicySpec& spec() const;
   nlohmann::json to_json() const;  // the documented format; from_json(to_json()) round-trips
