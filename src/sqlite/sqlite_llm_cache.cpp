@@ -1,0 +1,118 @@
+#include <sqlite3.h>
+
+#include <mutex>
+
+#include "json_text.hpp"
+#include "log.hpp"
+#include "rein/llm_cache.hpp"
+#include "sqlite/statement.hpp"
+
+namespace rein {
+
+using nlohmann::json;
+
+struct SqliteLlmCache::State {
+  sqlite3* db = nullptr;
+  std::mutex mutex;
+  // close_v2 waits for the statements, which are finalized after this destructor's body.
+  sqlite::Statement get, put, erase, count, evict;
+  ~State() {
+    if (db != nullptr) sqlite3_close_v2(db);
+  }
+};
+
+SqliteLlmCache::SqliteLlmCache(std::unique_ptr<State> state) : state_(std::move(state)) {}
+SqliteLlmCache::~SqliteLlmCache() = default;
+
+Result<std::shared_ptr<SqliteLlmCache>> SqliteLlmCache::open(const std::filesystem::path& path) {
+  auto state = std::make_unique<State>();
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &state->db, flags, nullptr) != SQLITE_OK) {
+    const std::string message = state->db != nullptr ? sqlite3_errmsg(state->db) : "out of memory";
+    return Error(ErrorCode::unavailable,
+                 "cannot open LLM cache '" + path.string() + "': " + message);
+  }
+  sqlite3_busy_timeout(state->db, 2000);
+  const char* setup =
+      "PRAGMA journal_mode=WAL;"
+      "CREATE TABLE IF NOT EXISTS llm_cache(key TEXT PRIMARY KEY, response TEXT NOT NULL, "
+      "expires_at INTEGER NOT NULL);"
+      "CREATE INDEX IF NOT EXISTS llm_cache_expiry ON llm_cache(expires_at);";
+  char* message = nullptr;
+  if (sqlite3_exec(state->db, setup, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string text = message != nullptr ? message : "unknown error";
+    sqlite3_free(message);
+    return Error(ErrorCode::data_loss,
+                 "LLM cache '" + path.string() + "' is not a usable SQLite database: " + text);
+  }
+  State& s = *state;
+  for (auto [stmt, sql] :
+       {std::pair{&s.get, "SELECT response, expires_at FROM llm_cache WHERE key = ?1"},
+        std::pair{
+            &s.put,
+            "INSERT OR REPLACE INTO llm_cache(key, response, expires_at) VALUES (?1, ?2, ?3)"},
+        std::pair{&s.erase, "DELETE FROM llm_cache WHERE key = ?1"},
+        std::pair{&s.count, "SELECT count(*) FROM llm_cache"},
+        std::pair{&s.evict, "DELETE FROM llm_cache WHERE expires_at <= ?1"}}) {
+    if (auto st = stmt->prepare(s.db, sql); !st) return st.error();
+  }
+  return std::shared_ptr<SqliteLlmCache>(new SqliteLlmCache(std::move(state)));
+}
+
+std::optional<LlmResponse> SqliteLlmCache::get(const std::string& key, std::int64_t now_millis) {
+  std::lock_guard lock(state_->mutex);
+  State& s = *state_;
+  std::optional<LlmResponse> found;
+  bool drop = false;
+  {
+    sqlite::ResetOnExit reset(s.get);
+    s.get.bind(1, key);
+    auto row = s.get.step();
+    if (!row || !*row) return std::nullopt;
+    if (s.get.integer(1) <= now_millis) {
+      drop = true;
+    } else {
+      json parsed = json::parse(s.get.text(0), nullptr, false);
+      auto response = parsed.is_discarded()
+                          ? Result<LlmResponse>(Error(ErrorCode::data_loss, "not JSON"))
+                          : llm_response_from_json(parsed);
+      if (response) {
+        found = std::move(*response);
+      } else {
+        detail::logger()->warn("rein: dropping unreadable LLM cache entry: {}",
+                               response.error().message());
+        drop = true;
+      }
+    }
+  }
+  if (drop) {
+    s.erase.bind(1, key);
+    (void)s.erase.run();
+  }
+  return found;
+}
+
+void SqliteLlmCache::put(const std::string& key, const LlmResponse& response,
+                         std::int64_t expires_at_millis) {
+  std::lock_guard lock(state_->mutex);
+  State& s = *state_;
+  s.put.bind(1, key).bind(2, detail::json_text(to_json(response))).bind(3, expires_at_millis);
+  if (auto st = s.put.run(); !st)
+    detail::logger()->warn("rein: LLM cache write failed: {}", st.error().message());
+}
+
+std::size_t SqliteLlmCache::size() {
+  std::lock_guard lock(state_->mutex);
+  sqlite::ResetOnExit reset(state_->count);
+  auto row = state_->count.step();
+  return row && *row ? static_cast<std::size_t>(state_->count.integer(0)) : 0;
+}
+
+std::size_t SqliteLlmCache::evict_expired(std::int64_t now_millis) {
+  std::lock_guard lock(state_->mutex);
+  state_->evict.bind(1, now_millis);
+  if (!state_->evict.run()) return 0;
+  return static_cast<std::size_t>(sqlite3_changes(state_->db));
+}
+
+}  // namespace rein
