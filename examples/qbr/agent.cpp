@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <set>
 
+#include "next_actions.hpp"
 #include "policy_json.hpp"
 #include "tools.hpp"
 
@@ -16,35 +18,25 @@ using rein::StepStatus;
 
 namespace {
 
-std::string percent(double fraction) { return std::to_string(std::lround(std::fabs(fraction) * 100)) + "%"; }
-
-double round3(double x) { return std::round(x * 1000.0) / 1000.0; }
-
-// Next actions from the data, deterministic: what a reviewer would do first.
-json next_actions(const json& risks, double usage_trend, double trend_90d, const std::string& owner) {
-  json actions = json::array();
-  for (const auto& r : risks) {
-    if (r.value("severity", "") == "high") actions.push_back("Resolve high-severity risk: " + r.value("title", ""));
-  }
-  if (usage_trend < -0.10) actions.push_back("Investigate falling usage (down " + percent(usage_trend) + " in two weeks)");
-  if (trend_90d < -0.02) {
-    actions.push_back("Review the renewal: MRR down " + percent(trend_90d) + " over 90 days");
-  } else if (trend_90d > 0.05) {
-    actions.push_back("Propose an expansion: MRR up " + percent(trend_90d) + " over 90 days");
-  }
-  actions.push_back("Schedule the QBR with " + owner);
-  return actions;
+double round3(double x) {
+  return std::round(x * 1000.0) / 1000.0;
 }
 
-json make_slide(const Account& a, const std::vector<std::int64_t>& mrr, double usage_trend, const json& risks,
-                json citations) {
+json make_slide(const Account& a, const std::vector<std::int64_t>& mrr, double usage_trend,
+                const json& risks, json citations) {
   json top = json::array();
-  for (std::size_t i = 0; i < risks.size() && i < 5; ++i) top.push_back(risks[i]);
+  for (std::size_t i = 0; i < risks.size() && i < 5; ++i)
+    top.push_back(risks[i]);
   const double first = static_cast<double>(mrr.front());
   const double trend = round3((static_cast<double>(mrr.back()) - first) / std::max(1.0, first));
-  return {{"account_id", a.account_id}, {"account_name", a.name}, {"owner", a.owner},
-          {"current_mrr", mrr.back()},  {"trend_90d", trend},     {"top_risks", top},
-          {"next_actions", next_actions(top, usage_trend, trend, a.owner)}, {"citations", std::move(citations)}};
+  return {{"account_id", a.account_id},
+          {"account_name", a.name},
+          {"owner", a.owner},
+          {"current_mrr", mrr.back()},
+          {"trend_90d", trend},
+          {"top_risks", top},
+          {"next_actions", rule_next_actions(top, usage_trend, trend, a.owner)},
+          {"citations", std::move(citations)}};
 }
 
 std::string account_of(const std::string& step_id) {
@@ -72,14 +64,18 @@ std::shared_ptr<rein::Critic> make_critic() {
       .require_fields("billing.mrr", {"/current_mrr", "/mrr_series"})
       .require_range("billing.mrr", "/current_mrr", 0.0, std::nullopt)
       .reject_stale("billing.mrr",
-                    [](const rein::StepState&, const rein::ToolResult& r, const rein::AgentState&) -> std::optional<std::string> {
-                      if (flat_tail(r.data["mrr_series"], 5)) return "stale data: the MRR series ends flat for 5 days";
+                    [](const rein::StepState&, const rein::ToolResult& r,
+                       const rein::AgentState&) -> std::optional<std::string> {
+                      if (flat_tail(r.data["mrr_series"], 5))
+                        return "stale data: the MRR series ends flat for 5 days";
                       return std::nullopt;
                     })
       .require_fields("product.usage", {"/daily_active", "/usage_trend"})
       .reject_stale("product.usage",
-                    [](const rein::StepState&, const rein::ToolResult& r, const rein::AgentState&) -> std::optional<std::string> {
-                      if (flat_tail(r.data["daily_active"], 7)) return "stale data: daily actives end flat for a week";
+                    [](const rein::StepState&, const rein::ToolResult& r,
+                       const rein::AgentState&) -> std::optional<std::string> {
+                      if (flat_tail(r.data["daily_active"], 7))
+                        return "stale data: daily actives end flat for a week";
                       return std::nullopt;
                     })
       .require_fields("tickets.risks", {"/top_risks"})
@@ -107,61 +103,87 @@ json slides_of(const rein::AgentState& s) {
   return slides;
 }
 
-// The notebook's planner: accounts first, then per-account fetches, then one slide each.
-std::shared_ptr<rein::Planner> make_planner(const Data& data, std::string region) {
-  return std::make_shared<rein::StaticPlanner>([&data, region](const rein::PlanRequest& req) -> rein::Result<PlanDecision> {
-    const auto& s = req.state;
-    const rein::StepState* accounts = s.find_step("accounts");
-    if (accounts == nullptr) {
-      return PlanDecision::run({{"accounts", "crm.search", {{"region", region}}, {}, "find the region's accounts"}});
-    }
-    const json finish = {{"region", region}, {"slides", slides_of(s)}};
-    if (accounts->status != StepStatus::succeeded) return PlanDecision::finish(finish);
-    const json& list = s.outputs["accounts"]["accounts"];
-    if (list.empty()) return PlanDecision::finish(finish);
+// How the next actions of the slides were worded (with a model).
+struct ActionNotes {
+  std::mutex mutex;
+  int by_model = 0;
+  int by_rules = 0;
+  std::vector<std::string> notes;
+};
 
-    const std::string first = list[0]["account_id"];
-    if (s.find_step("mrr:" + first) == nullptr) {
-      std::vector<PlanStep> fetches;
-      for (const auto& a : list) {
-        const std::string id = a["account_id"];
-        const json args = {{"account_id", id}};
-        fetches.push_back({"mrr:" + id, "billing.mrr", args, {"accounts"}, "revenue trend"});
-        fetches.push_back({"usage:" + id, "product.usage", args, {"accounts"}, "usage trend"});
-        fetches.push_back({"risks:" + id, "tickets.risks", args, {"accounts"}, "open risks"});
-      }
-      return PlanDecision::run(std::move(fetches));
-    }
-    const bool slides_planned = std::any_of(s.steps.begin(), s.steps.end(),
-                                            [](const rein::StepState& st) { return st.step.tool == "slides.make"; });
-    if (!slides_planned) {
-      std::vector<PlanStep> slides;
-      for (const auto& a : list) {
-        const std::string id = a["account_id"];
-        const auto* mrr = s.find_step("mrr:" + id);
-        const auto* usage = s.find_step("usage:" + id);
-        const auto* risks = s.find_step("risks:" + id);
-        const Account* account = data.find(id);
-        if (account == nullptr || !mrr || !usage || !risks || mrr->status != StepStatus::succeeded ||
-            usage->status != StepStatus::succeeded || risks->status != StepStatus::succeeded) {
-          continue;  // what failed is already flagged for review: never guess
+// The notebook's planner: accounts first, then per-account fetches, then one slide each.
+std::shared_ptr<rein::Planner> make_planner(const Data& data, std::string region,
+                                            std::shared_ptr<ActionNotes> notes) {
+  return std::make_shared<rein::StaticPlanner>(
+      [&data, region, notes](const rein::PlanRequest& req) -> rein::Result<PlanDecision> {
+        const auto& s = req.state;
+        const rein::StepState* accounts = s.find_step("accounts");
+        if (accounts == nullptr) {
+          return PlanDecision::run(
+              {{"accounts", "crm.search", {{"region", region}}, {}, "find the region's accounts"}});
         }
-        json citations = json::array();
-        for (const auto* step : {mrr, usage, risks}) {
-          for (const auto& e : step->result->evidence) citations.push_back({{"type", e.type}, {"uri", e.uri}});
+        const json finish = {{"region", region}, {"slides", slides_of(s)}};
+        if (accounts->status != StepStatus::succeeded) return PlanDecision::finish(finish);
+        const json& list = s.outputs["accounts"]["accounts"];
+        if (list.empty()) return PlanDecision::finish(finish);
+
+        const std::string first = list[0]["account_id"];
+        if (s.find_step("mrr:" + first) == nullptr) {
+          std::vector<PlanStep> fetches;
+          for (const auto& a : list) {
+            const std::string id = a["account_id"];
+            const json args = {{"account_id", id}};
+            fetches.push_back({"mrr:" + id, "billing.mrr", args, {"accounts"}, "revenue trend"});
+            fetches.push_back({"usage:" + id, "product.usage", args, {"accounts"}, "usage trend"});
+            fetches.push_back({"risks:" + id, "tickets.risks", args, {"accounts"}, "open risks"});
+          }
+          return PlanDecision::run(std::move(fetches));
         }
-        Account as_listed{id, a["name"], a["owner"], a["region"]};
-        json deck = make_slide(as_listed, s.outputs[mrr->step.id]["mrr_series"].get<std::vector<std::int64_t>>(),
-                               s.outputs[usage->step.id]["usage_trend"].get<double>(), s.outputs[risks->step.id]["top_risks"],
-                               std::move(citations));
-        deck["idem"] = id + "-qbr";
-        slides.push_back({"slide:" + id, "slides.make", {{"deck_spec", deck}}, {mrr->step.id, usage->step.id, risks->step.id},
-                          "assemble the verified facts into the slide"});
-      }
-      if (!slides.empty()) return PlanDecision::run(std::move(slides));
-    }
-    return PlanDecision::finish(finish);
-  });
+        const bool slides_planned =
+            std::any_of(s.steps.begin(), s.steps.end(),
+                        [](const rein::StepState& st) { return st.step.tool == "slides.make"; });
+        if (!slides_planned) {
+          std::vector<PlanStep> slides;
+          for (const auto& a : list) {
+            const std::string id = a["account_id"];
+            const auto* mrr = s.find_step("mrr:" + id);
+            const auto* usage = s.find_step("usage:" + id);
+            const auto* risks = s.find_step("risks:" + id);
+            const Account* account = data.find(id);
+            if (account == nullptr || !mrr || !usage || !risks ||
+                mrr->status != StepStatus::succeeded || usage->status != StepStatus::succeeded ||
+                risks->status != StepStatus::succeeded) {
+              continue;  // what failed is already flagged for review: never guess
+            }
+            json citations = json::array();
+            for (const auto* step : {mrr, usage, risks}) {
+              for (const auto& e : step->result->evidence)
+                citations.push_back({{"type", e.type}, {"uri", e.uri}});
+            }
+            Account as_listed{id, a["name"], a["owner"], a["region"]};
+            json deck = make_slide(
+                as_listed, s.outputs[mrr->step.id]["mrr_series"].get<std::vector<std::int64_t>>(),
+                s.outputs[usage->step.id]["usage_trend"].get<double>(),
+                s.outputs[risks->step.id]["top_risks"], std::move(citations));
+            if (notes) {  // a model words the next actions from the verified facts
+              const WordedActions worded = word_next_actions(
+                  req.llm, deck, s.outputs[usage->step.id]["usage_trend"].get<double>());
+              deck["next_actions"] = worded.actions;
+              std::lock_guard lock(notes->mutex);
+              ++(worded.by_model ? notes->by_model : notes->by_rules);
+              if (!worded.note.empty()) notes->notes.push_back(id + ": " + worded.note);
+            }
+            deck["idem"] = id + "-qbr";
+            slides.push_back({"slide:" + id,
+                              "slides.make",
+                              {{"deck_spec", deck}},
+                              {mrr->step.id, usage->step.id, risks->step.id},
+                              "assemble the verified facts into the slide"});
+          }
+          if (!slides.empty()) return PlanDecision::run(std::move(slides));
+        }
+        return PlanDecision::finish(finish);
+      });
 }
 
 json needs_review_of(const rein::AgentState& s, const std::string& region, const json& slides) {
@@ -170,11 +192,13 @@ json needs_review_of(const rein::AgentState& s, const std::string& region, const
   for (const auto& item : s.needs_review) {
     const std::string account = account_of(item.step_id);
     auto& issues = account.empty() ? run_level : by_account[account];
-    for (const auto& i : item.issues) issues.push_back((item.step_id.empty() ? "" : item.step_id + ": ") + i);
+    for (const auto& i : item.issues)
+      issues.push_back((item.step_id.empty() ? "" : item.step_id + ": ") + i);
   }
   json out = json::array();
   std::set<std::string> with_slide;
-  for (const auto& sl : slides) with_slide.insert(sl["account_id"].get<std::string>());
+  for (const auto& sl : slides)
+    with_slide.insert(sl["account_id"].get<std::string>());
   const rein::StepState* accounts = s.find_step("accounts");
   if (accounts != nullptr && accounts->status == StepStatus::succeeded) {
     for (const auto& a : s.outputs["accounts"]["accounts"]) {
@@ -182,14 +206,15 @@ json needs_review_of(const rein::AgentState& s, const std::string& region, const
       if (with_slide.count(id) != 0) continue;
       auto issues = by_account[id];
       if (issues.empty()) {
-        issues.push_back("not processed: the run stopped (" + std::string(rein::to_string(s.status)) + ": " +
-                         s.status_reason + ")");
+        issues.push_back("not processed: the run stopped (" +
+                         std::string(rein::to_string(s.status)) + ": " + s.status_reason + ")");
       }
       out.push_back({{"account_id", id}, {"issues", issues}});
     }
   }
   if (accounts == nullptr || accounts->status != StepStatus::succeeded || !run_level.empty()) {
-    if (run_level.empty()) run_level.push_back("the account list of region '" + region + "' could not be verified");
+    if (run_level.empty())
+      run_level.push_back("the account list of region '" + region + "' could not be verified");
     out.push_back({{"account_id", nullptr}, {"scope", "region " + region}, {"issues", run_level}});
   }
   return out;
@@ -208,13 +233,14 @@ rein::Result<rein::PolicyEngine> qbr_policy(std::int64_t step_budget) {
 json expected_slide(const Data& data, const Account& account) {
   json risks = json::array();
   for (const auto& t : data.tickets) {
-    if (t.account_id == account.account_id && t.open) risks.push_back({{"severity", t.severity}, {"title", t.title}});
+    if (t.account_id == account.account_id && t.open)
+      risks.push_back({{"severity", t.severity}, {"title", t.title}});
   }
   json citations = {{{"type", "source"}, {"uri", "billing://mrr/" + account.account_id}},
                     {{"type", "source"}, {"uri", "usage://dau/" + account.account_id}},
                     {{"type", "source"}, {"uri", "tickets://open/" + account.account_id}}};
-  return make_slide(account, data.mrr_series.at(account.account_id), usage_trend(data.daily_active.at(account.account_id)),
-                    risks, citations);
+  return make_slide(account, data.mrr_series.at(account.account_id),
+                    usage_trend(data.daily_active.at(account.account_id)), risks, citations);
 }
 
 json ground_truth(const Data& data, const std::string& region) {
@@ -229,18 +255,24 @@ rein::Result<Outcome> run_qbr(const Scenario& scenario, const Sinks& sinks) {
   const Data& data = notebook_data();
   auto policy = qbr_policy(scenario.step_budget);
   if (!policy) return policy.error();
-  auto tools = std::make_shared<rein::ToolRegistry>(
-      rein::ToolRegistryOptions{.idempotency_store = std::dynamic_pointer_cast<rein::IdempotencyStore>(sinks.store)});
+  auto tools = std::make_shared<rein::ToolRegistry>(rein::ToolRegistryOptions{
+      .idempotency_store = std::dynamic_pointer_cast<rein::IdempotencyStore>(sinks.store)});
   auto slide_store = std::make_shared<SlideStore>();
+  auto notes = scenario.llm ? std::make_shared<ActionNotes>() : nullptr;
   auto chaos = register_tools(*tools, data, slide_store, rein::Env::system(),
-                 {.failure_rate = scenario.failure_rate, .seed = scenario.seed, .latency = scenario.latency,
-                  .timeout = scenario.tool_timeout});
-  rein::Runtime runtime(rein::AgentConfig{"qbr", tools, *policy, make_planner(data, scenario.region), make_critic()},
-                        rein::RuntimeOptions{.store = sinks.store,
-                                             .audit_sinks = sinks.audit,
-                                             .tracer = sinks.tracer,
-                                             .max_parallel_calls = 12,
-                                             .max_retries_per_step = 1});
+                              {.failure_rate = scenario.failure_rate,
+                               .seed = scenario.seed,
+                               .latency = scenario.latency,
+                               .timeout = scenario.tool_timeout});
+  rein::Runtime runtime(
+      rein::AgentConfig{"qbr", tools, *policy, make_planner(data, scenario.region, notes),
+                        make_critic()},
+      rein::RuntimeOptions{.store = sinks.store,
+                           .audit_sinks = sinks.audit,
+                           .tracer = sinks.tracer,
+                           .llm = scenario.llm,
+                           .max_parallel_calls = 12,
+                           .max_retries_per_step = 1});
   auto run = runtime.run(rein::RunRequest{"QBR slide pack for the " + scenario.region + " region",
                                           {"qbr-user", {scenario.role}},
                                           {{"region", scenario.region}},
@@ -251,7 +283,8 @@ rein::Result<Outcome> run_qbr(const Scenario& scenario, const Sinks& sinks) {
   out.slides = slides_of(out.state);
   out.needs_review = needs_review_of(out.state, scenario.region, out.slides);
   std::int64_t errors = 0;
-  for (const auto& [tool, n] : out.state.metrics.errors_by_tool) errors += n;
+  for (const auto& [tool, n] : out.state.metrics.errors_by_tool)
+    errors += n;
   out.metrics = {{"status", rein::to_string(out.state.status)},
                  {"status_reason", out.state.status_reason},
                  {"tool_calls", out.state.usage.tool_calls},
@@ -267,8 +300,15 @@ rein::Result<Outcome> run_qbr(const Scenario& scenario, const Sinks& sinks) {
     std::lock_guard lock(slide_store->mutex);
     out.slides_created = slide_store->made;
   }
+  if (notes) {
+    std::lock_guard lock(notes->mutex);
+    out.actions_by_model = notes->by_model > 0;
+    out.metrics["next_actions"] = {
+        {"by_model", notes->by_model}, {"by_rules", notes->by_rules}, {"notes", notes->notes}};
+  }
   out.injected = chaos.counts();
-  out.metrics["injected"] = {{"timeouts", out.injected.timeouts}, {"errors", out.injected.permanent_errors},
+  out.metrics["injected"] = {{"timeouts", out.injected.timeouts},
+                             {"errors", out.injected.permanent_errors},
                              {"stale", out.injected.stale}};
   return out;
 }
@@ -288,7 +328,12 @@ std::int64_t silent_errors(const Data& data, const std::string& region, const Ou
     const Account* a = data.find(slide.value("account_id", ""));
     json produced = slide;
     produced.erase("slide_id");
-    if (a == nullptr || a->region != region || produced != expected_slide(data, *a)) ++wrong;
+    json expected = a == nullptr ? json() : expected_slide(data, *a);
+    if (outcome.actions_by_model) {  // worded by a model: the facts are compared, not the prose
+      produced.erase("next_actions");
+      expected.erase("next_actions");
+    }
+    if (a == nullptr || a->region != region || produced != expected) ++wrong;
     covered.insert(slide.value("account_id", ""));
   }
   for (const auto& a : data.accounts) {

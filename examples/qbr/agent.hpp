@@ -24,7 +24,8 @@ struct Scenario {
   std::uint64_t seed = 7;
   std::chrono::milliseconds latency{0};
   std::chrono::milliseconds tool_timeout{1000};
-  std::string run_id;  // "" → generated
+  std::string run_id;     // "" → generated
+  rein::LlmCallback llm;  // set: a model words each slide's next actions (checked; rules otherwise)
 };
 
 // Where a run's evidence goes (all optional).
@@ -38,9 +39,10 @@ struct Outcome {
   rein::AgentState state;
   nlohmann::json slides = nlohmann::json::array();        // the notebook's slide objects + slide_id
   nlohmann::json needs_review = nlohmann::json::array();  // {"account_id", "issues": [...]}
-  nlohmann::json metrics;                                  // tool_calls, errors, retries, ...
-  int slides_created = 0;                                  // by the slide service itself
-  rein::FailureInjector::Counts injected;                  // what the failure injector did
+  nlohmann::json metrics;                                 // tool_calls, errors, retries, ...
+  int slides_created = 0;                                 // by the slide service itself
+  rein::FailureInjector::Counts injected;                 // what the failure injector did
+  bool actions_by_model = false;  // some next actions were worded by a model
 };
 
 // The policy shipped with the example (examples/qbr/policy.json), with the step budget applied.

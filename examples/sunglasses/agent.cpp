@@ -1,5 +1,6 @@
 #include "agent.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
 
@@ -22,7 +23,7 @@ using nlohmann::json;
 
 constexpr const char* kPolicy = R"({
   "version": 1,
-  "description": "The store assistant may run plans in the SQL sandbox, one plan per request.",
+  "description": "The store assistant may run plans in the SQL sandbox, one plan per attempt.",
   "rules": [
     {"id": "store-plans", "description": "store assistants may run SQL plans in the sandbox",
      "priority": 10, "decision": "allow", "tool": "store.run_plan", "roles": ["store-assistant"]}
@@ -67,25 +68,30 @@ struct Pending {
 };
 
 // rein's verify stage made transactional: commit only what passes the store's invariants.
+// A rejected plan is rolled back; it goes back to the model (a replan verdict) while replans
+// are left, and is final otherwise.
 class StoreCritic final : public rein::Critic {
  public:
-  explicit StoreCritic(std::shared_ptr<Pending> pending) : pending_(std::move(pending)) {}
+  StoreCritic(std::shared_ptr<Pending> pending, int max_replans)
+      : pending_(std::move(pending)), max_replans_(max_replans) {}
 
   rein::Verdict review_step(const rein::StepState&, const rein::ToolResult& result,
-                            const rein::AgentState&) override {
+                            const rein::AgentState& state) override {
+    const rein::VerdictKind rejected =
+        state.metrics.replans < max_replans_ ? rein::VerdictKind::replan : rein::VerdictKind::fail;
     if (!result.ok()) {
       std::string why;
       for (const auto& e : result.errors)
         why += (why.empty() ? "" : "; ") + e;
-      return rein::Verdict::fail("plan rejected: " +
-                                 (why.empty() ? std::string("the plan failed") : why));
+      return rein::Verdict{
+          rejected, {"plan rejected: " + (why.empty() ? std::string("the plan failed") : why)}};
     }
     if (!pending_->outcome || !pending_->sandbox->pending())
       return rein::Verdict::fail("no pending plan to verify");
     const auto problems = store_invariant_violations(*pending_->outcome, *pending_->sandbox);
     if (!problems.empty()) {
       (void)pending_->sandbox->rollback();
-      return rein::Verdict{rein::VerdictKind::fail, problems};
+      return rein::Verdict{rejected, problems};
     }
     if (auto committed = pending_->sandbox->commit(); !committed) {
       return rein::Verdict::fail("commit failed: " + committed.error().message());
@@ -98,6 +104,7 @@ class StoreCritic final : public rein::Critic {
 
  private:
   std::shared_ptr<Pending> pending_;
+  int max_replans_ = 0;
 };
 
 }  // namespace
@@ -154,41 +161,57 @@ rein::Result<Answer> answer_request(const std::string& request, const AgentOptio
   if (!schema) return schema.error();
   const std::string prompt = build_prompt(*schema, request);
   const std::optional<std::string> given_plan = options.plan_text;
-  auto planner = std::make_shared<rein::StaticPlanner>(
-      [prompt, given_plan](const rein::PlanRequest& req) -> rein::Result<rein::PlanDecision> {
-        if (const rein::StepState* step = req.state.find_step("plan"); step != nullptr) {
-          return rein::PlanDecision::finish(req.state.outputs.value("plan", json()));
-        }
-        std::string text;
-        std::vector<rein::Message> messages;
-        if (given_plan) {
-          text = *given_plan;
-        } else {
-          rein::LlmRequest ask;
-          ask.messages = {{"system", kSystemPrompt}, {"user", prompt}};
-          ask.temperature = 0.2;
-          ask.tags = {"planner"};
-          auto response = req.llm(ask);
-          if (!response) return response.error();
-          text = response->content;
-          messages.push_back({"assistant", text});
-        }
-        auto decision = rein::PlanDecision::run({{"plan",
-                                                  "store.run_plan",
-                                                  {{"plan", text}},
-                                                  {},
-                                                  "run the plan-as-code in the SQL sandbox"}});
-        decision.messages = std::move(messages);
-        return decision;
-      });
+  auto planner = std::make_shared<rein::StaticPlanner>([prompt,
+                                                        given_plan](const rein::PlanRequest& req)
+                                                           -> rein::Result<rein::PlanDecision> {
+    const auto& steps = req.state.steps;
+    if (!steps.empty() && !req.replan) {
+      return rein::PlanDecision::finish(req.state.outputs.value(steps.back().step.id, json()));
+    }
+    std::string text;
+    std::vector<rein::Message> messages;
+    if (given_plan) {
+      if (req.replan)
+        return rein::Error(rein::ErrorCode::invalid_argument, "a given plan cannot be replanned");
+      text = *given_plan;
+    } else {
+      rein::LlmRequest ask;
+      ask.messages = {{"system", kSystemPrompt}, {"user", prompt}};
+      if (req.replan) {
+        // The rejected plan and why, so the model can correct it (nothing was changed).
+        std::string why;
+        for (const auto& r : req.replan->reasons)
+          why += "- " + r + "\n";
+        ask.messages.push_back({"assistant", steps.back().step.args.value("plan", "")});
+        ask.messages.push_back({"user", "That plan was rejected and nothing was changed:\n" + why +
+                                            "Write a corrected plan in the same format."});
+      }
+      ask.temperature = 0.0;
+      ask.tags = {"planner"};
+      auto response = req.llm(ask);
+      if (!response) return response.error();
+      text = response->content;
+      messages.push_back({"assistant", text});
+    }
+    const std::string id = steps.empty() ? "plan" : "plan-" + std::to_string(steps.size() + 1);
+    auto decision = rein::PlanDecision::run(
+        {{id, "store.run_plan", {{"plan", text}}, {}, "run the plan-as-code in the SQL sandbox"}});
+    decision.messages = std::move(messages);
+    return decision;
+  });
 
   auto policy = rein::PolicyEngine::from_json(json::parse(kPolicy));
+  if (!policy) return policy.error();
+  rein::PolicySpec policy_spec = policy->spec();
+  policy_spec.budgets.max_tool_calls =
+      1 + std::max(0, options.max_replans);  // one plan per attempt
+  policy = rein::PolicyEngine::create(std::move(policy_spec));
   if (!policy) return policy.error();
   rein::RuntimeOptions runtime_options;
   runtime_options.env = &env;
   runtime_options.llm = options.llm ? options.llm : builtin_store_model();
   runtime_options.max_retries_per_step = 0;
-  runtime_options.max_replans = 0;
+  runtime_options.max_replans = std::max(0, options.max_replans);
   const std::string run_id = env.new_id("run");
   if (!options.audit_dir.empty()) {
     std::error_code ignored;
@@ -198,9 +221,9 @@ rein::Result<Answer> answer_request(const std::string& request, const AgentOptio
     if (!sink) return sink.error();
     runtime_options.audit_sinks.push_back(*sink);
   }
-  rein::Runtime runtime(
-      {"sunglasses", tools, *policy, planner, std::make_shared<StoreCritic>(pending)},
-      runtime_options);
+  rein::Runtime runtime({"sunglasses", tools, *policy, planner,
+                         std::make_shared<StoreCritic>(pending, std::max(0, options.max_replans))},
+                        runtime_options);
   auto run = runtime.run(rein::RunRequest{"answer a sunglasses-store customer",
                                           {"store-assistant-1", {"store-assistant"}},
                                           {{"request", request}},
@@ -210,7 +233,7 @@ rein::Result<Answer> answer_request(const std::string& request, const AgentOptio
 
   Answer answer;
   answer.run_id = run->run_id;
-  const rein::StepState* step = run->find_step("plan");
+  const rein::StepState* step = run->steps.empty() ? nullptr : &run->steps.back();
   if (step == nullptr) {
     answer.error = run->status_reason.empty() ? "no plan was made" : run->status_reason;
     answer.answer_text = "Sorry, I couldn't work that out; nothing was changed.";

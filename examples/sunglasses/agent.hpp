@@ -19,6 +19,9 @@ struct AgentOptions {
   std::optional<std::string> plan_text;  // run this plan instead of asking a model (--plan)
   std::string audit_dir;                 // writes <run-id>.audit.jsonl here ("" → no file)
   rein::Env* env = nullptr;              // nullptr: Env::system()
+  // Plans the critic rejects go back to the model with the reasons, this many times (each
+  // attempt is one more tool call under the policy). 0: the first rejection is final.
+  int max_replans = 0;
 };
 
 struct Answer {

@@ -3,7 +3,9 @@
 //   sunglasses "Do you have any round sunglasses in stock that are under $100?"
 //   sunglasses --json "Return 2 Aviator sunglasses I bought last week."
 //   sunglasses --plan my_plan.sql "..."     run a given plan (replay, or plans from elsewhere)
+//   sunglasses --llm-url http://localhost:11434/v1 --model llama3.1 "..."   ask a real model
 //   sunglasses                              interactive prompt
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -11,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "agent.hpp"
+#include "model_flags.hpp"
 #include "store.hpp"
 
 namespace {
@@ -70,16 +73,21 @@ void print_human(const std::string& request, const sunglasses::Answer& a) {
   std::cout << "answer_text: " << a.answer_text << "\n";
 }
 
-int answer(const std::string& request, const sunglasses::AgentOptions& options, bool as_json) {
+int answer(const std::string& request, const sunglasses::AgentOptions& options, bool as_json,
+           const std::optional<rein::LlmGateway>& gateway) {
   auto a = sunglasses::answer_request(request, options);
   if (!a) {
     std::cerr << "sunglasses: " << a.error().to_string() << "\n";
     return 1;
   }
   if (as_json) {
-    std::cout << a->to_json().dump(2) << "\n";
+    json out = a->to_json();
+    if (gateway) out["llm_usage"] = gateway->usage_of_run(a->run_id).to_json();
+    std::cout << out.dump(2) << "\n";
   } else {
     print_human(request, *a);
+    if (gateway)
+      std::cout << "Model usage: " << gateway->usage_of_run(a->run_id).to_json().dump() << "\n";
   }
   return a->error.empty() ? 0 : 3;
 }
@@ -107,6 +115,8 @@ int main(int argc, char** argv) {
   app.add_option("--plan", plan_file, "Run the SQL plan in this file instead of asking a model");
   app.add_option("--audit-dir", audit_dir, "Where each run's JSONL audit goes (\"\": none)")
       ->capture_default_str();
+  examples::ModelFlags model_flags;
+  examples::add_model_flags(app, model_flags);
   CLI11_PARSE(app, argc, argv);
 
   std::error_code ignored;
@@ -120,6 +130,18 @@ int main(int argc, char** argv) {
   sunglasses::AgentOptions options;
   options.db_path = db;
   options.audit_dir = audit_dir;
+  auto gateway = examples::make_gateway(
+      model_flags, model_flags.url.empty()
+                       ? std::filesystem::path()
+                       : std::filesystem::path(db).parent_path() / "llm-cache.db");
+  if (!gateway) {
+    std::cerr << "sunglasses: " << gateway.error().to_string() << "\n";
+    return 2;
+  }
+  if (*gateway) {
+    options.llm = (*gateway)->callback();
+    options.max_replans = 2;  // a real model may correct a rejected plan
+  }
   if (!plan_file.empty()) {
     std::ifstream in(plan_file, std::ios::binary);
     if (!in) {
@@ -130,13 +152,13 @@ int main(int argc, char** argv) {
     text << in.rdbuf();
     options.plan_text = text.str();
   }
-  if (!request.empty()) return answer(request, options, as_json);
-  if (!plan_file.empty()) return answer("(plan given with --plan)", options, as_json);
+  if (!request.empty()) return answer(request, options, as_json, *gateway);
+  if (!plan_file.empty()) return answer("(plan given with --plan)", options, as_json, *gateway);
 
   std::cout << "Sunglasses store assistant. Ask away (an empty line or Ctrl-D quits).\n";
   std::string line;
   while (std::cout << "> " << std::flush, std::getline(std::cin, line) && !line.empty()) {
-    answer(line, options, as_json);
+    answer(line, options, as_json, *gateway);
     std::cout << "\n";
   }
   return 0;

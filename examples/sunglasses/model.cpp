@@ -589,11 +589,18 @@ std::string plan_for(const StoreRequest& r) {
 
 rein::LlmCallback builtin_store_model() {
   return [](const rein::LlmRequest& request) -> rein::Result<rein::LlmResponse> {
+    // The customer's request is in the store prompt; later user turns (a rejected plan's
+    // reasons) carry no new request, so the plan is made again from that prompt.
     std::string prompt;
+    std::string text;
     for (const auto& m : request.messages) {
-      if (m.role == "user") prompt = m.content;
+      if (m.role != "user") continue;
+      if (prompt.empty()) prompt = m.content;
+      if (std::string found = request_of_prompt(m.content); !found.empty()) {
+        prompt = m.content;
+        text = std::move(found);
+      }
     }
-    std::string text = request_of_prompt(prompt);
     if (text.empty()) text = prompt;
     rein::LlmResponse response;
     response.content = plan_for(parse_request(text));
