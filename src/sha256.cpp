@@ -3,6 +3,7 @@
 #include <cstring>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <immintrin.h>
 #define REIN_SHA256_X86 1
 #endif
@@ -62,8 +63,14 @@ __attribute__((target("sha,sse4.1"))) void compress_sha_ni(std::uint32_t* state,
   _mm_storeu_si128(reinterpret_cast<__m128i*>(state + 4), state1);
 }
 
+// CPUID directly: clang does not know the "sha" name of __builtin_cpu_supports.
 bool cpu_has_sha() {
-  static const bool has = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+  static const bool has = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || (c & bit_SSE4_1) == 0) return false;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return (b & (1u << 29)) != 0;  // SHA extensions
+  }();
   return has;
 }
 #endif

@@ -6,8 +6,12 @@
 #                                          (LIST: address,undefined | thread; sanitized runs
 #                                          leave out the package and browser tests)
 #   tools/dev.sh bench                     build and print rein_bench --json
+#   tools/dev.sh fuzz [--seconds N]        libFuzzer (clang, ASan+UBSan) on the parsers of
+#                                          model output, N seconds a target (default 30),
+#                                          seeded from tests/fuzz/corpus
 #
-# Build trees live under build/ (build/release, build/address-undefined, build/thread).
+# Build trees live under build/ (build/release, build/address-undefined, build/thread,
+# build/fuzz).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -100,8 +104,42 @@ case "$command" in
     cmake --build "$dir" -j "$jobs" --target rein_bench
     "$dir/bench/rein_bench" --json
     ;;
+  fuzz)
+    seconds=30
+    while (($#)); do
+      case "$1" in
+        --seconds) seconds=${2:?--seconds needs a number}; shift 2 ;;
+        *) echo "unknown option: $1" >&2; exit 2 ;;
+      esac
+    done
+    install_missing "${packages[@]}" clang libclang-rt-14-dev
+    dir="$root/build/fuzz"
+    CXX=clang++ CC=clang configure "$dir" -DREIN_BUILD_FUZZERS=ON -DREIN_SANITIZE=address,undefined \
+      -DREIN_BUILD_EXAMPLES=OFF -DREIN_BUILD_BENCH=OFF -DREIN_BUILD_TOOLS=OFF \
+      -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link"
+    targets=(chat_response json_plan)
+    cmake --build "$dir" -j "$jobs" --target "${targets[@]/#/rein_fuzz_}"
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+    for t in "${targets[@]}"; do
+      # New inputs go to a work directory; the repository's corpus is read, not written.
+      work="$dir/work/$t"
+      mkdir -p "$work"
+      echo "== fuzz $t for ${seconds}s"
+      log="$dir/work/$t.log"
+      rc=0
+      "$dir/tests/fuzz/rein_fuzz_$t" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
+        -artifact_prefix="$dir/crash-$t-" -print_final_stats=1 "$work" "$root/tests/fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
+      grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb|ERROR|SUMMARY" "$log" || true
+      if [ "$rc" != 0 ]; then
+        tail -n 40 "$log" >&2
+        echo "rein: fuzz target $t failed; the input is under $dir/crash-$t-*" >&2
+        exit 1
+      fi
+    done
+    ;;
   *)
-    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
