@@ -25,7 +25,8 @@ inline void add_model_flags(CLI::App& app, ModelFlags& flags) {
                  "The model to use with --llm-url (default: $REIN_LLM_MODEL)");
 }
 
-// nullopt-like: an empty gateway result means "offline". Errors name the flag at fault.
+// The gateway to give the agent, or an empty optional when offline (no --llm-url). Errors name
+// the flag at fault.
 inline rein::Result<std::optional<rein::LlmGateway>> make_gateway(
     const ModelFlags& flags, const std::filesystem::path& cache_file) {
   if (flags.url.empty()) {

@@ -326,3 +326,24 @@ TEST_CASE("decisions stay right for more tool names than the engine caches", "[p
     REQUIRE_FALSE(e.decide("other.t" + std::to_string(i), {}, analyst, no_usage).allowed());
   }
 }
+
+TEST_CASE("check_llm_call refuses a model call that would go over the token or cost budget", "[policy]") {
+  rein::PolicySpec spec;
+  spec.budgets.max_tokens = 1000;
+  spec.budgets.max_cost = 0.50;
+  auto engine = PolicyEngine::create(spec);
+  REQUIRE(engine.ok());
+  rein::Usage used;
+  used.tokens = 600;
+  used.cost = 0.10;
+  CHECK_FALSE(engine->check_llm_call(used, 400, 0.40).has_value());  // exactly fills both
+  auto tokens = engine->check_llm_call(used, 401, 0.0);
+  REQUIRE(tokens.has_value());
+  CHECK(tokens->rule == "budget.max_tokens");
+  CHECK(tokens->budget_exhausted);
+  CHECK(tokens->reason == "token budget: the call needs about 401 tokens but 400 of 1000 are left");
+  auto cost = engine->check_llm_call(used, 10, 0.41);
+  REQUIRE(cost.has_value());
+  CHECK(cost->rule == "budget.max_cost");
+  CHECK_FALSE(PolicyEngine().check_llm_call(used, 1'000'000, 99.0).has_value());  // no budgets set
+}
