@@ -121,6 +121,7 @@ class Step {
   Status commit_step() { return core_.commit(slot_, s_, entries_, s_.status != initial_status_); }
   bool finish_if_stopped();
   void observe();
+  void recall_memory();
   // True when the run may go on to act in this step.
   bool plan();
   bool plan_round(const std::optional<ReplanRequest>& replan);
@@ -174,7 +175,39 @@ bool Step::finish_if_stopped() {
   return false;
 }
 
+void Step::recall_memory() {
+  const MemoryRecall& m = core_.options.memory;
+  SpanRecorder span(tracer_, clock_, trace_id_, step_span_, "rein.memory_recall");
+  RecallQuery query = m.query;
+  if (query.text.empty()) query.text = s_.goal;
+  auto recalled = m.manager->recall(query);
+  if (!recalled) {
+    // Memory is an aid: without it the run goes on, and the audit says why.
+    span.fail(recalled.error().to_string());
+    audit("memory", {{"error", recalled.error().to_string()}});
+    return;
+  }
+  span.set("rein.recalled", static_cast<std::int64_t>(recalled->items.size()));
+  for (const auto& r : recalled->items) {
+    Observation o;
+    o.source = "memory:" + std::string(to_string(r.item.kind));
+    o.content = {{"content", r.item.content},   {"id", r.item.id},
+                 {"namespace", r.item.ns},      {"source", r.item.source},
+                 {"metadata", r.item.metadata}, {"why", r.why}};
+    o.confidence = r.item.confidence;
+    o.trusted = m.trusted;
+    o.step = s_.step_index;
+    o.at_millis = env_.unix_millis();
+    audit("observation", {{"source", o.source},
+                          {"content", o.content},
+                          {"confidence", o.confidence},
+                          {"trusted", o.trusted}});
+    s_.observations.push_back(std::move(o));
+  }
+}
+
 void Step::observe() {
+  if (s_.step_index == 0 && core_.options.memory.manager) recall_memory();
   if (!slot_.has_queued.load(std::memory_order_acquire)) return;
   std::vector<Observation> fresh;
   {

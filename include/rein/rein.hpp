@@ -18,6 +18,7 @@
 #include "rein/llm_cache.hpp"
 #include "rein/llm_gateway.hpp"
 #include "rein/logging.hpp"
+#include "rein/memory.hpp"
 #include "rein/message.hpp"
 #include "rein/openai_client.hpp"
 #include "rein/openai_wire.hpp"
@@ -35,4 +36,5 @@
 #include "rein/tool_registry.hpp"
 #include "rein/tracing.hpp"
 #include "rein/verdict.hpp"
+#include "rein/working_memory.hpp"
 #include "rein/version.hpp"

@@ -2,7 +2,8 @@
 //
 // The agent is configuration (AgentConfig: tools, policy, planner, critic); the runtime owns
 // the loop. Each step:
-//   observe    take in host observations queued with observe();
+//   observe    take in host observations queued with observe() (and, at the first step,
+//              what RuntimeOptions::memory recalls for the goal);
 //   plan       ask the planner when nothing of the current plan is left to do, or after a
 //              replan verdict; a final answer goes straight to the critic;
 //   authorize  for every step whose dependencies succeeded: the tool exists, its arguments
@@ -60,6 +61,7 @@
 #include "rein/critic.hpp"
 #include "rein/env.hpp"
 #include "rein/llm.hpp"
+#include "rein/memory.hpp"
 #include "rein/planner.hpp"
 #include "rein/policy.hpp"
 #include "rein/run_store.hpp"
@@ -77,17 +79,28 @@ struct AgentConfig {
   std::shared_ptr<Critic> critic;  // nullptr: a RuleCritic with default options
 };
 
+// Long-term memory wired into the observe stage (opt-in): at a run's first step, items recalled
+// for the goal (or query.text) become observations with source "memory:<kind>", their content,
+// id, namespace, source, metadata and why they were picked; untrusted unless `trusted` is set,
+// so planners show them to models as data. A failed recall is audited and the run goes on.
+struct MemoryRecall {
+  std::shared_ptr<MemoryManager> manager;  // nullptr: no recall
+  RecallQuery query;                       // text "" → the run's goal
+  bool trusted = false;
+};
+
 // Decides the outcome of a side-effecting step whose outcome is unknown after a crash:
 // return the result (e.g. found by asking the external system) or nullopt for "unknown".
 using ReconcileFn = std::function<std::optional<ToolResult>(const AgentState&, const StepState&)>;
 
 struct RuntimeOptions {
-  Env* env = nullptr;                  // nullptr: Env::system()
-  std::shared_ptr<RunStore> store;     // nullptr: a MemoryRunStore
+  Env* env = nullptr;                                   // nullptr: Env::system()
+  std::shared_ptr<RunStore> store;                      // nullptr: a MemoryRunStore
   std::vector<std::shared_ptr<AuditSink>> audit_sinks;  // further copies of every entry
-  std::shared_ptr<Tracer> tracer;      // nullptr: no spans
-  LlmCallback llm;                     // given to planners (accounted, budgeted)
+  std::shared_ptr<Tracer> tracer;                       // nullptr: no spans
+  LlmCallback llm;                                      // given to planners (accounted, budgeted)
   ReconcileFn reconcile;
+  MemoryRecall memory;                 // recalled into the first observe stage
   std::size_t max_parallel_calls = 4;  // tool calls of one step running at once
   int max_retries_per_step = 1;        // critic retries of one plan step
   int max_replans = 2;                 // replans per run

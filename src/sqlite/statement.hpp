@@ -14,8 +14,9 @@ namespace rein::sqlite {
 inline Error error_of(sqlite3* db, const std::string& what) {
   const int code = sqlite3_errcode(db);
   const ErrorCode category = (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? ErrorCode::unavailable
-                             : (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) ? ErrorCode::data_loss
-                                                                                 : ErrorCode::internal;
+                             : (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
+                                 ? ErrorCode::data_loss
+                                 : ErrorCode::internal;
   return Error(category, what + ": " + sqlite3_errmsg(db));
 }
 
@@ -28,8 +29,8 @@ class Statement {
 
   Status prepare(sqlite3* db, std::string_view sql) {
     db_ = db;
-    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt_,
-                           nullptr) != SQLITE_OK) {
+    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                           &stmt_, nullptr) != SQLITE_OK) {
       return error_of(db, "preparing SQL");
     }
     return {};
@@ -42,6 +43,18 @@ class Statement {
   }
   Statement& bind(int index, std::int64_t value) {
     sqlite3_bind_int64(stmt_, index, value);
+    return *this;
+  }
+  Statement& bind_real(int index, double value) {
+    sqlite3_bind_double(stmt_, index, value);
+    return *this;
+  }
+  Statement& bind_null(int index) {
+    sqlite3_bind_null(stmt_, index);
+    return *this;
+  }
+  Statement& bind_blob(int index, const void* data, std::size_t bytes) {
+    sqlite3_bind_blob64(stmt_, index, data, static_cast<sqlite3_uint64>(bytes), SQLITE_TRANSIENT);
     return *this;
   }
 
@@ -61,10 +74,18 @@ class Statement {
   }
   std::string text(int column) const {
     const auto* p = sqlite3_column_text(stmt_, column);
-    return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p),
-                                                       static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
+    return p == nullptr
+               ? std::string()
+               : std::string(reinterpret_cast<const char*>(p),
+                             static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
   }
   std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+  double real(int column) const { return sqlite3_column_double(stmt_, column); }
+  bool is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+  const void* blob(int column) const { return sqlite3_column_blob(stmt_, column); }
+  std::size_t bytes(int column) const {
+    return static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column));
+  }
   void reset() {
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
