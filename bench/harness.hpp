@@ -21,8 +21,9 @@ struct Figures {
 };
 
 struct Options {
-  double min_seconds = 0.4;         // per benchmark, after warm-up
+  double min_seconds = 0.4;  // per benchmark, after warm-up
   std::uint64_t min_samples = 2000;
+  int warmup = 200;  // calls before measuring
 };
 
 // `op` runs the operation once; its result must be consumed (see keep()).

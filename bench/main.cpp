@@ -4,8 +4,12 @@
 //   rein_bench --json        one JSON object: {"name": {"median_ns": N, "p99_ns": N}, ...}
 //   rein_bench --filter S    only benchmarks whose name contains S
 //   rein_bench --quick       shorter runs (for smoke tests; figures are noisier)
-#include <cstdio>
+//
+// The memory recall benchmarks build their corpora once (1M items take a minute or two) and
+// keep them in bench-cache/ next to the executable ($REIN_BENCH_CACHE to put them elsewhere).
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -16,6 +20,7 @@
 
 int main(int argc, char** argv) {
   bool as_json = false;
+  bool quick = false;
   std::string filter;
   rein::bench::Options options;
   for (int i = 1; i < argc; ++i) {
@@ -24,6 +29,7 @@ int main(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--filter") == 0 && i + 1 < argc) {
       filter = argv[++i];
     } else if (std::strcmp(argv[i], "--quick") == 0) {
+      quick = true;
       options.min_seconds = 0.02;
       options.min_samples = 200;
     } else {
@@ -37,14 +43,25 @@ int main(int argc, char** argv) {
   rein::bench::add_tool_benchmarks(benchmarks);
   rein::bench::add_audit_benchmarks(benchmarks);
   rein::bench::add_runtime_benchmarks(benchmarks);
+  rein::bench::add_memory_benchmarks(benchmarks);
 
   nlohmann::ordered_json report = nlohmann::ordered_json::object();
-  if (!as_json) std::printf("%-28s %12s %12s %10s\n", "benchmark", "median_ns", "p99_ns", "samples");
+  if (!as_json)
+    std::printf("%-28s %12s %12s %10s\n", "benchmark", "median_ns", "p99_ns", "samples");
   for (const auto& b : benchmarks) {
     if (!filter.empty() && b.name.find(filter) == std::string::npos) continue;
-    const auto f = rein::bench::measure(b.name, b.op, options);
+    rein::bench::Options chosen = options;
+    if (b.options) {
+      chosen = *b.options;
+      if (quick) {
+        chosen.min_samples = std::min(chosen.min_samples, options.min_samples);
+        chosen.min_seconds = std::min(chosen.min_seconds, options.min_seconds);
+      }
+    }
+    const auto f = rein::bench::measure(b.name, b.op, chosen);
     if (as_json) {
-      report[b.name] = {{"median_ns", std::llround(f.median_ns)}, {"p99_ns", std::llround(f.p99_ns)}};
+      report[b.name] = {{"median_ns", std::llround(f.median_ns)},
+                        {"p99_ns", std::llround(f.p99_ns)}};
     } else {
       std::printf("%-28s %12.0f %12.0f %10llu\n", f.name.c_str(), f.median_ns, f.p99_ns,
                   static_cast<unsigned long long>(f.samples));

@@ -156,6 +156,8 @@ class MemoryManager {
   // Stores one item (deduplicated); returns its id. invalid_argument for empty content, a
   // confidence outside 0..1, or an embedding of the wrong dimension.
   Result<std::int64_t> remember(const MemoryRecord& record);
+  // Many items in one transaction (all or none), ids in order; errors name the record.
+  Result<std::vector<std::int64_t>> remember_all(const std::vector<MemoryRecord>& records);
   // Splits `text` into overlapping chunks (at paragraph, sentence or word boundaries), each a
   // semantic item with metadata {"chunk": i, "chunks": n} added; returns their ids.
   Result<std::vector<std::int64_t>> remember_document(MemoryRecord record);

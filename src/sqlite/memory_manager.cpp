@@ -199,130 +199,147 @@ Result<std::shared_ptr<MemoryManager>> MemoryManager::open(const std::filesystem
   return std::shared_ptr<MemoryManager>(new MemoryManager(std::move(impl)));
 }
 
-Result<std::int64_t> MemoryManager::remember(const MemoryRecord& r) {
-  if (r.content.empty())
-    return Error(ErrorCode::invalid_argument, "MemoryRecord.content must not be empty");
-  if (!(r.confidence >= 0.0 && r.confidence <= 1.0))
-    return Error(ErrorCode::invalid_argument, "MemoryRecord.confidence must be within 0..1");
-  if (r.ns.empty()) return Error(ErrorCode::invalid_argument, "MemoryRecord.ns must not be empty");
-  if (!r.metadata.is_object())
-    return Error(ErrorCode::invalid_argument, "MemoryRecord.metadata must be a JSON object");
-  Impl& impl = *impl_;
-  const std::string hash = sha256_hex(r.content);
-  const std::int64_t now = impl.env->unix_millis();
-  const auto ttl = r.ttl ? r.ttl : impl.options.default_ttl;
-  std::optional<std::int64_t> expires;
-  if (ttl) expires = now + ttl->count();
+namespace {
 
-  bool exists = false;
+Status check_record(const MemoryRecord& r) {
+  if (r.content.empty()) return Error(ErrorCode::invalid_argument, "MemoryRecord.content must not be empty");
+  if (!(r.confidence >= 0.0 && r.confidence <= 1.0)) {
+    return Error(ErrorCode::invalid_argument, "MemoryRecord.confidence must be within 0..1");
+  }
+  if (r.ns.empty()) return Error(ErrorCode::invalid_argument, "MemoryRecord.ns must not be empty");
+  if (!r.metadata.is_object()) return Error(ErrorCode::invalid_argument, "MemoryRecord.metadata must be a JSON object");
+  return {};
+}
+
+}  // namespace
+
+Result<std::int64_t> MemoryManager::remember(const MemoryRecord& record) {
+  auto ids = remember_all({record});
+  if (!ids) return ids.error();
+  return ids->front();
+}
+
+Result<std::vector<std::int64_t>> MemoryManager::remember_all(const std::vector<MemoryRecord>& records) {
+  Impl& impl = *impl_;
+  const std::size_t n = records.size();
+  auto at = [&](std::size_t i, const Error& e) {
+    return n == 1 ? e : Error(e.code(), "records[" + std::to_string(i) + "]: " + e.message());
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    if (auto s = check_record(records[i]); !s) return at(i, s.error());
+  }
+  std::vector<std::string> hashes(n);
+  for (std::size_t i = 0; i < n; ++i) hashes[i] = sha256_hex(records[i].content);
+  std::vector<bool> exists(n, false);
+  std::size_t dim = 0;  // of the index; fixed by the first vector when still empty
   {
     std::lock_guard lock(impl.mutex);
+    dim = impl.vectors.dim();
     sqlite::Statement s;
-    if (auto st = s.prepare(impl.db,
-                            "SELECT 1 FROM memory_items WHERE ns = ?1 AND kind = ?2 AND hash = ?3");
-        !st)
+    if (auto st = s.prepare(impl.db, "SELECT 1 FROM memory_items WHERE ns = ?1 AND kind = ?2 AND hash = ?3"); !st) {
       return st.error();
-    s.bind(1, r.ns).bind(2, to_string(r.kind)).bind(3, hash);
-    auto row = s.step();
-    if (!row) return row.error();
-    exists = *row;
-  }
-  std::vector<float> vector;  // embedded outside the lock: the callback may be slow
-  if (!exists && impl.options.embed) {
-    auto embedded = impl.options.embed(r.content);
-    if (!embedded)
-      return Error(embedded.error().code(),
-                   "embedding the memory item: " + embedded.error().message());
-    vector = std::move(*embedded);
-    const std::size_t dim = impl.vectors.dim();
-    if (dim != 0 && vector.size() != dim) {
-      return Error(ErrorCode::invalid_argument,
-                   "the embedding has " + std::to_string(vector.size()) +
-                       " dimensions, the memory " + std::to_string(dim));
     }
-    if (!detail::VectorIndex::normalise(vector))
-      return Error(ErrorCode::invalid_argument, "the embedding is a zero or non-finite vector");
+    for (std::size_t i = 0; i < n; ++i) {
+      sqlite::ResetOnExit reset(s);
+      s.bind(1, records[i].ns).bind(2, to_string(records[i].kind)).bind(3, hashes[i]);
+      auto row = s.step();
+      if (!row) return row.error();
+      exists[i] = *row;
+    }
+  }
+  // Embedded outside the lock (the callback may be slow), and only for new items.
+  std::vector<std::vector<float>> vectors(n);
+  if (impl.options.embed) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (exists[i]) continue;
+      auto embedded = impl.options.embed(records[i].content);
+      if (!embedded) return at(i, Error(embedded.error().code(), "embedding the memory item: " + embedded.error().message()));
+      vectors[i] = std::move(*embedded);
+      if (dim == 0) dim = vectors[i].size();
+      if (vectors[i].size() != dim) {
+        return at(i, Error(ErrorCode::invalid_argument, "the embedding has " + std::to_string(vectors[i].size()) +
+                                                            " dimensions, the memory " + std::to_string(dim)));
+      }
+      if (!detail::VectorIndex::normalise(vectors[i])) {
+        return at(i, Error(ErrorCode::invalid_argument, "the embedding is a zero or non-finite vector"));
+      }
+    }
   }
 
+  const std::int64_t now = impl.env->unix_millis();
   std::lock_guard lock(impl.mutex);
   if (auto s = impl.exec("BEGIN IMMEDIATE"); !s) return s.error();
   auto rollback = [&](Error e) {
     (void)impl.exec("ROLLBACK");
     return e;
   };
-  sqlite::Statement insert;
-  if (auto st = insert.prepare(
-          impl.db,
-          "INSERT INTO memory_items(kind, ns, content, metadata, source, confidence, created, "
-          "expires, hash) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(ns, kind, hash) DO UPDATE SET "
-          "metadata = excluded.metadata, source = excluded.source, confidence = "
-          "excluded.confidence, "
-          "expires = excluded.expires RETURNING id");
+  sqlite::Statement insert, vector_insert;
+  if (auto st = insert.prepare(impl.db,
+                               "INSERT INTO memory_items(kind, ns, content, metadata, source, confidence, created, expires, hash) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(ns, kind, hash) DO UPDATE SET "
+                               "metadata = excluded.metadata, source = excluded.source, confidence = excluded.confidence, "
+                               "expires = excluded.expires RETURNING id");
       !st) {
     return rollback(st.error());
   }
-  insert.bind(1, to_string(r.kind))
-      .bind(2, r.ns)
-      .bind(3, r.content)
-      .bind(4, detail::json_text(r.metadata))
-      .bind(5, r.source);
-  insert.bind_real(6, r.confidence).bind(7, now).bind(9, hash);
-  if (expires) {
-    insert.bind(8, *expires);
-  } else {
-    insert.bind_null(8);
+  if (auto st = vector_insert.prepare(impl.db, "INSERT OR REPLACE INTO memory_vectors(id, dim, vec) VALUES (?1, ?2, ?3)"); !st) {
+    return rollback(st.error());
   }
-  auto row = insert.step();
-  if (!row) return rollback(row.error());
-  if (!*row) return rollback(Error(ErrorCode::internal, "memory: the insert returned no id"));
-  const std::int64_t id = insert.integer(0);
-  insert.reset();
-  if (!vector.empty()) {
-    sqlite::Statement v;
-    if (auto st = v.prepare(
-            impl.db, "INSERT OR REPLACE INTO memory_vectors(id, dim, vec) VALUES (?1, ?2, ?3)");
-        !st)
-      return rollback(st.error());
-    v.bind(1, id)
-        .bind(2, static_cast<std::int64_t>(vector.size()))
-        .bind_blob(3, vector.data(), vector.size() * sizeof(float));
-    if (auto st = v.run(); !st) return rollback(st.error());
+  std::vector<std::int64_t> ids(n);
+  std::vector<std::string> namespaces;
+  for (std::size_t i = 0; i < n; ++i) {
+    const MemoryRecord& r = records[i];
+    const auto ttl = r.ttl ? r.ttl : impl.options.default_ttl;
+    insert.bind(1, to_string(r.kind)).bind(2, r.ns).bind(3, r.content).bind(4, detail::json_text(r.metadata)).bind(5, r.source);
+    insert.bind_real(6, r.confidence).bind(7, now).bind(9, hashes[i]);
+    if (ttl) {
+      insert.bind(8, now + ttl->count());
+    } else {
+      insert.bind_null(8);
+    }
+    auto row = insert.step();
+    if (!row) return rollback(at(i, row.error()));
+    if (!*row) return rollback(Error(ErrorCode::internal, "memory: the insert returned no id"));
+    ids[i] = insert.integer(0);
+    insert.reset();
+    if (!vectors[i].empty()) {
+      vector_insert.bind(1, ids[i]).bind(2, static_cast<std::int64_t>(vectors[i].size()));
+      vector_insert.bind_blob(3, vectors[i].data(), vectors[i].size() * sizeof(float));
+      if (auto st = vector_insert.run(); !st) return rollback(at(i, st.error()));
+    }
+    if (std::find(namespaces.begin(), namespaces.end(), r.ns) == namespaces.end()) namespaces.push_back(r.ns);
   }
   if (impl.options.max_items_per_namespace > 0) {
-    auto removed = impl.delete_where(
-        "ns = ?1 AND id NOT IN (SELECT id FROM memory_items WHERE ns = ?1 ORDER BY created DESC, "
-        "id DESC LIMIT ?2)",
-        [&](sqlite::Statement& s) {
-          s.bind(1, r.ns).bind(2, static_cast<std::int64_t>(impl.options.max_items_per_namespace));
-        });
-    if (!removed) return rollback(removed.error());
+    for (const auto& ns : namespaces) {
+      auto removed = impl.delete_where(
+          "ns = ?1 AND id NOT IN (SELECT id FROM memory_items WHERE ns = ?1 ORDER BY created DESC, id DESC LIMIT ?2)",
+          [&](sqlite::Statement& s) { s.bind(1, ns).bind(2, static_cast<std::int64_t>(impl.options.max_items_per_namespace)); });
+      if (!removed) return rollback(removed.error());
+    }
   }
   if (auto s = impl.exec("COMMIT"); !s) return rollback(s.error());
-  if (!vector.empty() && impl.vectors.add(id, vector.data(), vector.size()))
-    impl.vector_meta[id] = {r.ns, r.kind};
-  return id;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!vectors[i].empty() && impl.vectors.add(ids[i], vectors[i].data(), vectors[i].size())) {
+      impl.vector_meta[ids[i]] = {records[i].ns, records[i].kind};
+    }
+  }
+  return ids;
 }
 
 Result<std::vector<std::int64_t>> MemoryManager::remember_document(MemoryRecord record) {
-  if (record.content.empty())
-    return Error(ErrorCode::invalid_argument, "MemoryRecord.content must not be empty");
-  const auto chunks =
-      detail::chunk_text(record.content, impl_->options.chunk_chars, impl_->options.chunk_overlap);
-  std::vector<std::int64_t> ids;
+  if (record.content.empty()) return Error(ErrorCode::invalid_argument, "MemoryRecord.content must not be empty");
+  const auto chunks = detail::chunk_text(record.content, impl_->options.chunk_chars, impl_->options.chunk_overlap);
   const json base = record.metadata.is_object() ? record.metadata : json::object();
+  std::vector<MemoryRecord> parts;
   for (std::size_t i = 0; i < chunks.size(); ++i) {
     MemoryRecord chunk = record;
     chunk.content = chunks[i];
     chunk.metadata = base;
     chunk.metadata["chunk"] = i;
     chunk.metadata["chunks"] = chunks.size();
-    auto id = remember(chunk);
-    if (!id)
-      return Error(id.error().code(), "chunk " + std::to_string(i) + ": " + id.error().message());
-    ids.push_back(*id);
+    parts.push_back(std::move(chunk));
   }
-  return ids;
+  return remember_all(parts);  // one transaction: all chunks or none
 }
 
 Result<std::optional<MemoryItem>> MemoryManager::get(std::int64_t id) {
@@ -350,7 +367,7 @@ Result<Recall> MemoryManager::recall(const RecallQuery& q) {
   // Keyword candidates: BM25 (FTS5's bm25() is lower-is-better; negated here).
   std::unordered_map<std::int64_t, double> keyword, similarity;
   const std::string match = detail::fts_query(q.text);
-  if (!match.empty() && q.candidates > 0) {
+  if (!match.empty() && q.candidates > 0 && q.weights.keyword > 0) {
     std::string sql =
         "SELECT m.id, -bm25(memory_fts) FROM memory_fts JOIN memory_items m ON m.id = "
         "memory_fts.rowid "

@@ -367,3 +367,16 @@ TEST_CASE("MemoryManager may be used from many threads at once", "[memory][concu
   CHECK(*memory->count() == 100);
   CHECK((*memory->action_stats("note")).size() == 4);
 }
+
+TEST_CASE("remember_all stores many items in one transaction, all or none", "[memory]") {
+  auto memory = open_memory();
+  auto ids = memory->remember_all({fact("one"), fact("two"), fact("one")});
+  REQUIRE(ids.ok());
+  REQUIRE(ids->size() == 3);
+  CHECK((*ids)[0] == (*ids)[2]);  // deduplicated within the batch too
+  CHECK(*memory->count() == 2);
+  auto bad = memory->remember_all({fact("three"), fact("")});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message() == "records[1]: MemoryRecord.content must not be empty");
+  CHECK(*memory->count() == 2);  // nothing of the failed batch was stored
+}
