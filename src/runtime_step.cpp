@@ -262,7 +262,8 @@ Result<LlmResponse> Step::call_llm(const LlmRequest& given) {
 
 bool Step::plan_round(const std::optional<ReplanRequest>& replan) {
   SpanRecorder span(tracer_, clock_, trace_id_, step_span_, "rein.plan");
-  PlanRequest request{s_, tools_, [this](const LlmRequest& r) { return call_llm(r); }, replan};
+  PlanRequest request{s_, tools_, [this](const LlmRequest& r) { return call_llm(r); }, replan,
+                      core_.options.memory.manager};
   Result<PlanDecision> decision = Error(ErrorCode::internal, "planner not called");
   try {
     decision = core_.agent.planner->plan(request);

@@ -24,6 +24,7 @@
 #include "rein/agent_state.hpp"
 #include "rein/error.hpp"
 #include "rein/llm.hpp"
+#include "rein/memory.hpp"
 #include "rein/message.hpp"
 #include "rein/tool_registry.hpp"
 
@@ -55,6 +56,9 @@ struct PlanRequest {
   // runtime has no LLM callback.
   std::function<Result<LlmResponse>(const LlmRequest&)> llm;
   std::optional<ReplanRequest> replan;
+  // RuntimeOptions::memory's manager (nullptr when none): planners may recall more, or ask
+  // action_stats() which actions have worked before.
+  std::shared_ptr<MemoryManager> memory;
 };
 
 class Planner {

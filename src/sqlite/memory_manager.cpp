@@ -367,7 +367,7 @@ Result<Recall> MemoryManager::recall(const RecallQuery& q) {
   // Keyword candidates: BM25 (FTS5's bm25() is lower-is-better; negated here).
   std::unordered_map<std::int64_t, double> keyword, similarity;
   const std::string match = detail::fts_query(q.text);
-  if (!match.empty() && q.candidates > 0 && q.weights.keyword > 0) {
+  if (!match.empty() && q.candidates > 0) {
     std::string sql =
         "SELECT m.id, -bm25(memory_fts) FROM memory_fts JOIN memory_items m ON m.id = "
         "memory_fts.rowid "
