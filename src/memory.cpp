@@ -52,12 +52,17 @@ nlohmann::json ActionStats::to_json() const {
 namespace detail {
 
 std::string fts_query(std::string_view text) {
+  constexpr std::size_t kMaxWords = 64;  // a whole document as a query stays a bounded search
   std::string out;
   std::string word;
+  std::vector<std::string> seen;
   auto flush = [&] {
     if (word.empty()) return;
-    if (!out.empty()) out += " OR ";
-    out += '"' + word + '"';
+    if (seen.size() < kMaxWords && std::find(seen.begin(), seen.end(), word) == seen.end()) {
+      if (!out.empty()) out += " OR ";
+      out += '"' + word + '"';
+      seen.push_back(word);
+    }
     word.clear();
   };
   for (char c : text) {

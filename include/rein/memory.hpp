@@ -25,6 +25,9 @@
 // are never recalled; purge_expired() deletes them, and max_items_per_namespace (retention)
 // deletes the oldest items of a namespace beyond the limit.
 //
+// Stored data that cannot be read (a corrupt vector at open, corrupt metadata at recall) is a
+// data_loss error naming the item; nothing is silently skipped.
+//
 // Thread safety: every member may be called from any number of threads at once (calls are
 // serialised on one connection; the vector index is shared read-mostly).
 #pragma once

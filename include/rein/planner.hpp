@@ -34,9 +34,9 @@ struct PlanDecision {
   enum class Kind { steps, finish, ask };
   Kind kind = Kind::steps;
   std::vector<PlanStep> steps;
-  nlohmann::json answer;             // finish
-  std::string question;              // ask
-  std::vector<Message> messages;     // appended to the run's messages (e.g. the model's turn)
+  nlohmann::json answer;          // finish
+  std::string question;           // ask
+  std::vector<Message> messages;  // appended to the run's messages (e.g. the model's turn)
 
   static PlanDecision run(std::vector<PlanStep> steps);
   static PlanDecision finish(nlohmann::json answer);
@@ -80,7 +80,8 @@ class StaticPlanner final : public Planner {
 
   // Plans `steps` in the first round, then finishes with `answer(state)` (by default the
   // outputs of every step). A fixed plan cannot replan: replan requests get an error.
-  static std::shared_ptr<StaticPlanner> fixed(std::vector<PlanStep> steps, AnswerFn answer = nullptr);
+  static std::shared_ptr<StaticPlanner> fixed(std::vector<PlanStep> steps,
+                                              AnswerFn answer = nullptr);
 
   Result<PlanDecision> plan(const PlanRequest& request) override;
 

@@ -114,18 +114,22 @@ TEST_CASE("a failed recall is audited and the run goes on", "[memory][runtime]")
 TEST_CASE("planners can ask the memory which actions worked", "[memory][runtime]") {
   auto memory = MemoryManager::open(":memory:");
   REQUIRE(memory.ok());
-  for (double e : {0.2, 0.3}) REQUIRE((*memory)->record_outcome({"notify", {}, "email", e}).ok());
-  for (double e : {0.8, 0.9}) REQUIRE((*memory)->record_outcome({"notify", {}, "phone", e}).ok());
+  for (double e : {0.2, 0.3})
+    REQUIRE((*memory)->record_outcome({"notify", {}, "email", e}).ok());
+  for (double e : {0.8, 0.9})
+    REQUIRE((*memory)->record_outcome({"notify", {}, "phone", e}).ok());
   auto tools = std::make_shared<ToolRegistry>();
   RuntimeOptions options;
   options.memory.manager = *memory;
   options.memory.query.weights.keyword = 0;  // nothing to recall here, only statistics
-  auto planner = std::make_shared<StaticPlanner>([](const PlanRequest& req) -> Result<PlanDecision> {
-    if (!req.memory) return Error(ErrorCode::unavailable, "no memory");
-    auto stats = req.memory->action_stats("notify");
-    if (!stats) return stats.error();
-    return PlanDecision::finish({{"channel", stats->front().signature}, {"mean", stats->front().mean}});
-  });
+  auto planner =
+      std::make_shared<StaticPlanner>([](const PlanRequest& req) -> Result<PlanDecision> {
+        if (!req.memory) return Error(ErrorCode::unavailable, "no memory");
+        auto stats = req.memory->action_stats("notify");
+        if (!stats) return stats.error();
+        return PlanDecision::finish(
+            {{"channel", stats->front().signature}, {"mean", stats->front().mean}});
+      });
   Runtime runtime(AgentConfig{"memory-agent", tools, allow_all(), planner, nullptr}, options);
   auto state = runtime.run(RunRequest{"notify the customer", {"ana", {}}, nullptr, ""});
   REQUIRE(state.ok());

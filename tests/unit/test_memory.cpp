@@ -141,6 +141,12 @@ TEST_CASE("recall treats query text as words, never as SQL or FTS5 syntax", "[me
     REQUIRE(r.ok());
   }
   CHECK(memory->recall({.text = "'); DROP TABLE memory_items; -- acme"})->items.size() == 1);
+  std::string novel;
+  for (int i = 0; i < 5000; ++i)
+    novel += "word" + std::to_string(i) + " ";
+  CHECK(memory->recall({.text = novel + "acme"})
+            ->items.empty());  // only the first 64 words are searched
+  CHECK(memory->recall({.text = "acme " + novel})->items.size() == 1);
   CHECK(*memory->count() == 1);
 }
 
