@@ -339,6 +339,16 @@ TEST_CASE("MemoryManager reports unusable files and corrupt vectors as data_loss
   }
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "UPDATE memory_items SET metadata = '{broken'", nullptr, nullptr, nullptr) ==
+          SQLITE_OK);
+  {
+    auto m = MemoryManager::open(path, {.embed = concept_embedding});
+    REQUIRE(m.ok());
+    auto r = (*m)->recall({.text = "Acme"});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code() == rein::ErrorCode::data_loss);
+    CHECK(r.error().message() == "memory item 1: metadata is not JSON");
+  }
   REQUIRE(sqlite3_exec(db, "UPDATE memory_vectors SET vec = x'0102'", nullptr, nullptr, nullptr) ==
           SQLITE_OK);
   sqlite3_close(db);
