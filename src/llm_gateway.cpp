@@ -1,6 +1,7 @@
 #include "rein/llm_gateway.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <set>
 #include <unordered_map>
@@ -216,6 +217,14 @@ Result<LlmResponse> LlmGateway::complete(const LlmRequest& request) const {
     const ModelEndpoint& e = *impl.endpoint(chain[i]);
     LlmRequest sent = request;
     if (!e.model.empty()) sent.model = e.model;
+    // A caller that has seen part of a streamed answer must not get a second one spliced on.
+    auto streamed = std::make_shared<std::atomic<bool>>(false);
+    if (request.on_delta) {
+      sent.on_delta = [streamed, deliver = request.on_delta](const LlmDelta& d) {
+        streamed->store(true);
+        deliver(d);
+      };
+    }
     const std::string& model = sent.model;
     std::string key;
     if (cacheable) {
@@ -261,7 +270,8 @@ Result<LlmResponse> LlmGateway::complete(const LlmRequest& request) const {
     failures += (failures.empty() ? "" : "; ") + e.name + ": " + response.error().message();
     last = response.error();
     const ErrorCode code = response.error().code();
-    if (code == ErrorCode::cancelled || code == ErrorCode::budget_exhausted) break;
+    if (code == ErrorCode::cancelled || code == ErrorCode::budget_exhausted || streamed->load())
+      break;
   }
   if (chain.size() == 1) return *last;
   return Error(last->code(), "every model failed (" + failures + ")");

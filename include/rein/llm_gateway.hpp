@@ -16,7 +16,8 @@
 //      c. the call; on success its cost is computed from the price table (unless the endpoint
 //         reported one), usage is recorded per run, per principal and per model, the answer is
 //         cached, and returned;
-//      d. on failure the next endpoint is tried (cancelled and budget_exhausted stop at once);
+//      d. on failure the next endpoint is tried (cancelled and budget_exhausted stop at once,
+//         and so does a failed stream that already reached the caller's on_delta);
 //   3. every endpoint failed: the last error's code, with each endpoint's message.
 //
 // Usage per run is kept until forget_run(); hosts running many runs call it when a run ends.

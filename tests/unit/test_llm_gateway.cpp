@@ -114,6 +114,28 @@ TEST_CASE("LlmGateway falls back along the chain when a model fails", "[llm][gat
     CHECK(g->complete(request("x")).error().code() == ErrorCode::cancelled);
     CHECK(*never.calls == 0);
   }
+  SECTION("a stream that failed after reaching the caller is not replayed by a fallback") {
+    rein::GatewayOptions st;
+    st.endpoints = {{"half", "",
+                     [](const LlmRequest& req) -> rein::Result<LlmResponse> {
+                       if (req.on_delta)
+                         req.on_delta(rein::LlmDelta{"half an ans", -1, {}, {}, {}});
+                       return rein::Error(ErrorCode::unavailable, "stream cut");
+                     },
+                     std::nullopt},
+                    {"backup", "b", backup.callback(), std::nullopt}};
+    *backup.failing = false;
+    auto g = LlmGateway::create(st);
+    const int before = *backup.calls;
+    LlmRequest streaming = request("x");
+    std::string seen;
+    streaming.on_delta = [&](const rein::LlmDelta& d) { seen += d.content; };
+    auto cut = g->complete(streaming);
+    REQUIRE_FALSE(cut.ok());
+    CHECK(seen == "half an ans");
+    CHECK(*backup.calls == before);
+    CHECK(g->complete(request("x")).ok());  // not streaming: the fallback answers
+  }
   SECTION("a throwing endpoint is a failure like any other") {
     rein::GatewayOptions t;
     t.endpoints = {
