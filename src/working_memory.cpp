@@ -1,5 +1,6 @@
 #include "rein/working_memory.hpp"
 
+#include <optional>
 #include <set>
 
 namespace rein {

@@ -99,7 +99,7 @@ struct RecallQuery {
   std::string text;
   std::vector<std::string> namespaces;  // empty: every namespace
   std::vector<MemoryKind> kinds;        // empty: every kind
-  std::size_t candidates = 50;          // from each search
+  std::size_t candidates = 50;          // from each search (at most 1000)
   std::size_t top_k = 10;               // at most this many recalled
   std::int64_t budget_tokens = 2000;    // what the recalled items may take together
   RankWeights weights;

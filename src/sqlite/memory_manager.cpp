@@ -202,12 +202,14 @@ Result<std::shared_ptr<MemoryManager>> MemoryManager::open(const std::filesystem
 namespace {
 
 Status check_record(const MemoryRecord& r) {
-  if (r.content.empty()) return Error(ErrorCode::invalid_argument, "MemoryRecord.content must not be empty");
+  if (r.content.empty())
+    return Error(ErrorCode::invalid_argument, "MemoryRecord.content must not be empty");
   if (!(r.confidence >= 0.0 && r.confidence <= 1.0)) {
     return Error(ErrorCode::invalid_argument, "MemoryRecord.confidence must be within 0..1");
   }
   if (r.ns.empty()) return Error(ErrorCode::invalid_argument, "MemoryRecord.ns must not be empty");
-  if (!r.metadata.is_object()) return Error(ErrorCode::invalid_argument, "MemoryRecord.metadata must be a JSON object");
+  if (!r.metadata.is_object())
+    return Error(ErrorCode::invalid_argument, "MemoryRecord.metadata must be a JSON object");
   return {};
 }
 
@@ -219,7 +221,8 @@ Result<std::int64_t> MemoryManager::remember(const MemoryRecord& record) {
   return ids->front();
 }
 
-Result<std::vector<std::int64_t>> MemoryManager::remember_all(const std::vector<MemoryRecord>& records) {
+Result<std::vector<std::int64_t>> MemoryManager::remember_all(
+    const std::vector<MemoryRecord>& records) {
   Impl& impl = *impl_;
   const std::size_t n = records.size();
   auto at = [&](std::size_t i, const Error& e) {
@@ -229,14 +232,17 @@ Result<std::vector<std::int64_t>> MemoryManager::remember_all(const std::vector<
     if (auto s = check_record(records[i]); !s) return at(i, s.error());
   }
   std::vector<std::string> hashes(n);
-  for (std::size_t i = 0; i < n; ++i) hashes[i] = sha256_hex(records[i].content);
+  for (std::size_t i = 0; i < n; ++i)
+    hashes[i] = sha256_hex(records[i].content);
   std::vector<bool> exists(n, false);
   std::size_t dim = 0;  // of the index; fixed by the first vector when still empty
   {
     std::lock_guard lock(impl.mutex);
     dim = impl.vectors.dim();
     sqlite::Statement s;
-    if (auto st = s.prepare(impl.db, "SELECT 1 FROM memory_items WHERE ns = ?1 AND kind = ?2 AND hash = ?3"); !st) {
+    if (auto st = s.prepare(impl.db,
+                            "SELECT 1 FROM memory_items WHERE ns = ?1 AND kind = ?2 AND hash = ?3");
+        !st) {
       return st.error();
     }
     for (std::size_t i = 0; i < n; ++i) {
@@ -253,15 +259,19 @@ Result<std::vector<std::int64_t>> MemoryManager::remember_all(const std::vector<
     for (std::size_t i = 0; i < n; ++i) {
       if (exists[i]) continue;
       auto embedded = impl.options.embed(records[i].content);
-      if (!embedded) return at(i, Error(embedded.error().code(), "embedding the memory item: " + embedded.error().message()));
+      if (!embedded)
+        return at(i, Error(embedded.error().code(),
+                           "embedding the memory item: " + embedded.error().message()));
       vectors[i] = std::move(*embedded);
       if (dim == 0) dim = vectors[i].size();
       if (vectors[i].size() != dim) {
-        return at(i, Error(ErrorCode::invalid_argument, "the embedding has " + std::to_string(vectors[i].size()) +
-                                                            " dimensions, the memory " + std::to_string(dim)));
+        return at(i, Error(ErrorCode::invalid_argument,
+                           "the embedding has " + std::to_string(vectors[i].size()) +
+                               " dimensions, the memory " + std::to_string(dim)));
       }
       if (!detail::VectorIndex::normalise(vectors[i])) {
-        return at(i, Error(ErrorCode::invalid_argument, "the embedding is a zero or non-finite vector"));
+        return at(
+            i, Error(ErrorCode::invalid_argument, "the embedding is a zero or non-finite vector"));
       }
     }
   }
@@ -274,15 +284,20 @@ Result<std::vector<std::int64_t>> MemoryManager::remember_all(const std::vector<
     return e;
   };
   sqlite::Statement insert, vector_insert;
-  if (auto st = insert.prepare(impl.db,
-                               "INSERT INTO memory_items(kind, ns, content, metadata, source, confidence, created, expires, hash) "
-                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(ns, kind, hash) DO UPDATE SET "
-                               "metadata = excluded.metadata, source = excluded.source, confidence = excluded.confidence, "
-                               "expires = excluded.expires RETURNING id");
+  if (auto st = insert.prepare(
+          impl.db,
+          "INSERT INTO memory_items(kind, ns, content, metadata, source, confidence, created, "
+          "expires, hash) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(ns, kind, hash) DO UPDATE SET "
+          "metadata = excluded.metadata, source = excluded.source, confidence = "
+          "excluded.confidence, "
+          "expires = excluded.expires RETURNING id");
       !st) {
     return rollback(st.error());
   }
-  if (auto st = vector_insert.prepare(impl.db, "INSERT OR REPLACE INTO memory_vectors(id, dim, vec) VALUES (?1, ?2, ?3)"); !st) {
+  if (auto st = vector_insert.prepare(
+          impl.db, "INSERT OR REPLACE INTO memory_vectors(id, dim, vec) VALUES (?1, ?2, ?3)");
+      !st) {
     return rollback(st.error());
   }
   std::vector<std::int64_t> ids(n);
@@ -290,7 +305,11 @@ Result<std::vector<std::int64_t>> MemoryManager::remember_all(const std::vector<
   for (std::size_t i = 0; i < n; ++i) {
     const MemoryRecord& r = records[i];
     const auto ttl = r.ttl ? r.ttl : impl.options.default_ttl;
-    insert.bind(1, to_string(r.kind)).bind(2, r.ns).bind(3, r.content).bind(4, detail::json_text(r.metadata)).bind(5, r.source);
+    insert.bind(1, to_string(r.kind))
+        .bind(2, r.ns)
+        .bind(3, r.content)
+        .bind(4, detail::json_text(r.metadata))
+        .bind(5, r.source);
     insert.bind_real(6, r.confidence).bind(7, now).bind(9, hashes[i]);
     if (ttl) {
       insert.bind(8, now + ttl->count());
@@ -307,13 +326,17 @@ Result<std::vector<std::int64_t>> MemoryManager::remember_all(const std::vector<
       vector_insert.bind_blob(3, vectors[i].data(), vectors[i].size() * sizeof(float));
       if (auto st = vector_insert.run(); !st) return rollback(at(i, st.error()));
     }
-    if (std::find(namespaces.begin(), namespaces.end(), r.ns) == namespaces.end()) namespaces.push_back(r.ns);
+    if (std::find(namespaces.begin(), namespaces.end(), r.ns) == namespaces.end())
+      namespaces.push_back(r.ns);
   }
   if (impl.options.max_items_per_namespace > 0) {
     for (const auto& ns : namespaces) {
       auto removed = impl.delete_where(
-          "ns = ?1 AND id NOT IN (SELECT id FROM memory_items WHERE ns = ?1 ORDER BY created DESC, id DESC LIMIT ?2)",
-          [&](sqlite::Statement& s) { s.bind(1, ns).bind(2, static_cast<std::int64_t>(impl.options.max_items_per_namespace)); });
+          "ns = ?1 AND id NOT IN (SELECT id FROM memory_items WHERE ns = ?1 ORDER BY created DESC, "
+          "id DESC LIMIT ?2)",
+          [&](sqlite::Statement& s) {
+            s.bind(1, ns).bind(2, static_cast<std::int64_t>(impl.options.max_items_per_namespace));
+          });
       if (!removed) return rollback(removed.error());
     }
   }
@@ -327,8 +350,10 @@ Result<std::vector<std::int64_t>> MemoryManager::remember_all(const std::vector<
 }
 
 Result<std::vector<std::int64_t>> MemoryManager::remember_document(MemoryRecord record) {
-  if (record.content.empty()) return Error(ErrorCode::invalid_argument, "MemoryRecord.content must not be empty");
-  const auto chunks = detail::chunk_text(record.content, impl_->options.chunk_chars, impl_->options.chunk_overlap);
+  if (record.content.empty())
+    return Error(ErrorCode::invalid_argument, "MemoryRecord.content must not be empty");
+  const auto chunks =
+      detail::chunk_text(record.content, impl_->options.chunk_chars, impl_->options.chunk_overlap);
   const json base = record.metadata.is_object() ? record.metadata : json::object();
   std::vector<MemoryRecord> parts;
   for (std::size_t i = 0; i < chunks.size(); ++i) {
@@ -367,7 +392,9 @@ Result<Recall> MemoryManager::recall(const RecallQuery& q) {
   // Keyword candidates: BM25 (FTS5's bm25() is lower-is-better; negated here).
   std::unordered_map<std::int64_t, double> keyword, similarity;
   const std::string match = detail::fts_query(q.text);
-  if (!match.empty() && q.candidates > 0) {
+  const std::size_t candidates =
+      std::min<std::size_t>(q.candidates, 1000);  // bounds the IN list below
+  if (!match.empty() && candidates > 0) {
     std::string sql =
         "SELECT m.id, -bm25(memory_fts) FROM memory_fts JOIN memory_items m ON m.id = "
         "memory_fts.rowid "
@@ -381,7 +408,7 @@ Result<Recall> MemoryManager::recall(const RecallQuery& q) {
     sql += " ORDER BY bm25(memory_fts) LIMIT ?3";
     sqlite::Statement s;
     if (auto st = s.prepare(impl.db, sql); !st) return st.error();
-    s.bind(1, match).bind(2, now).bind(3, static_cast<std::int64_t>(q.candidates));
+    s.bind(1, match).bind(2, now).bind(3, static_cast<std::int64_t>(candidates));
     int at = 4;
     for (const auto& ns : q.namespaces)
       s.bind(at++, ns);
@@ -395,7 +422,7 @@ Result<Recall> MemoryManager::recall(const RecallQuery& q) {
     }
   }
   // Similarity candidates: exact cosine over the index, filtered by namespace and kind.
-  if (!query_vector.empty() && q.candidates > 0) {
+  if (!query_vector.empty() && candidates > 0) {
     if (impl.vectors.size() > 0 && query_vector.size() != impl.vectors.dim()) {
       return Error(ErrorCode::invalid_argument,
                    "the query embedding has " + std::to_string(query_vector.size()) +
@@ -409,7 +436,7 @@ Result<Recall> MemoryManager::recall(const RecallQuery& q) {
       return q.kinds.empty() || std::find(q.kinds.begin(), q.kinds.end(), kind) != q.kinds.end();
     };
     for (const auto& [id, cosine] :
-         impl.vectors.top_k(query_vector.data(), query_vector.size(), q.candidates, keep)) {
+         impl.vectors.top_k(query_vector.data(), query_vector.size(), candidates, keep)) {
       similarity[id] = std::clamp(static_cast<double>(cosine), 0.0, 1.0);
     }
   }
