@@ -28,8 +28,9 @@
 // Stored data that cannot be read (a corrupt vector at open, corrupt metadata at recall) is a
 // data_loss error naming the item; nothing is silently skipped.
 //
-// Thread safety: every member may be called from any number of threads at once (calls are
-// serialised on one connection; the vector index is shared read-mostly).
+// Thread safety: every member may be called from any number of threads at once. Database and
+// vector-index work is serialised under one lock; the embedding callback runs outside it, so it
+// must itself be safe to call concurrently.
 #pragma once
 
 #include <chrono>
