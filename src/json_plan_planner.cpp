@@ -155,13 +155,7 @@ std::vector<Message> JsonPlanPlanner::prompt(const PlanRequest& request) const {
 }
 
 Result<PlanDecision> JsonPlanPlanner::plan(const PlanRequest& request) {
-  LlmRequest llm;
-  llm.model = options_.model;
-  llm.messages = prompt(request);
-  llm.temperature = options_.temperature;
-  llm.max_tokens = options_.max_tokens;
-  llm.tags = options_.tags;
-  llm.complexity = options_.complexity;
+  LlmRequest llm = detail::model_request(options_, prompt(request));
   if (options_.response_format == ResponseFormatMode::json_object) {
     llm.response_format = {{"type", "json_object"}};
   } else if (options_.response_format == ResponseFormatMode::json_schema) {

@@ -11,35 +11,33 @@ using nlohmann::json;
 
 json to_json(const LlmResponse& r) {
   json calls = json::array();
-  for (const auto& c : r.tool_calls) calls.push_back(to_json(c));
-  return {{"content", r.content},
-          {"tool_calls", std::move(calls)},
-          {"finish_reason", r.finish_reason},
-          {"usage", {{"prompt_tokens", r.prompt_tokens}, {"completion_tokens", r.completion_tokens}}},
-          {"cost", r.cost},
-          {"model", r.model},
-          {"cached", r.cached}};
+  for (const auto& c : r.tool_calls)
+    calls.push_back(to_json(c));
+  return {
+      {"content", r.content},
+      {"tool_calls", std::move(calls)},
+      {"finish_reason", r.finish_reason},
+      {"usage", {{"prompt_tokens", r.prompt_tokens}, {"completion_tokens", r.completion_tokens}}},
+      {"cost", r.cost},
+      {"model", r.model},
+      {"cached", r.cached}};
 }
 
 std::int64_t estimate_prompt_tokens(const LlmRequest& request) {
   std::size_t bytes = 0;
-  std::int64_t overhead = 3;
-  for (const auto& m : request.messages) {
-    bytes += m.content.size() + m.name.size();
-    for (const auto& c : m.tool_calls) bytes += c.name.size() + c.raw_arguments.size() + c.id.size();
-    overhead += 4;
-  }
   if (!request.tools.is_null()) bytes += detail::json_text(request.tools).size();
-  if (!request.response_format.is_null()) bytes += detail::json_text(request.response_format).size();
-  return overhead + static_cast<std::int64_t>((bytes + 3) / 4);
+  if (!request.response_format.is_null())
+    bytes += detail::json_text(request.response_format).size();
+  return 3 + estimate_tokens(request.messages) + static_cast<std::int64_t>((bytes + 3) / 4);
 }
 
 Result<LlmResponse> llm_response_from_json(const json& j) {
   detail::JsonReader r(j, "llm response");
   LlmResponse out;
   r.string("content", out.content, false);
-  r.array<ToolCall>("tool_calls", out.tool_calls,
-                    [](const json& v, const std::string&) { return tool_call_from_json(v); }, false);
+  r.array<ToolCall>(
+      "tool_calls", out.tool_calls,
+      [](const json& v, const std::string&) { return tool_call_from_json(v); }, false);
   r.string("finish_reason", out.finish_reason, false);
   if (const json* usage = r.field("usage", false)) {
     detail::JsonReader u(*usage, "llm response.usage");
@@ -61,7 +59,8 @@ struct ScriptedLlm::State {
   std::vector<LlmRequest> requests;
 };
 
-ScriptedLlm::ScriptedLlm(std::vector<Result<LlmResponse>> responses) : state_(std::make_shared<State>()) {
+ScriptedLlm::ScriptedLlm(std::vector<Result<LlmResponse>> responses)
+    : state_(std::make_shared<State>()) {
   state_->responses = std::move(responses);
 }
 
@@ -81,7 +80,8 @@ Result<ScriptedLlm> ScriptedLlm::from_jsonl(const std::filesystem::path& path) {
         return Error(ErrorCode::invalid_argument, where + "field 'error' needs a string 'message'");
       }
       auto code = error_code_from_string(e.value("code", "unavailable"));
-      if (!code) return Error(ErrorCode::invalid_argument, where + "field 'error.code' is not a known code");
+      if (!code)
+        return Error(ErrorCode::invalid_argument, where + "field 'error.code' is not a known code");
       responses.emplace_back(Error(*code, e["message"].get<std::string>()));
       continue;
     }
@@ -97,7 +97,8 @@ Result<LlmResponse> ScriptedLlm::operator()(const LlmRequest& request) {
   state_->requests.push_back(request);
   if (state_->next >= state_->responses.size()) {
     return Error(ErrorCode::unavailable, "the scripted LLM has no responses left (" +
-                                             std::to_string(state_->responses.size()) + " were scripted)");
+                                             std::to_string(state_->responses.size()) +
+                                             " were scripted)");
   }
   return state_->responses[state_->next++];
 }

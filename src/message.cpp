@@ -6,8 +6,24 @@ namespace rein {
 
 using nlohmann::json;
 
+std::int64_t estimate_tokens(const Message& m) {
+  std::size_t bytes = m.content.size() + m.name.size() + m.tool_call_id.size();
+  for (const auto& c : m.tool_calls)
+    bytes += c.name.size() + c.raw_arguments.size() + c.id.size();
+  return 4 + static_cast<std::int64_t>((bytes + 3) / 4);
+}
+
+std::int64_t estimate_tokens(const std::vector<Message>& messages) {
+  std::int64_t total = 0;
+  for (const auto& m : messages)
+    total += estimate_tokens(m);
+  return total;
+}
+
 json to_json(const ToolCall& call) {
-  return {{"id", call.id}, {"name", call.name}, {"arguments", call.arguments},
+  return {{"id", call.id},
+          {"name", call.name},
+          {"arguments", call.arguments},
           {"raw_arguments", call.raw_arguments}};
 }
 
@@ -26,7 +42,8 @@ json to_json(const Message& m) {
   json j = {{"role", m.role}, {"content", m.content}};
   if (!m.tool_calls.empty()) {
     json calls = json::array();
-    for (const auto& c : m.tool_calls) calls.push_back(to_json(c));
+    for (const auto& c : m.tool_calls)
+      calls.push_back(to_json(c));
     j["tool_calls"] = std::move(calls);
   }
   if (!m.tool_call_id.empty()) j["tool_call_id"] = m.tool_call_id;
@@ -39,9 +56,9 @@ Result<Message> message_from_json(const json& j) {
   Message m;
   r.string("role", m.role);
   r.string("content", m.content, false);
-  r.array<ToolCall>("tool_calls", m.tool_calls,
-                    [](const json& item, const std::string&) { return tool_call_from_json(item); },
-                    false);
+  r.array<ToolCall>(
+      "tool_calls", m.tool_calls,
+      [](const json& item, const std::string&) { return tool_call_from_json(item); }, false);
   r.string("tool_call_id", m.tool_call_id, false);
   r.string("name", m.name, false);
   if (!r.ok()) return r.status().error();

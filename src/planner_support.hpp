@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "rein/llm.hpp"
 #include "rein/planner.hpp"
@@ -38,6 +39,19 @@ inline Result<LlmResponse> ask_model(const PlanRequest& request, const LlmReques
   if (!request.llm)
     return Error(ErrorCode::unavailable, "the planner needs an LLM callback (RuntimeOptions::llm)");
   return request.llm(llm_request);
+}
+
+// The request settings both model-driven planners' options share.
+template <typename Options>
+LlmRequest model_request(const Options& options, std::vector<Message> messages) {
+  LlmRequest r;
+  r.model = options.model;
+  r.messages = std::move(messages);
+  r.temperature = options.temperature;
+  r.max_tokens = options.max_tokens;
+  r.tags = options.tags;
+  r.complexity = options.complexity;
+  return r;
 }
 
 // A model's JSON without a surrounding ```json fence or stray whitespace.

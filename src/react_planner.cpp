@@ -84,14 +84,8 @@ Result<PlanDecision> ReactPlanner::plan(const PlanRequest& request) {
     if (s.status == StepStatus::succeeded)
       done.insert(s.step.tool + " " + detail::json_text(s.step.args));
   }
-  LlmRequest llm;
-  llm.model = options_.model;
-  llm.messages = conversation(request);
+  LlmRequest llm = detail::model_request(options_, conversation(request));
   llm.tools = request.tools.openai_catalog();
-  llm.temperature = options_.temperature;
-  llm.max_tokens = options_.max_tokens;
-  llm.tags = options_.tags;
-  llm.complexity = options_.complexity;
 
   for (int repairs = 0;; ++repairs) {
     auto answer = detail::ask_model(request, llm);

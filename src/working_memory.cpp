@@ -5,20 +5,6 @@
 
 namespace rein {
 
-std::int64_t estimate_tokens(const Message& m) {
-  std::size_t bytes = m.content.size() + m.name.size() + m.tool_call_id.size();
-  for (const auto& c : m.tool_calls)
-    bytes += c.name.size() + c.raw_arguments.size() + c.id.size();
-  return 4 + static_cast<std::int64_t>((bytes + 3) / 4);
-}
-
-std::int64_t estimate_tokens(const std::vector<Message>& messages) {
-  std::int64_t total = 0;
-  for (const auto& m : messages)
-    total += estimate_tokens(m);
-  return total;
-}
-
 namespace {
 
 // A run of messages that must be kept or dropped together.

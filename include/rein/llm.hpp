@@ -55,8 +55,8 @@ struct LlmRequest {
   LlmDeltaCallback on_delta;
 };
 
-// Rough token count of a request's prompt (about four bytes a token, plus a few per message):
-// what budgets are checked against before the call is sent.
+// Rough token count of a request's prompt (estimate_tokens of its messages, plus its tools and
+// response format at four bytes a token): what budgets are checked against before sending.
 std::int64_t estimate_prompt_tokens(const LlmRequest& request);
 
 struct LlmResponse {

@@ -10,7 +10,8 @@
 // With a summarise callback, what was trimmed away is summarised and the summary placed after
 // the pinned messages, as a system message; it counts against the budget, so more may be
 // trimmed to make room. A failing summariser is not fatal: the window is trimmed without a
-// summary and the result carries the error's message.
+// summary and the result carries the error's message. Tokens are counted with
+// estimate_tokens (message.hpp), as budgets are everywhere in rein.
 //
 // Thread safety: pure functions.
 #pragma once
@@ -24,11 +25,6 @@
 #include "rein/message.hpp"
 
 namespace rein {
-
-// Tokens of one message as budgets count them: about four bytes a token, plus four for the
-// message's framing (the same estimate as estimate_prompt_tokens).
-std::int64_t estimate_tokens(const Message& message);
-std::int64_t estimate_tokens(const std::vector<Message>& messages);
 
 using SummariseFn = std::function<Result<std::string>(const std::vector<Message>& trimmed)>;
 

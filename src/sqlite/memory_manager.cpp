@@ -44,6 +44,7 @@ CREATE INDEX IF NOT EXISTS memory_outcomes_kind ON memory_outcomes(kind, signatu
 constexpr const char* kItemColumns =
     "id, kind, ns, content, metadata, source, confidence, created, expires, hash";
 
+// What estimate_tokens (message.hpp) counts for a message holding just this text.
 std::int64_t tokens_of(const std::string& content) {
   return 4 + static_cast<std::int64_t>((content.size() + 3) / 4);
 }

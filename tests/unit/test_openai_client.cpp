@@ -12,15 +12,19 @@ using rein::test::FakeReply;
 
 namespace {
 
-rein::OpenAiClient make_client(const FakeLlmServer& server, rein::Env* env, int retries = 3) {
+rein::OpenAiOptions options_for(const std::string& base_url, rein::Env* env, int retries) {
   rein::OpenAiOptions o;
-  o.base_url = server.base_url();
+  o.base_url = base_url;
   o.api_key = "sk-test";
   o.model = "fake-model";
   o.max_retries = retries;
   o.env = env;
   o.read_timeout = std::chrono::milliseconds(10'000);
-  auto client = rein::OpenAiClient::create(o);
+  return o;
+}
+
+rein::OpenAiClient make_client(const FakeLlmServer& server, rein::Env* env, int retries = 3) {
+  auto client = rein::OpenAiClient::create(options_for(server.base_url(), env, retries));
   REQUIRE(client.ok());
   return *client;
 }
@@ -228,12 +232,8 @@ TEST_CASE("OpenAiClient enforces its timeouts and reports refused connections", 
   rein::ManualEnv env;
   SECTION("total timeout") {
     FakeLlmServer server;
-    rein::OpenAiOptions o;
-    o.base_url = server.base_url();
-    o.model = "m";
-    o.max_retries = 0;
+    rein::OpenAiOptions o = options_for(server.base_url(), &env, 0);
     o.total_timeout = std::chrono::milliseconds(300);
-    o.env = &env;
     FakeReply slow = FakeReply::answer("late");
     slow.delay = std::chrono::milliseconds(5000);
     server.push(slow);
@@ -243,12 +243,8 @@ TEST_CASE("OpenAiClient enforces its timeouts and reports refused connections", 
   }
   SECTION("read timeout between stream chunks") {
     FakeLlmServer server;
-    rein::OpenAiOptions o;
-    o.base_url = server.base_url();
-    o.model = "m";
-    o.max_retries = 0;
+    rein::OpenAiOptions o = options_for(server.base_url(), &env, 0);
     o.read_timeout = std::chrono::milliseconds(1000);
-    o.env = &env;
     FakeReply stalled = FakeReply::stream({json{{"choices", {{{"delta", {{"content", "a"}}}}}}}});
     stalled.chunk_delay = std::chrono::milliseconds(6000);
     server.push(stalled);
@@ -264,11 +260,7 @@ TEST_CASE("OpenAiClient enforces its timeouts and reports refused connections", 
       FakeLlmServer closed;
       url = closed.base_url();
     }
-    rein::OpenAiOptions o;
-    o.base_url = url;
-    o.model = "m";
-    o.max_retries = 2;
-    o.env = &env;
+    rein::OpenAiOptions o = options_for(url, &env, 2);
     auto r = rein::OpenAiClient::create(o)->complete(ask("x"));
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code() == rein::ErrorCode::unavailable);
