@@ -1,16 +1,23 @@
 // A process that runs (or resumes) one run of a ledger agent, for the crash test to kill.
 //
-//   rein_crash_child STORE.db EFFECTS.db RUN_ID
+//   rein_crash_child STORE.db EFFECTS.db RUN_ID [TRACE]
 //
 // The agent reads accounts and posts amounts to a ledger kept in a separate database (the
 // "external system"). Posting is side-effecting and idempotent by key: the ledger records
 // each key it applied in the same transaction as the balance change, as a real payment API
 // would. Tools sleep a little so that kills land inside calls too. Exit 0 when the run ended.
+//
+// With TRACE, the child appends one line per event to that file, each a single write(2) so a
+// SIGKILL never leaves half a line: "B <ns>" when main starts, "+ <ns>" when a tool call
+// begins, "- <ns>" when it returns (ns: the monotonic clock, shared with the parent). The crash
+// test reads it to time an uninterrupted run and to tell where each kill landed.
 #include <chrono>
 #include <cstdio>
+#include <fcntl.h>
 #include <random>
 #include <string>
 #include <thread>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -25,7 +32,27 @@ std::mt19937& rng() {
   return engine;
 }
 
-void pause_a_little() { std::this_thread::sleep_for(std::chrono::microseconds(rng()() % 2000)); }
+void pause_a_little() { std::this_thread::sleep_for(std::chrono::microseconds(500 + rng()() % 2500)); }
+
+int trace_fd = -1;
+
+void trace(char event) {
+  if (trace_fd < 0) return;
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
+                      .count();
+  char line[48];
+  const int n = std::snprintf(line, sizeof line, "%c %lld\n", event, static_cast<long long>(ns));
+  if (n > 0) (void)!::write(trace_fd, line, static_cast<std::size_t>(n));
+}
+
+// Marks a tool call in the trace from entry to return.
+struct TracedCall {
+  TracedCall() { trace('+'); }
+  ~TracedCall() { trace('-'); }
+  TracedCall(const TracedCall&) = delete;
+  TracedCall& operator=(const TracedCall&) = delete;
+};
 
 // The external ledger: one connection per call keeps it simple and crash-safe.
 rein::ToolResult post(const std::string& ledger_path, const std::string& key, std::int64_t amount) {
@@ -48,10 +75,12 @@ rein::ToolResult post(const std::string& ledger_path, const std::string& key, st
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: rein_crash_child STORE.db EFFECTS.db RUN_ID\n");
+  if (argc != 4 && argc != 5) {
+    std::fprintf(stderr, "usage: rein_crash_child STORE.db EFFECTS.db RUN_ID [TRACE]\n");
     return 2;
   }
+  if (argc == 5) trace_fd = ::open(argv[4], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  trace('B');
   const std::string store_path = argv[1], ledger_path = argv[2], run_id = argv[3];
   auto store = rein::SqliteStore::open(store_path);
   if (!store) {
@@ -69,11 +98,13 @@ int main(int argc, char** argv) {
   write.side_effects = true;
   write.idempotency.key_required = true;
   (void)tools->register_tool(read, [](const json& args, rein::ToolContext&) {
+    const TracedCall traced;
     pause_a_little();
     const int id = args.value("account", 0);
     return rein::ToolResult::success({{"account", id}, {"amount", 100 * id + 7}});
   });
   (void)tools->register_tool(write, [ledger_path](const json& args, rein::ToolContext& ctx) {
+    const TracedCall traced;
     pause_a_little();
     auto r = post(ledger_path, std::string(ctx.idempotency_key()), args.value("amount", 0));
     pause_a_little();

@@ -2,10 +2,18 @@
 // killed with SIGKILL at random points, then resumed, again and again. Every run must end in
 // the same state as an uncrashed run, every ledger posting must be applied exactly once, and
 // the audit must verify. REIN_CRASH_KILLS sets how many kills to make (default 200).
+//
+// Nothing here assumes how fast the machine is: most kills wait for a tool call to begin (an
+// event, not a time), the rest are drawn across a run timed on this machine, and a run that
+// commits nothing through several kills in a row is left to finish once. The test reports
+// where the kills landed, read from the trace the child writes.
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <fcntl.h>
+#include <fstream>
+#include <map>
+#include <optional>
 #include <random>
 #include <sys/wait.h>
 #include <thread>
@@ -45,33 +53,108 @@ std::int64_t query(const std::filesystem::path& path, const std::string& sql) {
   return value;
 }
 
-// Starts the child; kills it after `kill_after` unless it finishes first. True when it
-// finished on its own with exit status 0.
-bool run_child(const std::string& store, const std::string& ledger, const std::string& run_id,
-               std::chrono::microseconds kill_after, bool& killed) {
+// What the child's trace says about one attempt (see crash_child.cpp).
+struct Trace {
+  bool started = false;            // main() was reached
+  int calls_begun = 0, calls_returned = 0;
+  std::optional<std::int64_t> first_call_ns;  // monotonic time the first tool call began
+};
+
+Trace read_trace(const std::filesystem::path& path) {
+  Trace t;
+  std::ifstream in(path);
+  char event = 0;
+  std::int64_t ns = 0;
+  while (in >> event >> ns) {
+    if (event == 'B') t.started = true;
+    if (event == '+' && ++t.calls_begun == 1) t.first_call_ns = ns;
+    if (event == '-') ++t.calls_returned;
+  }
+  return t;
+}
+
+std::int64_t monotonic_ns(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+// Where a kill landed, from the trace the killed child left.
+enum class KillSite { start_up, runtime, tool_call };
+
+KillSite site_of(const Trace& t) {
+  if (!t.started) return KillSite::start_up;  // exec, dynamic loading, sanitizer start-up
+  return t.calls_begun > t.calls_returned ? KillSite::tool_call : KillSite::runtime;
+}
+
+struct Attempt {
+  bool finished = false;  // exited by itself with status 0
+  bool killed = false;
+  std::chrono::steady_clock::duration elapsed{};
+  Trace trace;
+};
+
+// When to kill a child: once its `at_call`-th tool call has begun (0: not on an event), or
+// `after` it started, whichever comes first. Neither: let it run to its end.
+struct KillPlan {
+  std::optional<std::chrono::microseconds> after;
+  int at_call = 0;
+};
+
+// Starts the child and kills it as `plan` says, unless it finishes first; `hang_guard` only
+// stops a child that would never end.
+Attempt run_child(const std::string& store, const std::string& ledger, const std::string& run_id,
+                  const std::filesystem::path& trace_path, KillPlan plan) {
+  constexpr auto hang_guard = std::chrono::minutes(10);
+  std::filesystem::remove(trace_path);
+  Attempt a;
+  const auto started = std::chrono::steady_clock::now();
   const pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
     const int devnull = open("/dev/null", O_WRONLY);
     dup2(devnull, STDOUT_FILENO);
     execl(REIN_CRASH_CHILD_PATH, REIN_CRASH_CHILD_PATH, store.c_str(), ledger.c_str(), run_id.c_str(),
-          static_cast<char*>(nullptr));
+          trace_path.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
-  const auto deadline = std::chrono::steady_clock::now() + kill_after;
+  const bool may_kill = plan.after.has_value() || plan.at_call > 0;
+  const auto deadline = started + (plan.after ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(*plan.after)
+                                              : std::chrono::duration_cast<std::chrono::steady_clock::duration>(hang_guard));
   int status = 0;
-  killed = false;
+  bool exited = false;
   for (;;) {
     const pid_t done = waitpid(pid, &status, WNOHANG);
     REQUIRE(done >= 0);
-    if (done == pid) return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (done == pid) {
+      exited = true;
+      break;
+    }
     if (std::chrono::steady_clock::now() >= deadline) break;
+    if (plan.at_call > 0 && read_trace(trace_path).calls_begun >= plan.at_call) break;
     std::this_thread::sleep_for(200us);
   }
-  kill(pid, SIGKILL);
-  REQUIRE(waitpid(pid, &status, 0) == pid);
-  killed = WIFSIGNALED(status);
-  return !killed && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (!exited) {
+    kill(pid, SIGKILL);
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+  }
+  a.elapsed = std::chrono::steady_clock::now() - started;
+  a.killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  a.finished = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  a.trace = read_trace(trace_path);
+  if (!may_kill) {
+    INFO("a child left to run to its end was still running after " << hang_guard.count() << " minutes");
+    REQUIRE_FALSE(a.killed);
+  }
+  return a;
+}
+
+// Committed progress of a run: the entries in its audit chain (one per commit).
+std::int64_t committed(const std::filesystem::path& store, const std::string& run_id) {
+  if (!std::filesystem::exists(store)) return -1;
+  auto opened = SqliteStore::open(store);
+  REQUIRE(opened.ok());
+  auto state = (*opened)->load(run_id);
+  REQUIRE(state.ok());
+  return state->has_value() ? (*state)->audit_count : 0;
 }
 
 // What must be the same however often the run was interrupted.
@@ -90,32 +173,69 @@ nlohmann::json outcome(const AgentState& s) {
 TEST_CASE("crash: runs killed at random points resume to the uncrashed outcome", "[crash]") {
   const char* wanted = std::getenv("REIN_CRASH_KILLS");
   const int kills_wanted = wanted != nullptr ? std::max(1, std::atoi(wanted)) : 200;
+  // Kills in a row that commit nothing before one attempt is left to run to its end. The
+  // harness never assumes how fast the machine is (see the top of this file): a run that stops
+  // making progress under the kills still gets to finish.
+  constexpr int stall_limit = 8;
 
-  // The reference: one run, never interrupted.
+  // The reference: one run, never interrupted, timed.
   const auto ref_store = temp_db_path("crash_ref"), ref_ledger = temp_db_path("crash_ref_ledger");
+  const auto trace_path = temp_db_path("crash_trace");
   init_ledger(ref_ledger);
-  bool killed = false;
-  REQUIRE(run_child(ref_store.string(), ref_ledger.string(), "ledger-run", 60s, killed));
+  const auto ref_start = std::chrono::steady_clock::now();
+  const Attempt ref = run_child(ref_store.string(), ref_ledger.string(), "ledger-run", trace_path, {});
+  REQUIRE(ref.finished);
+  REQUIRE(ref.trace.first_call_ns.has_value());
   const auto reference = outcome(*(*(*SqliteStore::open(ref_store))->load("ledger-run")));
   const auto expected_total = query(ref_ledger, "SELECT total FROM balance");
   REQUIRE(reference["status"] == "completed");
   REQUIRE(expected_total == 6 * 7 + 100 * (1 + 2 + 3 + 4 + 5 + 6));
 
+  // Three kills in four wait for a tool call to begin (the n-th of the run's twelve): they
+  // land inside calls, where an effect may have happened without its outcome being recorded.
+  // The rest come after a delay drawn across this machine's uninterrupted run, from half-way
+  // to its first tool call (start-up and the first commits) to its end: they land anywhere.
+  // A resumed attempt has less left to do, so late kills let it finish.
+  const auto whole = std::chrono::duration_cast<std::chrono::microseconds>(ref.elapsed);
+  const auto to_first_call =
+      std::chrono::microseconds((*ref.trace.first_call_ns - monotonic_ns(ref_start)) / 1000);
+  const auto earliest = std::clamp(to_first_call / 2, std::chrono::microseconds(100), whole);
+  std::uniform_int_distribution<std::int64_t> kill_delay(earliest.count(), std::max(earliest, whole).count());
+  std::uniform_int_distribution<int> kill_kind(0, 3), kill_call(1, ref.trace.calls_begun);
+
   std::mt19937 rng(20261121);
-  int kills = 0, runs = 0;
+  int kills = 0, runs = 0, let_finish = 0;
+  std::map<KillSite, int> sites;
   std::int64_t replays = 0;  // tool invocations beyond one per key: re-runs the ledger absorbed
   while (kills < kills_wanted) {
     const auto store = temp_db_path("crash"), ledger = temp_db_path("crash_ledger");
     init_ledger(ledger);
     ++runs;
     bool finished = false;
-    for (int attempt = 0; attempt < 400 && !finished; ++attempt) {
-      // Early kills land in start-up and the first commits; later ones inside tool calls.
-      const auto delay = std::chrono::microseconds(std::uniform_int_distribution<int>(500, 40'000)(rng));
-      finished = run_child(store.string(), ledger.string(), "ledger-run", delay, killed);
-      if (killed) ++kills;
+    int stalled = 0;
+    std::int64_t progress = committed(store, "ledger-run");
+    while (!finished) {
+      KillPlan plan;
+      if (stalled >= stall_limit) {
+        ++let_finish;
+      } else if (kill_kind(rng) != 0) {
+        plan.at_call = kill_call(rng);  // fewer calls left than that: the attempt finishes
+      } else {
+        plan.after = std::chrono::microseconds(kill_delay(rng));
+      }
+      const Attempt a = run_child(store.string(), ledger.string(), "ledger-run", trace_path, plan);
+      finished = a.finished;
+      if (!a.killed) {
+        INFO("run " << runs << ": the child stopped by itself without finishing the run");
+        REQUIRE(finished);
+        break;
+      }
+      ++kills;
+      ++sites[site_of(a.trace)];
+      const auto now_committed = committed(store, "ledger-run");
+      stalled = now_committed > progress ? 0 : stalled + 1;
+      progress = std::max(progress, now_committed);
     }
-    REQUIRE(finished);
     auto opened = SqliteStore::open(store);
     REQUIRE(opened.ok());
     auto state = (*opened)->load("ledger-run");
@@ -132,7 +252,16 @@ TEST_CASE("crash: runs killed at random points resume to the uncrashed outcome",
     auto anchors = (*opened)->audit_anchors();
     CHECK(verify_audit(*all, &*anchors).ok);
   }
-  WARN("crash test: " << kills << " kills over " << runs << " runs; " << replays
-                      << " ledger calls were repeats absorbed by idempotency keys");
+  WARN("crash test: " << kills << " kills over " << runs << " runs (uninterrupted run "
+                      << whole.count() / 1000 << " ms, kill delays " << earliest.count() / 1000 << "-"
+                      << whole.count() / 1000 << " ms); kills inside tool calls "
+                      << sites[KillSite::tool_call] << ", in the runtime between calls " << sites[KillSite::runtime]
+                      << ", in process start-up " << sites[KillSite::start_up] << "; " << let_finish
+                      << " attempts left to finish after " << stall_limit << " kills without a commit; "
+                      << replays << " ledger calls were repeats absorbed by idempotency keys");
   CHECK(kills >= kills_wanted);
+  // The kills reach into the tool calls, where an effect may have happened without its outcome
+  // being recorded: the case the ledger's idempotency keys exist for.
+  CHECK(sites[KillSite::tool_call] > 0);
+  CHECK(ref.trace.calls_begun == 12);
 }
