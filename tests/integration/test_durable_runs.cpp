@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "runtime_fixture.hpp"
+#include "../support/waiting.hpp"
 
 using namespace rein;
 using namespace rein::testing;
@@ -101,9 +102,14 @@ TEST_CASE("a denied approval is reported and the run goes on without it", "[runt
 
 TEST_CASE("independent steps run concurrently; results are applied in plan order", "[runtime]") {
   auto tools = std::make_shared<ToolRegistry>();
+  // Each call waits until all four are in flight, so the test passes only if they overlap,
+  // however long the runtime takes to start its threads; a runtime that ran them one at a
+  // time would leave the first waiting until the hang guard.
+  auto all_in_flight = std::make_shared<Rendezvous>(4);
+  auto met = std::make_shared<std::atomic<int>>(0);
   for (int i = 0; i < 4; ++i) {
-    REQUIRE(tools->register_tool(spec("slow.t" + std::to_string(i)), [](const json&, ToolContext&) {
-      std::this_thread::sleep_for(60ms);
+    REQUIRE(tools->register_tool(spec("slow.t" + std::to_string(i)), [all_in_flight, met](const json&, ToolContext&) {
+      if (all_in_flight->arrive()) ++*met;
       return ToolResult::success({{"ok", true}});
     }).ok());
   }
@@ -114,8 +120,8 @@ TEST_CASE("independent steps run concurrently; results are applied in plan order
              RuntimeOptions{.tracer = tracer, .max_parallel_calls = 4});
   auto run = rt.run(RunRequest{"g", {}, nullptr, "par"});
   CHECK(run->status == RunStatus::completed);
-  // Overlap shown by the calls' own spans, not by a wall-clock threshold: every call started
-  // before any of them ended.
+  CHECK(*met == 4);
+  // The calls' own spans agree: every call started before any of them ended.
   std::int64_t last_start = 0, first_end = INT64_MAX;
   int calls = 0;
   for (const auto& sp : tracer->spans()) {
@@ -135,29 +141,40 @@ TEST_CASE("independent steps run concurrently; results are applied in plan order
 
 TEST_CASE("cancel stops a run at the next boundary and tells calls in flight", "[runtime]") {
   auto tools = std::make_shared<ToolRegistry>();
-  std::atomic<bool> saw_cancel{false};
+  struct Flags {
+    std::atomic<bool> entered{false}, saw_cancel{false}, returned{false};
+  };
+  auto flags = std::make_shared<Flags>();
   auto s = spec("slow.call");
-  s.timeout = 5000ms;
-  REQUIRE(tools->register_tool(s, [&](const json&, ToolContext& ctx) {
-    ctx.sleep_for(3s);
-    saw_cancel = ctx.cancelled();
+  s.timeout = std::chrono::minutes(5);
+  REQUIRE(tools->register_tool(s, [flags](const json&, ToolContext& ctx) {
+    flags->entered = true;
+    ctx.sleep_for(kHangGuard);  // only cancellation ends this early
+    flags->saw_cancel = ctx.cancelled();
+    flags->returned = true;
     return ToolResult::failure("interrupted", true);
   }).ok());
   Runtime rt(AgentConfig{"a", tools, allow_all(), StaticPlanner::fixed({call("a", "slow.call"), call("b", "slow.call", json::object(), {"a"})}), nullptr});
   REQUIRE(rt.start(RunRequest{"g", {}, nullptr, "cancel-me"}).ok());
+  // Cancels once the first call is in flight, however long the run took to get there.
+  Status cancelled;
+  bool saw_entry = false;
   std::thread canceller([&] {
-    std::this_thread::sleep_for(50ms);
-    REQUIRE(rt.cancel("cancel-me").ok());
+    saw_entry = eventually([&] { return flags->entered.load(); });
+    cancelled = rt.cancel("cancel-me");
   });
   const auto start = std::chrono::steady_clock::now();
   auto run = rt.run("cancel-me");
   canceller.join();
-  CHECK(std::chrono::steady_clock::now() - start < 2s);
+  REQUIRE(saw_entry);
+  CHECK(cancelled.ok());
+  // Far less than the call's own sleep: the run did not wait for the call to end.
+  CHECK(std::chrono::steady_clock::now() - start < kHangGuard / 2);
   CHECK(run->status == RunStatus::cancelled);
   CHECK(run->partial);
   // The registry stops waiting at once; the tool's own thread notices a moment later.
-  for (int i = 0; i < 1000 && !saw_cancel; ++i) std::this_thread::sleep_for(1ms);
-  CHECK(saw_cancel);
+  REQUIRE(eventually([&] { return flags->returned.load(); }));
+  CHECK(flags->saw_cancel);
 
   REQUIRE(rt.start(RunRequest{"g", {}, nullptr, "idle"}).ok());
   REQUIRE(rt.cancel("idle").ok());  // not running: cancelled at once

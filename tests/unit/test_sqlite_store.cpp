@@ -172,8 +172,11 @@ TEST_CASE("a corrupt checkpoint is reported, not loaded", "[store]") {
 
 TEST_CASE("concurrency: many runs commit to one store from many threads", "[concurrency]") {
   TempDb db;
-  auto store = *rein::SqliteStore::open(db.path);
-  auto second = *rein::SqliteStore::open(db.path);  // another connection, as another process would have
+  // Two connections contend for the write lock; the busy timeout is a hang guard here, not a
+  // figure a slow or sanitized machine should have to meet.
+  const rein::SqliteStoreOptions patient{.busy_timeout = std::chrono::minutes(1)};
+  auto store = *rein::SqliteStore::open(db.path, patient);
+  auto second = *rein::SqliteStore::open(db.path, patient);  // another connection, as another process would have
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
   for (int t = 0; t < 6; ++t) {

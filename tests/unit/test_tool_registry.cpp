@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "rein/tool_registry.hpp"
+#include "../support/waiting.hpp"
 
 using namespace std::chrono_literals;
 using nlohmann::json;
@@ -224,50 +225,72 @@ TEST_CASE("timeouts: an overrunning tool is abandoned and reported", "[registry]
   CHECK(t.errors == std::vector<std::string>{"tool 'slow.no_retry' timed out after 1000 ms"});
 }
 
+// A tool deaf to cancellation until the test lets it go, like a stuck syscall. Its flags are
+// shared, so the callback may outlive the test case on the runner thread that abandoned it.
+struct StuckTool {
+  struct Flags {
+    std::atomic<bool> release{false}, saw_cancel{false}, returned{false};
+    std::atomic<int> started{0};
+  };
+  std::shared_ptr<Flags> flags = std::make_shared<Flags>();
+
+  rein::ToolFn callback() const {
+    return [flags = flags](const json&, rein::ToolContext& c) {
+      ++flags->started;
+      while (!flags->release) std::this_thread::sleep_for(1ms);
+      flags->saw_cancel = c.cancelled();
+      flags->returned = true;
+      return ToolResult::success({});
+    };
+  }
+};
+
 TEST_CASE("a hung tool is not waited on forever", "[registry]") {
-  rein::ToolRegistry reg;  // real time
+  // The clock moves only when the test moves it, so the deadline passes after the tool has
+  // started, however slow the machine.
+  rein::ManualEnv env;
+  rein::ToolRegistry reg({.env = &env});
   auto s = spec("hung.tool");
   s.timeout = 50ms;
   s.retry.max_attempts = 1;
-  std::atomic<bool> release{false};
-  std::atomic<bool> saw_cancel{false};
-  REQUIRE(reg.register_tool(s, [&](const json&, rein::ToolContext& c) {
-    // Ignores cancellation until the test lets it go, like a stuck syscall.
-    while (!release) std::this_thread::sleep_for(1ms);
-    saw_cancel = c.cancelled();
-    return ToolResult::success({});
-  }).ok());
-  const auto start = std::chrono::steady_clock::now();
-  auto r = reg.invoke("hung.tool", {{"account_id", "A1"}});
-  const auto waited = std::chrono::steady_clock::now() - start;
+  StuckTool stuck;
+  REQUIRE(reg.register_tool(s, stuck.callback()).ok());
+  ToolResult r;
+  std::atomic<bool> invoked{false};
+  std::thread caller([&] {
+    r = reg.invoke("hung.tool", {{"account_id", "A1"}});
+    invoked = true;
+  });
+  REQUIRE(rein::testing::eventually([&] { return stuck.flags->started == 1; }));
+  env.advance(51ms);
+  const bool returned_while_stuck = rein::testing::eventually([&] { return invoked.load(); });
+  CHECK(returned_while_stuck);
+  CHECK_FALSE(stuck.flags->returned);  // invoke() came back while the tool was still stuck
+  stuck.flags->release = true;
+  caller.join();
   CHECK(r.status == ToolStatus::timeout);
-  CHECK(waited < 5s);
-  release = true;
-  for (int i = 0; i < 500 && !saw_cancel; ++i) std::this_thread::sleep_for(1ms);
-  CHECK(saw_cancel);  // its token was cancelled when it was abandoned
+  REQUIRE(rein::testing::eventually([&] { return stuck.flags->returned.load(); }));
+  CHECK(stuck.flags->saw_cancel);  // its token was cancelled when it was abandoned
 }
 
 TEST_CASE("the caller's cancellation stops a call", "[registry]") {
   rein::ToolRegistry reg;
   auto s = spec("cancel.me");
-  s.timeout = 10'000ms;
-  std::atomic<bool> release{false};
-  REQUIRE(reg.register_tool(s, [&](const json&, rein::ToolContext&) {
-    while (!release) std::this_thread::sleep_for(1ms);  // deaf to cancellation
-    return ToolResult::success({});
-  }).ok());
+  s.timeout = std::chrono::minutes(5);
+  StuckTool stuck;
+  REQUIRE(reg.register_tool(s, stuck.callback()).ok());
   rein::CancellationSource source;
   std::thread canceller([&] {
-    std::this_thread::sleep_for(20ms);
+    (void)rein::testing::eventually([&] { return stuck.flags->started == 1; });
     source.cancel();
   });
-  const auto start = std::chrono::steady_clock::now();
   auto r = reg.invoke("cancel.me", {{"account_id", "A1"}}, {.idempotency_key = {}, .cancellation = source.token()});
   canceller.join();
   CHECK(r.status == ToolStatus::error);
   CHECK(r.errors == std::vector<std::string>{"cancelled by the caller"});
-  CHECK(std::chrono::steady_clock::now() - start < 5s);
-  release = true;
+  CHECK_FALSE(stuck.flags->returned);  // the caller stopped waiting; the tool had not ended
+  stuck.flags->release = true;
+  CHECK(rein::testing::eventually([&] { return stuck.flags->returned.load(); }));
 }
 
 TEST_CASE("the circuit breaker opens on repeated failures and refuses calls", "[registry]") {
@@ -424,25 +447,44 @@ TEST_CASE("invalid UTF-8 in arguments yields a clean invalid_input, not an excep
 
 TEST_CASE("with every runner thread stuck, calls queue and time out; abandoned ones never start",
           "[registry]") {
-  rein::ToolRegistry reg({.env = nullptr, .idempotency_store = nullptr, .max_runner_threads = 1});
+  rein::ManualEnv env;
+  rein::ToolRegistry reg({.env = &env, .idempotency_store = nullptr, .max_runner_threads = 1});
   auto s = spec("stuck.tool");
   s.timeout = 30ms;
   s.retry.max_attempts = 1;
   s.circuit_breaker.failure_threshold = 0;
-  std::atomic<bool> release{false};
-  std::atomic<int> started{0};
-  REQUIRE(reg.register_tool(s, [&](const json&, rein::ToolContext&) {
-    ++started;
-    while (!release) std::this_thread::sleep_for(1ms);
-    return ToolResult::success({});
-  }).ok());
+  StuckTool stuck;
+  REQUIRE(reg.register_tool(s, stuck.callback()).ok());
   const json args = {{"account_id", "A1"}};
-  CHECK(reg.invoke("stuck.tool", args).status == ToolStatus::timeout);  // holds the only thread
-  CHECK(reg.invoke("stuck.tool", args).status == ToolStatus::timeout);  // queued, never ran
-  release = true;
-  for (int i = 0; i < 1000 && started == 1; ++i) std::this_thread::sleep_for(1ms);
-  std::this_thread::sleep_for(20ms);
-  CHECK(started == 1);  // the queued call had been abandoned and was skipped
-  CHECK(reg.invoke("stuck.tool", args).ok());  // the thread is free again
-  CHECK(started == 2);
+  // Moves the clock past each call's deadline until `call` returns: the deadline is taken when
+  // the call starts, which the test cannot see, so it keeps advancing.
+  auto time_out = [&](ToolResult& out) {
+    std::atomic<bool> done{false};
+    std::thread caller([&] {
+      out = reg.invoke("stuck.tool", args);
+      done = true;
+    });
+    const bool returned = rein::testing::eventually([&] {
+      env.advance(31ms);
+      return done.load();
+    });
+    caller.join();  // returns at the latest when a later advance passes the deadline
+    return returned;
+  };
+  ToolResult first, second;
+  std::thread holder([&] {
+    first = reg.invoke("stuck.tool", args);  // holds the only thread
+  });
+  REQUIRE(rein::testing::eventually([&] { return stuck.flags->started == 1; }));
+  env.advance(31ms);
+  holder.join();
+  CHECK(first.status == ToolStatus::timeout);
+  REQUIRE(time_out(second));                  // queued behind the stuck call, never ran
+  CHECK(second.status == ToolStatus::timeout);
+  CHECK(stuck.flags->started == 1);
+  stuck.flags->release = true;
+  // The thread is free again. The queue is first in, first out, so by the time this call ran
+  // the abandoned one had been taken off the queue, and skipped.
+  CHECK(reg.invoke("stuck.tool", args).ok());
+  CHECK(stuck.flags->started == 2);
 }

@@ -30,7 +30,7 @@ TEST_CASE("concurrency: many threads invoke inline and timed tools at once", "[c
     ++inline_calls;
     return ToolResult::success({{"n", a.value("n", 0)}});
   }).ok());
-  REQUIRE(reg.register_tool(spec("fast.timed", 2000ms), [&](const json& a, rein::ToolContext&) {
+  REQUIRE(reg.register_tool(spec("fast.timed", 60'000ms), [&](const json& a, rein::ToolContext&) {
     ++timed_calls;
     return ToolResult::success({{"n", a.value("n", 0)}});
   }).ok());
@@ -57,7 +57,7 @@ TEST_CASE("concurrency: many threads invoke inline and timed tools at once", "[c
 TEST_CASE("concurrency: one idempotency key applies its effect once under contention",
           "[concurrency]") {
   rein::ToolRegistry reg;
-  auto s = spec("ledger.write", 2000ms);
+  auto s = spec("ledger.write", 60'000ms);
   s.side_effects = true;
   s.idempotency.key_required = true;
   std::atomic<int> effects{0};
