@@ -21,5 +21,6 @@ void add_tool_benchmarks(std::vector<Benchmark>& out);
 void add_runtime_benchmarks(std::vector<Benchmark>& out);
 void add_audit_benchmarks(std::vector<Benchmark>& out);
 void add_memory_benchmarks(std::vector<Benchmark>& out);
+void add_sandbox_benchmarks(std::vector<Benchmark>& out);
 
 }  // namespace rein::bench

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   rein::bench::add_audit_benchmarks(benchmarks);
   rein::bench::add_runtime_benchmarks(benchmarks);
   rein::bench::add_memory_benchmarks(benchmarks);
+  rein::bench::add_sandbox_benchmarks(benchmarks);
 
   nlohmann::ordered_json report = nlohmann::ordered_json::object();
   if (!as_json)

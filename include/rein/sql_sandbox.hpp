@@ -22,6 +22,14 @@
 // `max_value_bytes`) this bounds a plan's memory. Hosts that want a hard ceiling for the whole
 // process call sqlite3_hard_heap_limit64() themselves.
 //
+// Deadline: SQLite checks it between virtual-machine instructions, never inside a function
+// call, so the sandbox bounds what one call can do. printf() and format() are refused when their
+// widths and precisions ask for more than `max_value_bytes` characters; instr(), replace() and
+// the trims when their arguments' sizes multiply past `max_function_work`; the deadline is also
+// checked on entry to each of these. Every other allowed function does work linear in values of
+// at most `max_value_bytes`. A plan therefore stops within its deadline plus the time of one
+// bounded call and `progress_interval` instructions; docs/sql-sandbox.md gives measured figures.
+//
 // Thread safety: one SqlSandbox is used by one thread at a time. Separate sandboxes (on the
 // same file or not) may be used concurrently; SQLite's locking serializes their writes.
 #pragma once
@@ -70,9 +78,13 @@ struct SqlSandboxOptions {
   std::vector<SqlTableAccess> tables;
   // SQL functions plans may call beyond default_sql_functions() (lower-case names).
   std::vector<std::string> extra_functions;
-  // Wall time for one plan, checked every `progress_interval` virtual-machine instructions.
+  // Wall time for one plan, checked every `progress_interval` virtual-machine instructions and
+  // on entry to every guarded function (see the note on deadlines above).
   std::chrono::milliseconds deadline{500};
-  int progress_interval = 1000;
+  int progress_interval = 100;
+  // Work one call of instr(), replace(), trim(), ltrim() or rtrim() may do: the product of
+  // its two first arguments' sizes in bytes. Larger calls are refused (budget_exhausted).
+  std::int64_t max_function_work = 10'000'000;
   // Growth of SQLite's heap use a plan may cause (see the note on heap above).
   std::int64_t heap_limit_bytes = 64LL << 20;
   std::size_t max_statements = 32;

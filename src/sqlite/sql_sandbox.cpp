@@ -11,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include "sqlite/sql_function_guard.hpp"
 #include "sqlite/sql_text.hpp"
 
 namespace rein {
@@ -111,6 +112,7 @@ struct SqlSandbox::Impl {
   Env* env = nullptr;
   std::map<std::string, TableInfo> tables;  // keyed by lower-case name
   std::set<std::string> functions;          // lower-case
+  std::unique_ptr<SqlFunctionGuard> guard;  // bounded printf, instr, replace, trim
   bool pending = false;
 
   // State the callbacks share with execute().
@@ -283,6 +285,9 @@ struct SqlSandbox::Impl {
                    where + ": the plan grew SQLite's heap by more than " +
                        std::to_string(options.heap_limit_bytes) + " bytes");
     }
+    if (guard && !guard->refusal().empty()) {
+      return Error(ErrorCode::budget_exhausted, where + ": " + guard->refusal());
+    }
     const int primary = rc & 0xff;
     if (primary == SQLITE_TOOBIG) {
       return Error(ErrorCode::budget_exhausted,
@@ -336,6 +341,14 @@ Result<std::unique_ptr<SqlSandbox>> SqlSandbox::open(const std::string& path,
     impl->functions.insert(name);
   for (const auto& name : options.extra_functions)
     impl->functions.insert(lower(name));
+  {
+    Impl* self = impl.get();
+    auto guard = SqlFunctionGuard::install(
+        db, impl->functions, {options.max_function_work, options.max_value_bytes},
+        [self] { return self->phase == Impl::Phase::running ? self->progress() : 0; });
+    if (!guard) return std::move(guard).error();
+    impl->guard = std::move(*guard);
+  }
   if (options.tables.empty()) {
     return Error(ErrorCode::invalid_argument,
                  "sandbox: no tables declared; plans could do nothing");
@@ -469,6 +482,7 @@ Result<SqlOutcome> SqlSandbox::execute(const SqlPlan& plan, const nlohmann::json
   impl.denial.clear();
   impl.timed_out = false;
   impl.heap_exceeded = false;
+  impl.guard->clear();
   impl.statement = 0;
 
   PreparedList prepared;

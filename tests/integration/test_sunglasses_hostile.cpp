@@ -108,10 +108,33 @@ std::vector<Hostile> hostile_plans() {
        "max_rows"},
       {"huge zeroblob", "-- intent: read\nSELECT zeroblob(2000000000);", "zeroblob"},
       {"huge randomblob", "-- intent: read\nSELECT length(randomblob(1000000000));", "randomblob"},
-      {"huge printf width",  // SQLite yields NULL rather than a 2 GB string
+      {"huge printf width",  // SQLite would loop two billion times to yield NULL
        "-- intent: read\nSELECT 'success' AS status, printf('%.*c', 2000000000, 'x') AS "
        "answer_text;",
-       "answer_text is missing"},
+       "printf(): widths and precisions"},
+      {"huge format width", "-- intent: read\nSELECT length(format('%2000000000d', 1));",
+       "format(): widths and precisions"},
+      // CPU burners: one call whose work is quadratic in its arguments
+      {"quadratic instr",
+       "-- intent: read\nSELECT instr(printf('%.*c', 99000, 'a'), printf('%.*c', 49000, 'a') || "
+       "'b');",
+       "instr(): 99000 x 49001"},
+      {"quadratic replace",
+       "-- intent: read\nSELECT length(replace(printf('%.*c', 99000, 'a'), printf('%.*c', 49000, "
+       "'a') || 'b', 'c'));",
+       "replace(): 99000 x 49001"},
+      {"quadratic trim",
+       "-- intent: read\nSELECT length(trim(printf('%.*c', 99000, 'a'), printf('%.*c', 8000, 'b') "
+       "|| 'a'));",
+       "trim(): 99000 x 8001"},
+      {"quadratic rtrim",
+       "-- intent: read\nSELECT length(rtrim(printf('%.*c', 99000, 'a'), printf('%.*c', 8000, "
+       "'b') || 'a'));",
+       "rtrim(): 99000 x 8001"},
+      {"many bounded calls",
+       "-- intent: read\nWITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT "
+       "sum(instr(printf('%.*c', 99000, 'a'), 'ab')) FROM c;",
+       "deadline"},
       {"string doubling",
        "-- intent: read\nWITH RECURSIVE s(x) AS (SELECT 'ab' UNION ALL SELECT x || x FROM s) "
        "SELECT length(x) FROM s;",
