@@ -6,6 +6,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "host_call.hpp"
 #include "json_text.hpp"
 #include "rein/sha256.hpp"
 
@@ -245,14 +246,7 @@ Result<LlmResponse> LlmGateway::complete(const LlmRequest& request) const {
         !s)
       return s.error();
 
-    Result<LlmResponse> response = Error(ErrorCode::internal, "not called");
-    try {
-      response = e.call(sent);
-    } catch (const std::exception& ex) {
-      response = Error(ErrorCode::internal, std::string("the endpoint threw: ") + ex.what());
-    } catch (...) {
-      response = Error(ErrorCode::internal, "the endpoint threw");
-    }
+    Result<LlmResponse> response = detail::call_host("the endpoint", [&] { return e.call(sent); });
     if (response) {
       if (response->model.empty()) response->model = model;
       if (response->cost == 0.0)

@@ -1,12 +1,12 @@
 #include "rein/run_store.hpp"
 
+#include <algorithm>
+
 namespace rein {
 
 namespace {
-std::string outcome_key(std::string_view run_id, std::string_view step_id, int attempt) {
-  std::string key(run_id);
-  key.push_back('\0');
-  key.append(step_id);
+std::string outcome_key(std::string_view step_id, int attempt) {
+  std::string key(step_id);
   key.push_back('\0');
   key += std::to_string(attempt);
   return key;
@@ -23,16 +23,47 @@ std::vector<PendingApproval> pending_approvals_of(const AgentState& state) {
   return out;
 }
 
+MemoryRunStore::Run& MemoryRunStore::run_of(std::string_view run_id) {
+  auto it = runs_.find(run_id);
+  if (it == runs_.end()) it = runs_.emplace(std::string(run_id), Run{}).first;
+  return it->second;
+}
+
+void MemoryRunStore::append(std::span<const AuditEntry> entries) {
+  Run* run = nullptr;
+  const std::string* run_id = nullptr;
+  for (const auto& e : entries) {
+    if (run_id == nullptr || e.run_id != *run_id) {
+      run = &run_of(e.run_id);
+      run_id = &e.run_id;
+    }
+    run->audit.emplace_back(next_sequence_++, e);
+  }
+}
+
+void MemoryRunStore::forget_oldest_ended() {
+  while (ended_.size() > options_.max_ended_runs) {
+    runs_.erase(ended_.front());
+    ended_.pop_front();
+  }
+}
+
 Status MemoryRunStore::commit(const AgentState& state, std::span<const AuditEntry> entries) {
   std::lock_guard lock(mutex_);
-  runs_.insert_or_assign(state.run_id, state);
-  audit_.insert(audit_.end(), entries.begin(), entries.end());
+  Run& run = run_of(state.run_id);
+  run.state = state;
+  append(entries);
+  if (!run.ended && is_terminal(state.status)) {
+    run.ended = true;
+    ended_.push_back(state.run_id);
+    forget_oldest_ended();
+  }
   return {};
 }
 
 Status MemoryRunStore::append_audit(std::vector<AuditEntry> entries) {
   std::lock_guard lock(mutex_);
-  audit_.insert(audit_.end(), std::make_move_iterator(entries.begin()), std::make_move_iterator(entries.end()));
+  append(entries);
   return {};
 }
 
@@ -40,21 +71,24 @@ Result<std::optional<AgentState>> MemoryRunStore::load(std::string_view run_id) 
   std::lock_guard lock(mutex_);
   auto it = runs_.find(run_id);
   if (it == runs_.end()) return std::optional<AgentState>{};
-  return std::optional<AgentState>{it->second};
+  return it->second.state;
 }
 
 Result<std::vector<RunSummary>> MemoryRunStore::list_runs() {
   std::lock_guard lock(mutex_);
   std::vector<RunSummary> out;
-  for (const auto& [id, s] : runs_) out.push_back({id, s.status, s.updated_millis});
+  for (const auto& [id, run] : runs_) {
+    if (run.state) out.push_back({id, run.state->status, run.state->updated_millis});
+  }
   return out;
 }
 
 Result<std::vector<PendingApproval>> MemoryRunStore::pending_approvals() {
   std::lock_guard lock(mutex_);
   std::vector<PendingApproval> out;
-  for (const auto& [id, s] : runs_) {
-    auto pending = pending_approvals_of(s);
+  for (const auto& [id, run] : runs_) {
+    if (!run.state) continue;
+    auto pending = pending_approvals_of(*run.state);
     out.insert(out.end(), pending.begin(), pending.end());
   }
   return out;
@@ -63,25 +97,37 @@ Result<std::vector<PendingApproval>> MemoryRunStore::pending_approvals() {
 Status MemoryRunStore::record_outcome(std::string_view run_id, std::string_view step_id, int attempt,
                                       const ToolResult& result) {
   std::lock_guard lock(mutex_);
-  outcomes_.insert_or_assign(outcome_key(run_id, step_id, attempt), result);
+  run_of(run_id).outcomes.insert_or_assign(outcome_key(step_id, attempt), result);
   return {};
 }
 
 Result<std::optional<ToolResult>> MemoryRunStore::find_outcome(std::string_view run_id, std::string_view step_id,
                                                                int attempt) {
   std::lock_guard lock(mutex_);
-  auto it = outcomes_.find(outcome_key(run_id, step_id, attempt));
-  if (it == outcomes_.end()) return std::optional<ToolResult>{};
+  auto run = runs_.find(run_id);
+  if (run == runs_.end()) return std::optional<ToolResult>{};
+  auto it = run->second.outcomes.find(outcome_key(step_id, attempt));
+  if (it == run->second.outcomes.end()) return std::optional<ToolResult>{};
   return std::optional<ToolResult>{it->second};
 }
 
 Result<std::vector<AuditEntry>> MemoryRunStore::read_audit(std::string_view run_id) {
   std::lock_guard lock(mutex_);
-  if (run_id.empty()) return std::vector<AuditEntry>(audit_.begin(), audit_.end());
   std::vector<AuditEntry> out;
-  for (const auto& e : audit_) {
-    if (e.run_id == run_id) out.push_back(e);
+  if (!run_id.empty()) {
+    auto it = runs_.find(run_id);
+    if (it == runs_.end()) return out;
+    for (const auto& [sequence, e] : it->second.audit) out.push_back(e);
+    return out;
   }
+  // Every run's entries, in the order they were appended.
+  std::vector<const std::pair<std::uint64_t, AuditEntry>*> all;
+  for (const auto& [id, run] : runs_) {
+    for (const auto& item : run.audit) all.push_back(&item);
+  }
+  std::sort(all.begin(), all.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+  out.reserve(all.size());
+  for (const auto* item : all) out.push_back(item->second);
   return out;
 }
 

@@ -1,7 +1,9 @@
 #include "rein/runtime.hpp"
 
 #include <cstdio>
+#include <thread>
 
+#include "host_call.hpp"
 #include "log.hpp"
 #include "runtime_core.hpp"
 
@@ -27,9 +29,34 @@ std::shared_ptr<RunSlot> RuntimeCore::slot(const std::string& run_id) {
   return s;
 }
 
+void RuntimeCore::release(const std::string& run_id, std::shared_ptr<RunSlot> slot) {
+  std::lock_guard lock(slots_mutex);
+  auto it = slots.find(run_id);
+  // Only the map and `slot` hold it, and new holders take slots_mutex first: nobody else can
+  // be reading or writing the slot now.
+  if (it == slots.end() || it->second != slot || slot.use_count() != 2) return;
+  if (slot->live || slot->has_queued) return;
+  slots.erase(it);
+}
+
+std::size_t RuntimeCore::slot_count() {
+  std::lock_guard lock(slots_mutex);
+  return slots.size();
+}
+
+SlotHandle::SlotHandle(RuntimeCore& core, std::string run_id)
+    : core_(core), run_id_(std::move(run_id)), slot_(core.slot(run_id_)) {}
+
+SlotHandle::~SlotHandle() { core_.release(run_id_, std::move(slot_)); }
+
 void RuntimeCore::forget_if_ended(RunSlot& slot) {
   // An ended run's final state is in the store; keeping a copy here only costs memory.
-  if (slot.live && is_terminal(slot.live->status)) slot.live.reset();
+  if (!slot.live || !is_terminal(slot.live->status)) return;
+  slot.live.reset();
+  // Observations queued while the run took its last step can no longer be seen by it.
+  std::lock_guard lock(slot.queue_mutex);
+  slot.queued.clear();
+  slot.has_queued = false;
 }
 
 Result<AgentState*> RuntimeCore::load(RunSlot& slot, const std::string& run_id) {
@@ -48,7 +75,7 @@ Status RuntimeCore::commit(RunSlot&, AgentState& state, std::vector<AuditEntry>&
     if (auto s = store->commit(state, entries); !s) return s;
   }
   for (const auto& sink : options.audit_sinks) {
-    if (auto s = sink->write(entries); !s) {
+    if (auto s = call_host("an audit sink", [&] { return sink->write(entries); }); !s) {
       logger()->warn("rein: an audit sink failed: {}", s.error().message());
     }
   }
@@ -89,10 +116,10 @@ struct Runtime::Impl {
   // One step of the locked, loaded run; `view` picks what to return.
   template <typename View>
   auto stepped(std::string_view run_id, View view) -> Result<decltype(view(std::declval<const AgentState&>()))> {
-    const std::string id(run_id);
-    auto slot = core.slot(id);
+    detail::SlotHandle slot(core, std::string(run_id));
     std::lock_guard lock(slot->mutex);
-    auto state = core.load(*slot, id);
+    Stepping stepping(*slot);
+    auto state = core.load(*slot, slot.run_id());
     if (!state) return std::move(state).error();
     if (auto s = detail::run_step(core, *slot, **state); !s) {
       slot->live.reset();
@@ -106,10 +133,9 @@ struct Runtime::Impl {
   // Runs `fn(state, entries)` on the locked, loaded run and commits what it appended.
   template <typename Fn>
   Status change(std::string_view run_id, Fn fn) {
-    const std::string id(run_id);
-    auto slot = core.slot(id);
+    detail::SlotHandle slot(core, std::string(run_id));
     std::lock_guard lock(slot->mutex);
-    auto state = core.load(*slot, id);
+    auto state = core.load(*slot, slot.run_id());
     if (!state) return std::move(state).error();
     std::vector<AuditEntry> entries;
     if (auto s = fn(**state, entries); !s) return s;
@@ -118,7 +144,31 @@ struct Runtime::Impl {
       slot->live.reset();  // the store is the truth: reload next time
       return s;
     }
+    core.forget_if_ended(*slot);
     return {};
+  }
+
+  // Marks the slot as being stepped while it lives (the caller holds the slot's lock).
+  class Stepping {
+   public:
+    explicit Stepping(detail::RunSlot& slot) : slot_(slot) { slot_.stepping = true; }
+    ~Stepping() { slot_.stepping = false; }
+    Stepping(const Stepping&) = delete;
+    Stepping& operator=(const Stepping&) = delete;
+
+   private:
+    detail::RunSlot& slot_;
+  };
+
+  // Locks the slot unless a step holds it: cancel() and observe() must not wait for a step,
+  // which may be waiting on tools. Other holders keep the lock briefly.
+  static std::unique_lock<std::mutex> lock_unless_stepping(detail::RunSlot& slot) {
+    for (;;) {
+      if (slot.stepping) return {};
+      std::unique_lock lock(slot.mutex, std::try_to_lock);
+      if (lock.owns_lock()) return lock;
+      std::this_thread::yield();
+    }
   }
 };
 
@@ -146,7 +196,7 @@ Result<AgentState> Runtime::start(RunRequest request) {
   state.input = std::move(request.input);
   state.created_millis = core.env->unix_millis();
   state.usage.now_millis = state.created_millis;
-  auto slot = core.slot(state.run_id);
+  detail::SlotHandle slot(core, state.run_id);
   std::lock_guard lock(slot->mutex);
   std::vector<AuditEntry> entries;
   detail::append_audit(state, entries, *core.env, "run",
@@ -212,10 +262,11 @@ class RunSpan {
 Result<AgentState> Runtime::run(std::string_view run_id) {
   auto& core = impl_->core;
   const std::string id(run_id);
-  auto slot = core.slot(id);
+  detail::SlotHandle slot(core, id);
   std::optional<RunSpan> span;
   for (;;) {
     std::lock_guard lock(slot->mutex);
+    Impl::Stepping stepping(*slot);
     if (!span) span.emplace(core, *slot, id);
     auto state = core.load(*slot, id);
     if (!state) {
@@ -248,12 +299,13 @@ Result<AgentState> Runtime::run(RunRequest request) {
 
 Result<AgentState> Runtime::state(std::string_view run_id) {
   auto& core = impl_->core;
-  const std::string id(run_id);
-  auto slot = core.slot(id);
+  detail::SlotHandle slot(core, std::string(run_id));
   std::lock_guard lock(slot->mutex);
-  auto state = core.load(*slot, id);
+  auto state = core.load(*slot, slot.run_id());
   if (!state) return std::move(state).error();
-  return **state;
+  AgentState out = **state;
+  core.forget_if_ended(*slot);
+  return out;
 }
 
 Result<std::vector<PendingApproval>> Runtime::pending_approvals() { return impl_->core.store->pending_approvals(); }
@@ -313,8 +365,20 @@ Status Runtime::answer(std::string_view run_id, json answer) {
 }
 
 Status Runtime::observe(std::string_view run_id, Observation observation) {
-  auto slot = impl_->core.slot(std::string(run_id));
-  std::lock_guard lock(slot->queue_mutex);
+  auto& core = impl_->core;
+  detail::SlotHandle slot(core, std::string(run_id));
+  // A run being stepped exists and has not ended; otherwise look.
+  if (auto lock = Impl::lock_unless_stepping(*slot); lock.owns_lock()) {
+    auto state = core.load(*slot, slot.run_id());
+    if (!state) return std::move(state).error();
+    const RunStatus status = (*state)->status;
+    if (is_terminal(status)) {
+      core.forget_if_ended(*slot);
+      return Error(ErrorCode::invalid_argument, "run '" + slot.run_id() + "' has ended (" +
+                                                    std::string(to_string(status)) + "): it takes no observations");
+    }
+  }
+  std::lock_guard queue_lock(slot->queue_mutex);
   slot->queued.push_back(std::move(observation));
   slot->has_queued = true;
   return {};
@@ -322,14 +386,20 @@ Status Runtime::observe(std::string_view run_id, Observation observation) {
 
 Status Runtime::cancel(std::string_view run_id) {
   auto& core = impl_->core;
-  auto slot = core.slot(std::string(run_id));
-  slot->cancel_requested = true;
-  slot->cancel.cancel();  // tells calls in flight
-  std::unique_lock lock(slot->mutex, std::try_to_lock);
-  if (!lock.owns_lock()) return {};  // being stepped: it stops at the next boundary
-  auto state = core.load(*slot, std::string(run_id));
-  if (!state) return std::move(state).error();
-  if (is_terminal((*state)->status)) return {};
+  detail::SlotHandle slot(core, std::string(run_id));
+  auto lock = Impl::lock_unless_stepping(*slot);
+  if (!lock.owns_lock()) {
+    // Being stepped: the step stops at its next boundary; calls in flight are told now.
+    slot->cancel_requested = true;
+    slot->cancel.cancel();
+    return {};
+  }
+  auto state = core.load(*slot, slot.run_id());
+  if (!state) return std::move(state).error();  // not_found: nothing is remembered for later
+  if (is_terminal((*state)->status)) {
+    core.forget_if_ended(*slot);
+    return {};
+  }
   std::vector<AuditEntry> entries;
   detail::finish_run(**state, entries, *core.env, RunStatus::cancelled, "cancelled by the host");
   if (auto s = core.commit(*slot, **state, entries); !s) {
@@ -339,5 +409,7 @@ Status Runtime::cancel(std::string_view run_id) {
   core.forget_if_ended(*slot);
   return {};
 }
+
+std::size_t Runtime::runs_in_memory() { return impl_->core.slot_count(); }
 
 }  // namespace rein

@@ -24,6 +24,28 @@ struct RunSlot {
   std::atomic<bool> has_queued{false};  // lets a step skip the lock when nothing was queued
   std::optional<AgentState> live;    // the run's state (newer than a non-durable store's copy)
   std::string run_span_id;           // while Runtime::run drives the run: its span, the steps' parent
+  std::atomic<bool> stepping{false};  // a step holds `mutex` (cancel() must not wait for it)
+};
+
+struct RuntimeCore;
+
+// A run's slot, held for one operation; handing it back lets the runtime drop slots of runs it
+// no longer needs to hold (see RuntimeCore::release). Declare it before any lock on the slot.
+class SlotHandle {
+ public:
+  SlotHandle(RuntimeCore& core, std::string run_id);
+  ~SlotHandle();
+  SlotHandle(const SlotHandle&) = delete;
+  SlotHandle& operator=(const SlotHandle&) = delete;
+
+  RunSlot& operator*() const noexcept { return *slot_; }
+  RunSlot* operator->() const noexcept { return slot_.get(); }
+  const std::string& run_id() const noexcept { return run_id_; }
+
+ private:
+  RuntimeCore& core_;
+  std::string run_id_;
+  std::shared_ptr<RunSlot> slot_;
 };
 
 struct RuntimeCore {
@@ -39,6 +61,12 @@ struct RuntimeCore {
   std::unordered_map<std::string, std::shared_ptr<RunSlot>> slots;
 
   std::shared_ptr<RunSlot> slot(const std::string& run_id);
+  // Drops the run's slot when nobody else holds it and it keeps nothing the store lacks: no
+  // state newer than the store's, no queued observation, no cancellation waiting for a step.
+  // A long-lived runtime so holds only the runs that are live in memory.
+  void release(const std::string& run_id, std::shared_ptr<RunSlot> slot);
+  // Runs holding a slot now.
+  std::size_t slot_count();
   // The run's state: the slot's cache, else the store. Call with the slot locked.
   Result<AgentState*> load(RunSlot& slot, const std::string& run_id);
   // Drops the cached state of a run that has ended (its final state is in the store).

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "host_call.hpp"
 #include "json_writer.hpp"
 #include "log.hpp"
 #include "runtime_core.hpp"
@@ -241,14 +242,7 @@ Result<LlmResponse> Step::call_llm(const LlmRequest& given) {
   if (request.run_id.empty()) request.run_id = s_.run_id;
   if (request.principal.empty()) request.principal = s_.principal.id;
   SpanRecorder span(tracer_, clock_, trace_id_, step_span_, "rein.llm_call");
-  Result<LlmResponse> response = Error(ErrorCode::internal, "not called");
-  try {
-    response = core_.options.llm(request);
-  } catch (const std::exception& e) {
-    response = Error(ErrorCode::internal, std::string("the LLM callback threw: ") + e.what());
-  } catch (...) {
-    response = Error(ErrorCode::internal, "the LLM callback threw");
-  }
+  Result<LlmResponse> response = call_host("the LLM callback", [&] { return core_.options.llm(request); });
   if (response) {
     llm_tokens_ += response->total_tokens();
     llm_cost_ += response->cost;
@@ -264,14 +258,7 @@ bool Step::plan_round(const std::optional<ReplanRequest>& replan) {
   SpanRecorder span(tracer_, clock_, trace_id_, step_span_, "rein.plan");
   PlanRequest request{s_, tools_, [this](const LlmRequest& r) { return call_llm(r); }, replan,
                       core_.options.memory.manager};
-  Result<PlanDecision> decision = Error(ErrorCode::internal, "planner not called");
-  try {
-    decision = core_.agent.planner->plan(request);
-  } catch (const std::exception& e) {
-    decision = Error(ErrorCode::internal, std::string("the planner threw: ") + e.what());
-  } catch (...) {
-    decision = Error(ErrorCode::internal, "the planner threw");
-  }
+  Result<PlanDecision> decision = call_host("the planner", [&] { return core_.agent.planner->plan(request); });
   s_.usage.tokens += llm_tokens_;
   s_.usage.cost += llm_cost_;
   llm_tokens_ = 0;
@@ -332,12 +319,8 @@ bool Step::plan_round(const std::optional<ReplanRequest>& replan) {
 
 void Step::settle_answer(const json& answer) {
   SpanRecorder span(tracer_, clock_, trace_id_, step_span_, "rein.verify");
-  Verdict verdict;
-  try {
-    verdict = core_.agent.critic->review_output(answer, s_);
-  } catch (const std::exception& e) {
-    verdict = Verdict::needs_review({std::string("the critic threw: ") + e.what()});
-  }
+  auto reviewed = call_host("the critic", [&] { return core_.agent.critic->review_output(answer, s_); });
+  const Verdict verdict = reviewed ? std::move(*reviewed) : Verdict::needs_review({reviewed.error().message()});
   span.set("rein.verdict", std::string(to_string(verdict.kind)));
   audit("answer", {{"answer", answer}, {"verdict", verdict.to_json()}});
   switch (verdict.kind) {
@@ -426,11 +409,9 @@ void Step::recover() {
     }
     std::optional<ToolResult> reconciled;
     if (core_.options.reconcile) {
-      try {
-        reconciled = core_.options.reconcile(s_, st);
-      } catch (...) {
-        reconciled.reset();
-      }
+      // A reconcile callback that throws knows no more than one that says "unknown".
+      auto answer = call_host("the reconcile callback", [&] { return core_.options.reconcile(s_, st); });
+      if (answer) reconciled = std::move(*answer);
     }
     if (reconciled) {
       audit("recovery", {{"step", st.step.id}, {"action", "outcome settled by the host's reconcile callback"}});
@@ -567,13 +548,8 @@ Status Step::act() {
 }
 
 Verdict Step::guarded_review(const StepState& step, const ToolResult& result) {
-  try {
-    return core_.agent.critic->review_step(step, result, s_);
-  } catch (const std::exception& e) {
-    return Verdict::needs_review({std::string("the critic threw: ") + e.what()});
-  } catch (...) {
-    return Verdict::needs_review({"the critic threw"});
-  }
+  auto reviewed = call_host("the critic", [&] { return core_.agent.critic->review_step(step, result, s_); });
+  return reviewed ? std::move(*reviewed) : Verdict::needs_review({reviewed.error().message()});
 }
 
 void Step::verify(Acted& acted) {

@@ -6,6 +6,7 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "host_call.hpp"
 #include "log.hpp"
 #include "tool_runner.hpp"
 
@@ -89,24 +90,13 @@ ToolResult make_result(ToolStatus status, std::string message, bool transient = 
 // The ledger may be the host's own code: whatever it throws becomes an error value.
 Result<std::optional<ToolResult>> guarded_find(IdempotencyStore& store, std::string_view tool,
                                                std::string_view key) {
-  try {
-    return store.find(tool, key);
-  } catch (const std::exception& ex) {
-    return Error(ErrorCode::unavailable, std::string("idempotency store threw: ") + ex.what());
-  } catch (...) {
-    return Error(ErrorCode::unavailable, "idempotency store threw");
-  }
+  return detail::call_host("idempotency store", [&] { return store.find(tool, key); }, ErrorCode::unavailable);
 }
 
 Status guarded_record(IdempotencyStore& store, std::string_view tool, std::string_view key,
                       const ToolResult& result) {
-  try {
-    return store.record(tool, key, result);
-  } catch (const std::exception& ex) {
-    return Error(ErrorCode::unavailable, std::string("idempotency store threw: ") + ex.what());
-  } catch (...) {
-    return Error(ErrorCode::unavailable, "idempotency store threw");
-  }
+  return detail::call_host("idempotency store", [&] { return store.record(tool, key, result); },
+                           ErrorCode::unavailable);
 }
 
 // What a timed call shares with the runner thread that executes it.
@@ -470,15 +460,10 @@ ToolResult ToolRegistry::run_attempts(const std::shared_ptr<const Entry>& e, con
 namespace {
 
 ToolResult call_guarded(const ToolFn& fn, const json& args, ToolContext& ctx, bool& threw) {
-  try {
-    return fn(args, ctx);
-  } catch (const std::exception& ex) {
-    threw = true;
-    return make_result(ToolStatus::error, std::string("tool threw: ") + ex.what());
-  } catch (...) {
-    threw = true;
-    return make_result(ToolStatus::error, "tool threw a non-standard exception");
-  }
+  auto r = detail::call_host("tool", [&] { return fn(args, ctx); });
+  if (r) return std::move(*r);
+  threw = true;
+  return make_result(ToolStatus::error, r.error().message());
 }
 
 }  // namespace

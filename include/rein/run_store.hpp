@@ -64,8 +64,18 @@ class RunStore {
   virtual Result<std::vector<AuditEntry>> read_audit(std::string_view run_id) = 0;
 };
 
+struct MemoryRunStoreOptions {
+  // Ended runs (terminal status) kept with their audit and outcomes; when one more run ends, the
+  // run that ended longest ago is forgotten. Running and suspended runs are always kept. The
+  // default bounds a long-lived process; SIZE_MAX keeps everything.
+  std::size_t max_ended_runs = 1000;
+};
+
+// Everything in memory: the default store, for tests and hosts that need no durability.
 class MemoryRunStore final : public RunStore {
  public:
+  explicit MemoryRunStore(MemoryRunStoreOptions options = {}) : options_(options) {}
+
   bool durable() const override { return false; }
   Status commit(const AgentState& state, std::span<const AuditEntry> entries) override;
   Status append_audit(std::vector<AuditEntry> entries) override;
@@ -79,10 +89,21 @@ class MemoryRunStore final : public RunStore {
   Result<std::vector<AuditEntry>> read_audit(std::string_view run_id) override;
 
  private:
+  struct Run {
+    std::optional<AgentState> state;  // none while only audit or outcomes arrived
+    std::vector<std::pair<std::uint64_t, AuditEntry>> audit;  // with their order across runs
+    std::map<std::string, ToolResult, std::less<>> outcomes;  // by step and attempt
+    bool ended = false;
+  };
+  Run& run_of(std::string_view run_id);  // call with mutex_ held
+  void append(std::span<const AuditEntry> entries);
+  void forget_oldest_ended();
+
+  MemoryRunStoreOptions options_;
   mutable std::mutex mutex_;
-  std::map<std::string, AgentState, std::less<>> runs_;
-  std::map<std::string, ToolResult> outcomes_;
-  std::deque<AuditEntry> audit_;  // a deque: appending never moves what is there
+  std::map<std::string, Run, std::less<>> runs_;
+  std::deque<std::string> ended_;  // ended runs, oldest first
+  std::uint64_t next_sequence_ = 0;
 };
 
 // Approvals of one state that are still pending (shared by stores).

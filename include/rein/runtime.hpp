@@ -141,10 +141,18 @@ class Runtime {
   Status deny(std::string_view run_id, std::string_view step_id, std::string note = {});
   // Answers the planner's question (awaiting_input).
   Status answer(std::string_view run_id, nlohmann::json answer);
-  // Queues an observation for the run's next observe stage.
+  // Queues an observation for the run's next observe stage. Errors: not_found for a run that
+  // does not exist, invalid_argument for one that has ended. An observation queued while the
+  // run takes its last step is dropped with the run.
   Status observe(std::string_view run_id, Observation observation);
-  // Ends the run at its next step boundary (at once if it is not being stepped).
+  // Ends the run at its next step boundary (at once if it is not being stepped). Cancelling an
+  // ended run does nothing; a run that does not exist is not_found, and nothing is remembered
+  // for a run started later under that id.
   Status cancel(std::string_view run_id);
+
+  // Runs the runtime holds in memory now: those being stepped, suspended or queued for. Ended
+  // runs are let go (their state stays in the store, subject to its retention).
+  std::size_t runs_in_memory();
 
   const AgentConfig& agent() const noexcept;
   RunStore& store() noexcept;

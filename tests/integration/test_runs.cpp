@@ -302,6 +302,47 @@ TEST_CASE("a critic that fails a step stops the run; a throwing critic flags ins
   CHECK(run2->needs_review[0].issues == std::vector<std::string>{"the critic threw: bug"});
 }
 
+TEST_CASE("host callbacks that throw anything, even a non-standard exception, never escape", "[runtime]") {
+  struct Thrown {};  // derives from nothing
+  struct OutputThrower : Critic {
+    Verdict review_step(const StepState&, const ToolResult&, const AgentState&) override { return Verdict::accept(); }
+    Verdict review_output(const json&, const AgentState&) override { throw Thrown{}; }
+  };
+  struct StepThrower : Critic {
+    Verdict review_step(const StepState&, const ToolResult&, const AgentState&) override { throw 42; }
+    Verdict review_output(const json&, const AgentState&) override { return Verdict::accept(); }
+  };
+  struct ThrowingSink : AuditSink {
+    Status write(std::span<const AuditEntry>) override { throw Thrown{}; }
+  };
+  Harness h;
+  h.add(spec("x.y"), [](const json&, int) { return ok({{"v", 1}}); });
+  const auto plan = StaticPlanner::fixed({call("s", "x.y")});
+
+  Runtime output_critic(AgentConfig{"a", h.tools, allow_all(), plan, std::make_shared<OutputThrower>()});
+  Result<AgentState> run = Error(ErrorCode::internal, "not run");
+  REQUIRE_NOTHROW(run = output_critic.run(RunRequest{"g", {}, nullptr, ""}));
+  REQUIRE(run.ok());
+  CHECK(run->status == RunStatus::needs_review);
+  CHECK(run->needs_review.back().issues == std::vector<std::string>{"the critic threw a non-standard exception"});
+
+  Runtime step_critic(AgentConfig{"a", h.tools, allow_all(), plan, std::make_shared<StepThrower>()});
+  REQUIRE_NOTHROW(run = step_critic.run(RunRequest{"g", {}, nullptr, ""}));
+  CHECK(run->needs_review.at(0).issues == std::vector<std::string>{"the critic threw a non-standard exception"});
+
+  auto planner = std::make_shared<StaticPlanner>([](const PlanRequest&) -> Result<PlanDecision> { throw Thrown{}; });
+  REQUIRE_NOTHROW(run = h.runtime(planner).run(RunRequest{"g", {}, nullptr, ""}));
+  CHECK(run->status == RunStatus::failed);
+  CHECK(run->status_reason == "planner: internal: the planner threw a non-standard exception");
+
+  // An audit sink that throws is logged and skipped; the run and its own audit go on.
+  Runtime sunk(AgentConfig{"a", h.tools, allow_all(), plan, nullptr},
+               RuntimeOptions{.audit_sinks = {std::make_shared<ThrowingSink>()}});
+  REQUIRE_NOTHROW(run = sunk.run(RunRequest{"g", {}, nullptr, "sunk"}));
+  CHECK(run->status == RunStatus::completed);
+  CHECK(verify_run_audit(sunk.store(), *run).ok);
+}
+
 TEST_CASE("the final answer is verified before the run completes", "[runtime]") {
   Harness h;
   h.add(spec("x.y"), [](const json&, int) { return ok({{"v", 1}}); });
@@ -382,4 +423,66 @@ TEST_CASE("observations reach the state, recorded with their source and confiden
   CHECK(*run->final_answer == json{{"seen", 1}});
   CHECK(run->observations[0].confidence == 0.7);
   CHECK(run->observations[0].source == "sensor");
+}
+
+TEST_CASE("observe and cancel need a run that exists; nothing carries over to a later run", "[runtime]") {
+  Harness h;
+  h.add(spec("x.y"), [](const json&, int) { return ok({{"v", 1}}); });
+  auto rt = h.runtime(StaticPlanner::fixed({call("s", "x.y")}));
+  const Observation seen{"user", "hello"};
+  auto unknown = rt.observe("ghost", seen);
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().code() == ErrorCode::not_found);
+  CHECK(unknown.error().message() == "no run 'ghost'");
+  auto early_cancel = rt.cancel("ghost");
+  REQUIRE_FALSE(early_cancel.ok());
+  CHECK(early_cancel.error().code() == ErrorCode::not_found);
+  // A run started later under that id is neither cancelled nor handed the observation.
+  auto run = rt.run(RunRequest{"g", {}, nullptr, "ghost"});
+  CHECK(run->status == RunStatus::completed);
+  CHECK(run->observations.empty());
+  auto ended = rt.observe("ghost", seen);
+  REQUIRE_FALSE(ended.ok());
+  CHECK(ended.error().code() == ErrorCode::invalid_argument);
+  CHECK(ended.error().message() == "run 'ghost' has ended (completed): it takes no observations");
+  CHECK(rt.cancel("ghost").ok());  // already ended: nothing to do
+  CHECK(rt.state("ghost")->status == RunStatus::completed);
+  // A run that exists and has not ended takes observations, and a cancel ends it.
+  REQUIRE(rt.start(RunRequest{"g", {}, nullptr, "live"}).ok());
+  CHECK(rt.observe("live", seen).ok());
+  CHECK(rt.cancel("live").ok());
+  CHECK(rt.state("live")->status == RunStatus::cancelled);
+  CHECK(rt.runs_in_memory() == 0);
+}
+
+TEST_CASE("a long-lived runtime lets ended runs go; the store keeps what its retention says", "[runtime]") {
+  auto tools = std::make_shared<ToolRegistry>();
+  REQUIRE(tools->register_tool(spec("x.y"), [](const json&, ToolContext&) { return ok({{"v", 1}}); }).ok());
+  auto store = std::make_shared<MemoryRunStore>(MemoryRunStoreOptions{.max_ended_runs = 50});
+  Runtime rt(AgentConfig{"a", tools, allow_all(), StaticPlanner::fixed({call("s", "x.y")}), nullptr},
+             RuntimeOptions{.store = store});
+  constexpr int kRuns = 2'000;
+  for (int i = 0; i < kRuns; ++i) {
+    auto run = rt.run(RunRequest{"g", {}, nullptr, "r-" + std::to_string(i)});
+    REQUIRE(run->status == RunStatus::completed);
+  }
+  CHECK(rt.runs_in_memory() == 0);
+  CHECK(store->list_runs()->size() == 50);
+  CHECK(rt.state("r-0").error().code() == ErrorCode::not_found);
+  CHECK(store->read_audit("r-0")->empty());
+  const std::string last = "r-" + std::to_string(kRuns - 1);
+  CHECK(rt.state(last)->status == RunStatus::completed);
+  CHECK(verify_run_audit(*store, *rt.state(last)).ok);
+  CHECK(store->read_audit("")->size() == 50 * store->read_audit(last)->size());
+  // Runs that have not ended are kept whatever the retention.
+  REQUIRE(rt.start(RunRequest{"g", {}, nullptr, "waiting"}).ok());
+  for (int i = 0; i < 100; ++i) REQUIRE(rt.run(RunRequest{"g", {}, nullptr, "more-" + std::to_string(i)}).ok());
+  CHECK(rt.state("waiting")->status == RunStatus::running);
+  CHECK(store->list_runs()->size() == 51);
+
+  // The default store keeps the last 1,000 ended runs.
+  Runtime defaults(AgentConfig{"a", tools, allow_all(), StaticPlanner::fixed({call("s", "x.y")}), nullptr});
+  for (int i = 0; i < 1'100; ++i) REQUIRE(defaults.run(RunRequest{"g", {}, nullptr, "d-" + std::to_string(i)}).ok());
+  CHECK(defaults.store().list_runs()->size() == 1'000);
+  CHECK(defaults.runs_in_memory() == 0);
 }
