@@ -11,6 +11,7 @@
 #include "enum_names.hpp"
 #include "glob.hpp"
 #include "json_pointer.hpp"
+#include "policy_canonical.hpp"
 #include "utf8.hpp"
 
 namespace rein {
@@ -49,6 +50,34 @@ std::shared_ptr<const RE2> compile_regex(const std::string& pattern, std::string
     return nullptr;
   }
   return re;
+}
+
+// What is wrong with a url_in set ("" when nothing): it must say which schemes and hosts,
+// in canonical (lower-case) spelling, with real ports and a path prefix a URL can have.
+std::string check_url_set(const UrlSet& set) {
+  if (set.schemes.empty()) return "needs at least one scheme in 'schemes'";
+  if (set.hosts.empty()) return "needs at least one host in 'hosts'";
+  for (const auto& scheme : set.schemes) {
+    auto url = detail::canonical_url(scheme + "://x");
+    if (!url || url->scheme != scheme) return "has a scheme that is not a lower-case URL scheme: '" + scheme + "'";
+  }
+  for (const auto& host : set.hosts) {
+    const std::string bare = host.rfind("*.", 0) == 0 ? host.substr(2) : host;
+    auto url = detail::canonical_url("http://" + bare);
+    if (!url || url->host != bare || bare.find('*') != std::string::npos) {
+      return "has a host that is not a lower-case name or '*.' and a name: '" + host + "'";
+    }
+  }
+  for (const int port : set.ports) {
+    if (port < 1 || port > 65535) return "has a port outside 1-65535: " + std::to_string(port);
+  }
+  if (!set.path_prefix.empty()) {
+    auto url = set.path_prefix.front() == '/' ? detail::canonical_url("http://x" + set.path_prefix) : std::nullopt;
+    if (!url || url->path != set.path_prefix) {
+      return "has a 'path_prefix' that is not a canonical absolute path: '" + set.path_prefix + "'";
+    }
+  }
+  return "";
 }
 
 std::string list_text(const std::vector<std::string>& items) {
@@ -107,6 +136,20 @@ ArgConstraint ArgConstraint::length_at_most(std::string pointer, std::size_t max
   c.max_length = max_length;
   return c;
 }
+ArgConstraint ArgConstraint::path_under(std::string pointer, std::string folder) {
+  ArgConstraint c;
+  c.pointer = std::move(pointer);
+  c.kind = Kind::path_under;
+  c.folder = std::move(folder);
+  return c;
+}
+ArgConstraint ArgConstraint::url_in(std::string pointer, UrlSet urls) {
+  ArgConstraint c;
+  c.pointer = std::move(pointer);
+  c.kind = Kind::url_in;
+  c.urls = std::move(urls);
+  return c;
+}
 ArgConstraint ArgConstraint::present(std::string pointer) {
   ArgConstraint c;
   c.pointer = std::move(pointer);
@@ -129,6 +172,8 @@ struct PolicyEngine::Compiled {
     // outside are rejected with a comparison instead of a regex run.
     bool has_range = false;
     std::string re_min, re_max;
+    std::string folder;       // path_under, normalised
+    std::string path_prefix;  // url_in, canonical
   };
   struct Rule {
     const PolicyRule* source;
@@ -187,10 +232,28 @@ struct PolicyEngine::Compiled {
     return false;
   }
 
-  static bool constraint_holds(const Constraint& c, ArgView& args) {
+  // `deny_rule`: a value that cannot be put in canonical form counts as matching (fail closed).
+  static bool constraint_holds(const Constraint& c, ArgView& args, bool deny_rule) {
     const json* v = args.at(c.pointer);
     const ArgConstraint& a = *c.source;
     switch (a.kind) {
+      case ArgConstraint::Kind::path_under: {
+        if (v == nullptr || !v->is_string()) return false;
+        const auto path = detail::normalize_path(v->get_ref<const std::string&>());
+        return path ? detail::path_is_under(*path, c.folder) : deny_rule;
+      }
+      case ArgConstraint::Kind::url_in: {
+        if (v == nullptr || !v->is_string()) return false;
+        const auto url = detail::canonical_url(v->get_ref<const std::string&>());
+        if (!url) return deny_rule;
+        const UrlSet& set = a.urls;
+        const bool scheme = std::find(set.schemes.begin(), set.schemes.end(), url->scheme) != set.schemes.end();
+        const bool host = std::any_of(set.hosts.begin(), set.hosts.end(),
+                                      [&](const std::string& h) { return detail::host_matches(url->host, h); });
+        const bool port = set.ports.empty() ? url->port == detail::default_port(url->scheme)
+                                            : std::find(set.ports.begin(), set.ports.end(), url->port) != set.ports.end();
+        return scheme && host && port && detail::path_has_prefix(url->path, c.path_prefix);
+      }
       case ArgConstraint::Kind::present: return v != nullptr;
       case ArgConstraint::Kind::absent: return v == nullptr;
       case ArgConstraint::Kind::equals: return v != nullptr && *v == a.value;
@@ -219,7 +282,7 @@ struct PolicyEngine::Compiled {
   bool rule_matches(const Rule& r, ArgView& args, const Principal& principal) const {
     if (!principal.has_any_role(r.source->roles)) return false;
     for (auto i = r.first_constraint; i < r.end_constraint; ++i) {
-      if (!constraint_holds(constraints[i], args)) return false;
+      if (!constraint_holds(constraints[i], args, r.source->decision == Decision::deny)) return false;
     }
     return true;
   }
@@ -304,6 +367,15 @@ Result<PolicyEngine> PolicyEngine::create(PolicySpec spec) {
         if (a.min && a.max && *a.min > *a.max) return bad(at + ": field 'range' has min > max");
       } else if (a.kind == ArgConstraint::Kind::one_of && a.values.empty()) {
         return bad(at + ": field 'one_of' must not be empty");
+      } else if (a.kind == ArgConstraint::Kind::path_under) {
+        auto folder = detail::normalize_path(a.folder);
+        if (!folder) {
+          return bad(at + ": field 'path_under' must be an absolute path that stays under the root: '" + a.folder + "'");
+        }
+        c.folder = std::move(*folder);
+      } else if (a.kind == ArgConstraint::Kind::url_in) {
+        if (auto s = check_url_set(a.urls); !s.empty()) return bad(at + ": field 'url_in' " + s);
+        c.path_prefix = a.urls.path_prefix.empty() ? "/" : a.urls.path_prefix;
       }
       rule_constraints.push_back(std::move(c));
     }

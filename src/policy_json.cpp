@@ -39,10 +39,45 @@ Result<std::string> read_string(const json& v, const std::string& where, const s
   return v.get<std::string>();
 }
 
+// {"schemes": [...], "hosts": [...], "ports": [...], "path_prefix": "..."}; the engine checks
+// the values themselves when it compiles the rule.
+Result<UrlSet> parse_url_set(const json& j, const std::string& where) {
+  if (!j.is_object()) return bad(where, "field 'url_in' must be an object with 'schemes' and 'hosts'");
+  if (auto s = only_fields(j, where + ".url_in", {"schemes", "hosts", "ports", "path_prefix"}); !s) {
+    return std::move(s).error();
+  }
+  UrlSet set;
+  for (auto [field, out] : {std::pair{"schemes", &set.schemes}, std::pair{"hosts", &set.hosts}}) {
+    auto it = j.find(field);
+    if (it == j.end() || !it->is_array()) {
+      return bad(where, std::string("field 'url_in.") + field + "' must be an array of strings");
+    }
+    for (const auto& item : *it) {
+      if (!item.is_string()) return bad(where, std::string("field 'url_in.") + field + "' must be an array of strings");
+      out->push_back(item.get<std::string>());
+    }
+  }
+  if (auto it = j.find("ports"); it != j.end()) {
+    if (!it->is_array()) return bad(where, "field 'url_in.ports' must be an array of integers");
+    for (const auto& item : *it) {
+      if (!item.is_number_integer()) return bad(where, "field 'url_in.ports' must be an array of integers");
+      const auto port = item.get<std::int64_t>();
+      if (port < 1 || port > 65535) return bad(where, "field 'url_in.ports' has a port outside 1-65535");
+      set.ports.push_back(static_cast<int>(port));
+    }
+  }
+  if (auto it = j.find("path_prefix"); it != j.end()) {
+    auto prefix = read_string(*it, where, "url_in.path_prefix");
+    if (!prefix) return std::move(prefix).error();
+    set.path_prefix = std::move(*prefix);
+  }
+  return set;
+}
+
 Result<ArgConstraint> parse_constraint(const json& j, const std::string& where) {
   if (!j.is_object()) return bad(where, "must be an object");
-  if (auto s = only_fields(j, where, {"pointer", "equals", "one_of", "regex", "range",
-                                      "max_length", "present", "absent"});
+  if (auto s = only_fields(j, where, {"pointer", "equals", "one_of", "regex", "range", "max_length",
+                                      "present", "absent", "path_under", "url_in"});
       !s) {
     return std::move(s).error();
   }
@@ -52,12 +87,23 @@ Result<ArgConstraint> parse_constraint(const json& j, const std::string& where) 
   if (!pointer) return std::move(pointer).error();
 
   int operators = 0;
-  for (const char* op : {"equals", "one_of", "regex", "range", "max_length", "present", "absent"}) {
+  for (const char* op : {"equals", "one_of", "regex", "range", "max_length", "present", "absent",
+                         "path_under", "url_in"}) {
     operators += j.contains(op) ? 1 : 0;
   }
   if (operators != 1) {
     return bad(where, "needs exactly one of 'equals', 'one_of', 'regex', 'range', "
-                      "'max_length', 'present', 'absent'");
+                      "'max_length', 'present', 'absent', 'path_under', 'url_in'");
+  }
+  if (auto it = j.find("path_under"); it != j.end()) {
+    auto folder = read_string(*it, where, "path_under");
+    if (!folder) return std::move(folder).error();
+    return ArgConstraint::path_under(*pointer, *folder);
+  }
+  if (auto it = j.find("url_in"); it != j.end()) {
+    auto urls = parse_url_set(*it, where);
+    if (!urls) return std::move(urls).error();
+    return ArgConstraint::url_in(*pointer, std::move(*urls));
   }
   if (auto it = j.find("equals"); it != j.end()) return ArgConstraint::equals(*pointer, *it);
   if (auto it = j.find("one_of"); it != j.end()) {
@@ -242,6 +288,14 @@ json constraint_to_json(const ArgConstraint& a) {
     case ArgConstraint::Kind::max_length: j["max_length"] = a.max_length; break;
     case ArgConstraint::Kind::present: j["present"] = true; break;
     case ArgConstraint::Kind::absent: j["absent"] = true; break;
+    case ArgConstraint::Kind::path_under: j["path_under"] = a.folder; break;
+    case ArgConstraint::Kind::url_in: {
+      json urls = {{"schemes", a.urls.schemes}, {"hosts", a.urls.hosts}};
+      if (!a.urls.ports.empty()) urls["ports"] = a.urls.ports;
+      if (!a.urls.path_prefix.empty()) urls["path_prefix"] = a.urls.path_prefix;
+      j["url_in"] = std::move(urls);
+      break;
+    }
   }
   return j;
 }

@@ -65,9 +65,26 @@ struct ToolMatch {
   friend bool operator==(const ToolMatch&, const ToolMatch&) = default;
 };
 
+// Where a URL argument may point, compared in canonical form (see ArgConstraint::url_in).
+struct UrlSet {
+  std::vector<std::string> schemes;  // e.g. {"https"}; at least one
+  std::vector<std::string> hosts;    // "api.example.com" or "*.example.com"; at least one
+  std::vector<int> ports;            // empty: only the scheme's default port
+  std::string path_prefix;           // whole segments: "/v1/" or "/v1"; "" for any path
+  friend bool operator==(const UrlSet&, const UrlSet&) = default;
+};
+
 // A condition on the argument at `pointer` (a JSON pointer, e.g. "/deck_spec/account_id").
+//
+// path_under and url_in compare canonical forms, so spelling cannot sidestep them: a path is
+// lexically normalised ("//", "." and ".." resolved; ".." never climbs above the root) and must
+// be absolute; a URL's scheme and host are lower-cased, its default port made explicit, its
+// path's unreserved escapes decoded and dot segments removed. A string that cannot be read
+// unambiguously (a relative path, user information in a URL, an encoded slash, "a//b", ";"
+// parameters, non-ASCII) fails closed: the constraint holds under a deny rule and fails under
+// any other, so such a value is never let through by these operators.
 struct ArgConstraint {
-  enum class Kind { equals, one_of, regex, range, max_length, present, absent };
+  enum class Kind { equals, one_of, regex, range, max_length, present, absent, path_under, url_in };
   std::string pointer;
   Kind kind = Kind::present;
   nlohmann::json value;              // equals
@@ -75,6 +92,8 @@ struct ArgConstraint {
   std::string pattern;               // regex (RE2, full match, strings only)
   std::optional<double> min, max;    // range (inclusive, numbers only)
   std::size_t max_length = 0;        // max_length (code points of a string, items of an array)
+  std::string folder;                // path_under (absolute)
+  UrlSet urls;                       // url_in
 
   static ArgConstraint equals(std::string pointer, nlohmann::json value);
   static ArgConstraint one_of(std::string pointer, std::vector<nlohmann::json> values);
@@ -82,6 +101,10 @@ struct ArgConstraint {
   static ArgConstraint range(std::string pointer, std::optional<double> min,
                              std::optional<double> max);
   static ArgConstraint length_at_most(std::string pointer, std::size_t max_length);
+  // A string naming a path inside `folder` (or `folder` itself), by whole components.
+  static ArgConstraint path_under(std::string pointer, std::string folder);
+  // A string naming a URL with one of the schemes, hosts and ports, under the path prefix.
+  static ArgConstraint url_in(std::string pointer, UrlSet urls);
   static ArgConstraint present(std::string pointer);
   static ArgConstraint absent(std::string pointer);
 };
