@@ -53,6 +53,9 @@ std::shared_ptr<ToolRegistry> registry_with_noop(std::chrono::milliseconds timeo
 
 }  // namespace
 
+json tool_schema_10_props() { return json::parse(kSchema); }
+json tool_args_10_props() { return kArgs; }
+
 void add_tool_benchmarks(std::vector<Benchmark>& out) {
   auto schema = std::make_shared<JsonSchema>(*JsonSchema::compile(json::parse(kSchema)));
   if (!schema->accepts(kArgs)) std::abort();

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "harness.hpp"
 
 namespace rein::bench {
@@ -21,6 +23,11 @@ void add_tool_benchmarks(std::vector<Benchmark>& out);
 void add_runtime_benchmarks(std::vector<Benchmark>& out);
 void add_audit_benchmarks(std::vector<Benchmark>& out);
 void add_memory_benchmarks(std::vector<Benchmark>& out);
+void add_schema_benchmarks(std::vector<Benchmark>& out);
 void add_sandbox_benchmarks(std::vector<Benchmark>& out);
+
+// The schema and arguments of schema_validate_10_props, shared with the side-by-side runs.
+nlohmann::json tool_schema_10_props();
+nlohmann::json tool_args_10_props();
 
 }  // namespace rein::bench

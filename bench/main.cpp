@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   std::vector<rein::bench::Benchmark> benchmarks;
   rein::bench::add_policy_benchmarks(benchmarks);
   rein::bench::add_tool_benchmarks(benchmarks);
+  rein::bench::add_schema_benchmarks(benchmarks);
   rein::bench::add_audit_benchmarks(benchmarks);
   rein::bench::add_runtime_benchmarks(benchmarks);
   rein::bench::add_memory_benchmarks(benchmarks);

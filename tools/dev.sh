@@ -98,7 +98,8 @@ case "$command" in
     fi
     ;;
   bench)
-    install_missing "${packages[@]}"
+    # valijson: the established validator the schema benchmarks compare with (header-only).
+    install_missing "${packages[@]}" libvalijson-dev
     dir="$root/build/release"
     configure "$dir"
     cmake --build "$dir" -j "$jobs" --target rein_bench
@@ -117,7 +118,7 @@ case "$command" in
     CXX=clang++ CC=clang configure "$dir" -DREIN_BUILD_FUZZERS=ON -DREIN_SANITIZE=address,undefined \
       -DREIN_BUILD_EXAMPLES=OFF -DREIN_BUILD_BENCH=OFF -DREIN_BUILD_TOOLS=OFF \
       -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link"
-    targets=(chat_response json_plan)
+    targets=(chat_response json_plan json_schema)
     cmake --build "$dir" -j "$jobs" --target "${targets[@]/#/rein_fuzz_}"
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

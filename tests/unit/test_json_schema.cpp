@@ -13,7 +13,8 @@ JsonSchema compile(const json& s) {
 }
 std::vector<std::string> pointers(const std::vector<rein::SchemaViolation>& v) {
   std::vector<std::string> out;
-  for (const auto& x : v) out.push_back(x.pointer + " " + x.keyword);
+  for (const auto& x : v)
+    out.push_back(x.pointer + " " + x.keyword);
   return out;
 }
 }  // namespace
@@ -47,8 +48,8 @@ TEST_CASE("objects: properties, required, additionalProperties", "[schema]") {
   CHECK(s.accepts({{"region", "east"}}));
   CHECK(s.accepts({{"region", "west"}, {"limit", 10}}));
   auto v = s.validate({{"limit", 11}, {"extra", 1}});
-  CHECK(pointers(v) ==
-        std::vector<std::string>{"/region required", "/extra additionalProperties", "/limit maximum"});
+  CHECK(pointers(v) == std::vector<std::string>{"/region required", "/extra additionalProperties",
+                                                "/limit maximum"});
   CHECK(v[0].message == "required property 'region' is missing");
   CHECK(rein::describe(v).find("/limit: must be <= 10") != std::string::npos);
 
@@ -120,14 +121,28 @@ TEST_CASE("boolean schemas", "[schema]") {
   CHECK(JsonSchema().accepts(42));
 }
 
-TEST_CASE("keywords outside the subset are rejected at compile time, with location", "[schema]") {
-  auto r = JsonSchema::compile(json::parse(R"({"properties": {"x": {"oneOf": [{}]}}})"));
+TEST_CASE("unknown keywords are rejected at compile time, with location", "[schema]") {
+  auto r =
+      JsonSchema::compile(json::parse(R"({"properties": {"x": {"oneOf": [{}], "minLenght": 3}}})"));
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code() == rein::ErrorCode::invalid_argument);
   CHECK(r.error().message() ==
-        "schema /properties/x: unsupported keyword 'oneOf' (rein supports a subset of JSON Schema)");
-  CHECK_FALSE(JsonSchema::compile({{"format", "email"}}).ok());
-  CHECK_FALSE(JsonSchema::compile({{"patternProperties", json::object()}}).ok());
+        "schema /properties/x: unsupported keyword 'minLenght' (not in JSON Schema draft 2020-12; "
+        "UnknownKeywords::ignore accepts it)");
+  // ... unless the host asks for JSON Schema's own rule: unknown keywords are ignored.
+  rein::JsonSchemaOptions lenient;
+  lenient.unknown_keywords = rein::UnknownKeywords::ignore;
+  auto ignored = JsonSchema::compile(json::parse(R"({"x-vendor": 1, "type": "string"})"), lenient);
+  REQUIRE(ignored.ok());
+  CHECK(ignored->accepts("a"));
+  CHECK_FALSE(ignored->accepts(1));
+  // Keywords of the other draft are named as such.
+  auto other =
+      JsonSchema::compile(json::parse(R"({"$schema": "http://json-schema.org/draft-07/schema#",
+                                                  "prefixItems": [true]})"));
+  REQUIRE_FALSE(other.ok());
+  CHECK(other.error().message() ==
+        "schema /prefixItems: keyword 'prefixItems' is not part of draft-07");
 }
 
 TEST_CASE("malformed schemas are rejected with the field at fault", "[schema]") {
@@ -137,19 +152,27 @@ TEST_CASE("malformed schemas are rejected with the field at fault", "[schema]") 
   };
   std::vector<Case> cases = {
       {{{"type", "text"}}, "schema /type: unknown type \"text\""},
-      {{{"type", json::array()}}, "schema /type: type must be a type name or a non-empty array of them"},
+      {{{"type", json::array()}},
+       "schema /type: type must be a type name or a non-empty array of them"},
       {{{"minLength", -1}}, "schema /minLength: minLength must be a non-negative integer"},
       {{{"minimum", "0"}}, "schema /minimum: minimum must be a number"},
       {{{"exclusiveMinimum", true}},
-       "schema /exclusiveMinimum: exclusiveMinimum must be a number (the draft-4 boolean form is not supported)"},
+       "schema /exclusiveMinimum: exclusiveMinimum must be a number (the draft-4 boolean form is "
+       "not supported)"},
       {{{"pattern", "("}}, ""},
       {{{"required", "x"}}, "schema /required: required must be an array of strings"},
       {{{"items", json::array({json::object()})}},
-       "schema /items: items as an array (tuple form) is not supported"},
+       "schema /items: items must be a schema in draft 2020-12 (prefixItems holds the tuple form)"},
       {{{"$ref", "other.json#/x"}},
-       "schema /$ref: $ref 'other.json#/x' must point within the same schema (start with '#')"},
+       "schema /$ref: unresolved $ref 'other.json#/x' (no resolver for 'other.json')"},
       {{{"$ref", "#/nowhere"}}, "schema /$ref: $ref '#/nowhere' does not resolve"},
-      {{{"enum", json::array()}}, "schema /enum: enum must be a non-empty array"},
+      {{{"enum", 3}}, "schema /enum: enum must be an array"},
+      {{{"multipleOf", 0}}, "schema /multipleOf: multipleOf must be greater than 0"},
+      {{{"$schema", "http://json-schema.org/draft-04/schema#"}},
+       "schema /$schema: unsupported $schema \"http://json-schema.org/draft-04/schema#\" (rein "
+       "supports draft 2020-12 and draft-07)"},
+      {{{"$id", "http://x.test/a.json#frag"}},
+       "schema /$id: $id must not contain a fragment: 'http://x.test/a.json#frag'"},
       {{{"minItems", 3}, {"maxItems", 1}}, "schema (root): minItems is greater than maxItems"},
       {json(42), "schema (root): a schema must be an object or a boolean"},
   };
@@ -161,6 +184,8 @@ TEST_CASE("malformed schemas are rejected with the field at fault", "[schema]") 
   }
   auto pattern = JsonSchema::compile({{"pattern", "("}});
   CHECK(pattern.error().message().rfind("schema /pattern: invalid pattern:", 0) == 0);
+  CHECK_FALSE(
+      compile({{"enum", json::array()}}).accepts(nullptr));  // [] is valid and admits nothing
 }
 
 TEST_CASE("annotations are accepted and ignored", "[schema]") {
@@ -172,10 +197,12 @@ TEST_CASE("annotations are accepted and ignored", "[schema]") {
 }
 
 TEST_CASE("instances nested too deep are reported, not recursed into", "[schema]") {
-  auto s = compile(json::parse(R"({"$defs": {"n": {"type": "array", "items": {"$ref": "#/$defs/n"}}},
+  auto s =
+      compile(json::parse(R"({"$defs": {"n": {"type": "array", "items": {"$ref": "#/$defs/n"}}},
                                    "$ref": "#/$defs/n"})"));
   json deep = json::array();
-  for (int i = 0; i < 300; ++i) deep = json::array({deep});
+  for (int i = 0; i < 300; ++i)
+    deep = json::array({deep});
   auto v = s.validate(deep);
   REQUIRE_FALSE(v.empty());
   CHECK(v.back().keyword == "depth");

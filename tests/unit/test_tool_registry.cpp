@@ -60,7 +60,7 @@ TEST_CASE("register validates specs and rejects duplicates", "[registry]") {
       {[](auto& s) { s.input_schema = {{"type", "string"}}; },
        "tool 'x.y': input_schema must be an object schema with \"type\": \"object\""},
       {[](auto& s) { s.input_schema = {{"type", "object"}, {"oneOf", json::array()}}; },
-       "tool 'x.y': input_schema: schema (root): unsupported keyword 'oneOf' (rein supports a subset of JSON Schema)"},
+       "tool 'x.y': input_schema: schema /oneOf: oneOf must be a non-empty array of schemas"},
       {[](auto& s) { s.output_schema = {{"type", "nope"}}; },
        "tool 'x.y': output_schema: schema /type: unknown type \"nope\""},
       {[](auto& s) { s.retry.max_attempts = 0; }, "tool 'x.y': retry.max_attempts must be at least 1"},
