@@ -52,10 +52,16 @@ void add_sandbox_benchmarks(std::vector<Benchmark>& out) {
   const std::string endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) ";
   // Progress ticks alone.
   out.push_back({"sandbox_deadline_50ms_cte", plan(endless + "SELECT count(*) FROM c;"), few()});
-  // Calls of a guarded function at its largest allowed work, back to back.
+  // Calls of a guarded function at its largest allowed work (99,000 x 20 bytes), back to back.
   out.push_back({"sandbox_deadline_50ms_guarded",
-                 plan(endless + "SELECT sum(instr(printf('%.*c', 99000, 'a'), printf('%.*c', 100, "
+                 plan(endless + "SELECT sum(instr(printf('%.*c', 99000, 'a'), printf('%.*c', 19, "
                                 "'a') || 'b')) FROM c;"),
+                 few()});
+  // The slowest guarded function per unit of work (trim compares character by character), at
+  // its budget: 99,000 x 20 bytes.
+  out.push_back({"sandbox_deadline_50ms_trim",
+                 plan(endless + "SELECT sum(length(trim(printf('%.*c', 99000, 'a'), printf('%.*c', "
+                                "19, 'b') || 'a'))) FROM c;"),
                  few()});
   // The slowest unguarded function per byte, on values at the size limit, many per tick.
   out.push_back({"sandbox_deadline_50ms_linear",

@@ -84,7 +84,7 @@ struct SqlSandboxOptions {
   int progress_interval = 100;
   // Work one call of instr(), replace(), trim(), ltrim() or rtrim() may do: the product of
   // its two first arguments' sizes in bytes. Larger calls are refused (budget_exhausted).
-  std::int64_t max_function_work = 10'000'000;
+  std::int64_t max_function_work = 2'000'000;
   // Growth of SQLite's heap use a plan may cause (see the note on heap above).
   std::int64_t heap_limit_bytes = 64LL << 20;
   std::size_t max_statements = 32;

@@ -35,7 +35,7 @@ namespace rein {
 class SqlFunctionGuard {
  public:
   struct Limits {
-    std::int64_t max_work = 10'000'000;  // units: one byte compared or produced
+    std::int64_t max_work = 2'000'000;  // units: one pair of bytes compared
     int max_value_bytes = 100'000;       // as SQLITE_LIMIT_LENGTH on the plan's connection
   };
   // Called on entry to every guarded call; a non-zero return stops the statement (SQLite
