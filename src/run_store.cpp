@@ -30,14 +30,18 @@ MemoryRunStore::Run& MemoryRunStore::run_of(std::string_view run_id) {
 }
 
 void MemoryRunStore::append(std::span<const AuditEntry> entries) {
-  Run* run = nullptr;
-  const std::string* run_id = nullptr;
+  auto run = runs_.end();
   for (const auto& e : entries) {
-    if (run_id == nullptr || e.run_id != *run_id) {
-      run = &run_of(e.run_id);
-      run_id = &e.run_id;
-    }
-    run->audit.emplace_back(next_sequence_++, e);
+    if (run == runs_.end() || run->first != e.run_id) run = runs_.try_emplace(e.run_id).first;
+    run->second.audit.emplace_back(next_sequence_++, e);
+  }
+}
+
+void MemoryRunStore::append(std::vector<AuditEntry>&& entries) {
+  auto run = runs_.end();
+  for (auto& e : entries) {
+    if (run == runs_.end() || run->first != e.run_id) run = runs_.try_emplace(e.run_id).first;
+    run->second.audit.emplace_back(next_sequence_++, std::move(e));  // the caller gave them up
   }
 }
 
@@ -63,7 +67,7 @@ Status MemoryRunStore::commit(const AgentState& state, std::span<const AuditEntr
 
 Status MemoryRunStore::append_audit(std::vector<AuditEntry> entries) {
   std::lock_guard lock(mutex_);
-  append(entries);
+  append(std::move(entries));
   return {};
 }
 

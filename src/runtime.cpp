@@ -30,6 +30,7 @@ std::shared_ptr<RunSlot> RuntimeCore::slot(const std::string& run_id) {
 }
 
 void RuntimeCore::release(const std::string& run_id, std::shared_ptr<RunSlot> slot) {
+  if (slot->resident.load(std::memory_order_acquire)) return;  // live: kept (the common case)
   std::lock_guard lock(slots_mutex);
   auto it = slots.find(run_id);
   // Only the map and `slot` hold it, and new holders take slots_mutex first: nobody else can
@@ -52,7 +53,7 @@ SlotHandle::~SlotHandle() { core_.release(run_id_, std::move(slot_)); }
 void RuntimeCore::forget_if_ended(RunSlot& slot) {
   // An ended run's final state is in the store; keeping a copy here only costs memory.
   if (!slot.live || !is_terminal(slot.live->status)) return;
-  slot.live.reset();
+  slot.drop();
   // Observations queued while the run took its last step can no longer be seen by it.
   std::lock_guard lock(slot.queue_mutex);
   slot.queued.clear();
@@ -64,7 +65,7 @@ Result<AgentState*> RuntimeCore::load(RunSlot& slot, const std::string& run_id) 
   auto loaded = store->load(run_id);
   if (!loaded) return std::move(loaded).error();
   if (!loaded->has_value()) return Error(ErrorCode::not_found, "no run '" + run_id + "'");
-  slot.live = std::move(**loaded);
+  slot.keep(std::move(**loaded));
   return &*slot.live;
 }
 
@@ -122,7 +123,7 @@ struct Runtime::Impl {
     auto state = core.load(*slot, slot.run_id());
     if (!state) return std::move(state).error();
     if (auto s = detail::run_step(core, *slot, **state); !s) {
-      slot->live.reset();
+      slot->drop();
       return std::move(s).error();
     }
     auto out = view(**state);
@@ -141,7 +142,7 @@ struct Runtime::Impl {
     if (auto s = fn(**state, entries); !s) return s;
     if (entries.empty()) return {};
     if (auto s = core.commit(*slot, **state, entries); !s) {
-      slot->live.reset();  // the store is the truth: reload next time
+      slot->drop();  // the store is the truth: reload next time
       return s;
     }
     core.forget_if_ended(*slot);
@@ -151,8 +152,8 @@ struct Runtime::Impl {
   // Marks the slot as being stepped while it lives (the caller holds the slot's lock).
   class Stepping {
    public:
-    explicit Stepping(detail::RunSlot& slot) : slot_(slot) { slot_.stepping = true; }
-    ~Stepping() { slot_.stepping = false; }
+    explicit Stepping(detail::RunSlot& slot) : slot_(slot) { slot_.stepping.store(true, std::memory_order_release); }
+    ~Stepping() { slot_.stepping.store(false, std::memory_order_release); }
     Stepping(const Stepping&) = delete;
     Stepping& operator=(const Stepping&) = delete;
 
@@ -203,7 +204,7 @@ Result<AgentState> Runtime::start(RunRequest request) {
                        {{"goal", state.goal}, {"principal", state.principal.id},
                         {"roles", state.principal.roles}, {"agent", core.agent.name}});
   if (auto s = core.commit(*slot, state, entries); !s) return std::move(s).error();
-  slot->live = state;
+  slot->keep(state);
   return state;
 }
 
@@ -277,7 +278,7 @@ Result<AgentState> Runtime::run(std::string_view run_id) {
     const auto before = std::make_pair(s.step_index, s.audit_count);
     if (auto st = detail::run_step(core, *slot, s); !st) {
       slot->run_span_id.clear();
-      slot->live.reset();
+      slot->drop();
       return std::move(st).error();
     }
     // Stop when the run ended or suspended, or when a suspended run could not move.
@@ -403,7 +404,7 @@ Status Runtime::cancel(std::string_view run_id) {
   std::vector<AuditEntry> entries;
   detail::finish_run(**state, entries, *core.env, RunStatus::cancelled, "cancelled by the host");
   if (auto s = core.commit(*slot, **state, entries); !s) {
-    slot->live.reset();
+    slot->drop();
     return s;
   }
   core.forget_if_ended(*slot);

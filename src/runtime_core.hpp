@@ -23,6 +23,17 @@ struct RunSlot {
   std::vector<Observation> queued;   // host observations for the next observe stage
   std::atomic<bool> has_queued{false};  // lets a step skip the lock when nothing was queued
   std::optional<AgentState> live;    // the run's state (newer than a non-durable store's copy)
+  // Whether `live` holds a state, readable without the lock: release() skips runs that are live
+  // without taking the runtime's slot map lock on every step. Set through keep() and drop().
+  std::atomic<bool> resident{false};
+  void keep(AgentState state) {
+    live = std::move(state);
+    resident.store(true, std::memory_order_release);
+  }
+  void drop() {
+    live.reset();
+    resident.store(false, std::memory_order_release);
+  }
   std::string run_span_id;           // while Runtime::run drives the run: its span, the steps' parent
   std::atomic<bool> stepping{false};  // a step holds `mutex` (cancel() must not wait for it)
 };

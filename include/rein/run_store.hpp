@@ -91,12 +91,13 @@ class MemoryRunStore final : public RunStore {
  private:
   struct Run {
     std::optional<AgentState> state;  // none while only audit or outcomes arrived
-    std::vector<std::pair<std::uint64_t, AuditEntry>> audit;  // with their order across runs
+    std::deque<std::pair<std::uint64_t, AuditEntry>> audit;  // with their order across runs
     std::map<std::string, ToolResult, std::less<>> outcomes;  // by step and attempt
     bool ended = false;
   };
   Run& run_of(std::string_view run_id);  // call with mutex_ held
-  void append(std::span<const AuditEntry> entries);
+  void append(std::span<const AuditEntry> entries);  // call with mutex_ held
+  void append(std::vector<AuditEntry>&& entries);
   void forget_oldest_ended();
 
   MemoryRunStoreOptions options_;
