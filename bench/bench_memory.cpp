@@ -122,13 +122,7 @@ std::function<void()> keyword_recall(std::size_t items) {
   };
 }
 
-Options slow() {
-  Options o;
-  o.min_seconds = 1.0;
-  o.min_samples = 200;
-  o.warmup = 3;
-  return o;
-}
+Options slow() { return slow_options(200, 3); }
 
 }  // namespace
 

@@ -26,6 +26,15 @@ struct Options {
   int warmup = 200;  // calls before measuring
 };
 
+// For slow operations (milliseconds a call): at least a second, fewer samples, a short warm-up.
+inline Options slow_options(std::uint64_t min_samples, int warmup) {
+  Options o;
+  o.min_seconds = 1.0;
+  o.min_samples = min_samples;
+  o.warmup = warmup;
+  return o;
+}
+
 // `op` runs the operation once; its result must be consumed (see keep()).
 Figures measure(const std::string& name, const std::function<void()>& op, const Options& options);
 

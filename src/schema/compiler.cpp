@@ -16,11 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-Error bad(const std::string& where, const std::string& what) {
-  return Error(ErrorCode::invalid_argument,
-               "schema " + (where.empty() ? std::string("(root)") : where) + ": " + what);
-}
-
 Result<std::size_t> count_of(const json& value, const std::string& where,
                              const std::string& keyword) {
   if (value.is_number_unsigned()) return static_cast<std::size_t>(value.get<std::uint64_t>());

@@ -12,11 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-Error bad(const std::string& where, const std::string& what) {
-  return Error(ErrorCode::invalid_argument,
-               "schema " + (where.empty() ? std::string("(root)") : where) + ": " + what);
-}
-
 // Keywords whose value is one subschema, an array of them, or an object of them. Both drafts
 // together: a keyword of the other draft is unknown and rejected (or ignored) at compile time.
 constexpr std::string_view kOneSchema[] = {"additionalProperties",

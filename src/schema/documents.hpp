@@ -16,6 +16,12 @@
 
 namespace rein::detail {
 
+// A compile error: "schema <where>: <what>" (where "(root)" for the root).
+inline Error bad(const std::string& where, const std::string& what) {
+  return Error(ErrorCode::invalid_argument,
+               "schema " + (where.empty() ? std::string("(root)") : where) + ": " + what);
+}
+
 struct Location {
   int document = 0;
   std::string pointer;  // JSON pointer within the document, escaped ("/properties/a~1b")
