@@ -9,6 +9,11 @@
 
 using nlohmann::json;
 
+// Runs without injected failures must not meet a timeout however slow the machine: their
+// tools' deadline is a hang guard. (The failure tests keep short deadlines on purpose: an
+// injected timeout waits for it.)
+constexpr std::chrono::milliseconds kNoTimeoutHere{60'000};
+
 TEST_CASE("qbr: CPython's random is reproduced bit for bit", "[qbr]") {
   // Values printed by CPython 3.11: random.seed(7); [random.random() for _ in range(3)]
   qbr::PythonRandom seven(7);
@@ -54,7 +59,7 @@ TEST_CASE("qbr: the notebook's series equal CPython's", "[qbr]") {
 
 TEST_CASE("qbr: with no failures every account of the region gets its correct slide", "[qbr]") {
   for (const std::string region : {"west", "east"}) {
-    auto o = qbr::run_qbr({.region = region, .failure_rate = 0.0});
+    auto o = qbr::run_qbr({.region = region, .failure_rate = 0.0, .tool_timeout = kNoTimeoutHere});
     REQUIRE(o.ok());
     CHECK(o->state.status == rein::RunStatus::completed);
     CHECK(o->needs_review.empty());
@@ -119,7 +124,7 @@ TEST_CASE("qbr: slides.make twice with one key makes one slide", "[qbr]") {
 }
 
 TEST_CASE("qbr: a role without permission is denied and reported", "[qbr]") {
-  auto o = qbr::run_qbr({.failure_rate = 0.0, .role = "guest"});
+  auto o = qbr::run_qbr({.failure_rate = 0.0, .role = "guest", .tool_timeout = kNoTimeoutHere});
   REQUIRE(o.ok());
   CHECK(o->slides.empty());
   CHECK(o->state.status == rein::RunStatus::needs_review);
@@ -131,7 +136,7 @@ TEST_CASE("qbr: a role without permission is denied and reported", "[qbr]") {
 }
 
 TEST_CASE("qbr: an exhausted step budget gives flagged partial results", "[qbr]") {
-  auto o = qbr::run_qbr({.failure_rate = 0.0, .step_budget = 6});
+  auto o = qbr::run_qbr({.failure_rate = 0.0, .step_budget = 6, .tool_timeout = kNoTimeoutHere});
   REQUIRE(o.ok());
   CHECK(o->state.status == rein::RunStatus::budget_exhausted);
   CHECK(o->state.partial);
