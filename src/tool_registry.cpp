@@ -136,6 +136,7 @@ struct ToolRegistry::Impl {
   std::unordered_map<std::string, std::shared_ptr<const Entry>, StringHash, std::equal_to<>> tools;
   std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> by_wire_name;
   std::shared_ptr<IdempotencyStore> store;
+  JsonSchemaOptions schema_options;
 
   std::mutex claims_mutex;
   std::unordered_map<std::string, std::shared_ptr<Claim>> claims;
@@ -149,6 +150,7 @@ ToolRegistry::ToolRegistry(ToolRegistryOptions options)
   impl_->store = options.idempotency_store != nullptr
                      ? std::move(options.idempotency_store)
                      : std::make_shared<InMemoryIdempotencyStore>();
+  impl_->schema_options = std::move(options.schema_options);
 }
 
 ToolRegistry::~ToolRegistry() = default;
@@ -169,14 +171,14 @@ std::string ToolRegistry::wire_name(std::string_view name) {
 Status ToolRegistry::register_tool(ToolSpec spec, ToolFn fn) {
   if (auto s = check_spec(spec); !s) return s;
   if (!fn) return Error(ErrorCode::invalid_argument, "tool '" + spec.name + "': callback is empty");
-  auto input = JsonSchema::compile(spec.input_schema);
+  auto input = JsonSchema::compile(spec.input_schema, impl_->schema_options);
   if (!input) {
     return Error(ErrorCode::invalid_argument,
                  "tool '" + spec.name + "': input_schema: " + input.error().message());
   }
   std::optional<JsonSchema> output;
   if (!spec.output_schema.is_null()) {
-    auto compiled = JsonSchema::compile(spec.output_schema);
+    auto compiled = JsonSchema::compile(spec.output_schema, impl_->schema_options);
     if (!compiled) {
       return Error(ErrorCode::invalid_argument,
                    "tool '" + spec.name + "': output_schema: " + compiled.error().message());

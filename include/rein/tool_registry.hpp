@@ -46,6 +46,10 @@ struct ToolRegistryOptions {
   // thread stuck in an abandoned call is replaced while the bound allows. Beyond the bound,
   // calls queue for a free thread, and one that waits past its deadline times out.
   std::size_t max_runner_threads = 64;
+  // How tools' input and output schemas are compiled: the default draft when a schema names
+  // none, format assertion, and whether unknown keywords (vendor extensions such as "x-...")
+  // are refused (the default) or ignored. A resolver here serves every tool's remote $refs.
+  JsonSchemaOptions schema_options;
 };
 
 struct InvokeOptions {

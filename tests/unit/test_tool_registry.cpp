@@ -488,3 +488,22 @@ TEST_CASE("with every runner thread stuck, calls queue and time out; abandoned o
   CHECK(reg.invoke("stuck.tool", args).ok());
   CHECK(stuck.flags->started == 2);
 }
+
+TEST_CASE("schema options: vendor keywords refused by default, accepted when the host says so", "[registry]") {
+  auto s = spec("vendor.tool");
+  s.input_schema = {{"type", "object"},
+                    {"x-vendor", "anything"},
+                    {"properties", {{"when", {{"type", "string"}, {"format", "date"}}}}}};
+  const rein::ToolFn accept = [](const json&, rein::ToolContext&) { return ToolResult::success({}); };
+  rein::ToolRegistry strict;
+  auto refused = strict.register_tool(s, accept);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message().find("unsupported keyword 'x-vendor'") != std::string::npos);
+
+  rein::ToolRegistry lenient({.schema_options = {.format = rein::FormatMode::assertion,
+                                                 .unknown_keywords = rein::UnknownKeywords::ignore}});
+  REQUIRE(lenient.register_tool(s, accept).ok());
+  CHECK(lenient.invoke("vendor.tool", {{"when", "2026-11-30"}}).ok());
+  auto bad_date = lenient.invoke("vendor.tool", {{"when", "30/11/2026"}});
+  CHECK(bad_date.status == ToolStatus::invalid_input);
+}
