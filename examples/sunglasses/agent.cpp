@@ -122,6 +122,7 @@ json Answer::to_json() const {
 rein::Result<Answer> answer_request(const std::string& request, const AgentOptions& options) {
   rein::Env& env = options.env != nullptr ? *options.env : rein::Env::system();
   auto sandbox_options = store_sandbox_options();
+  sandbox_options.deadline = options.sandbox_deadline;
   sandbox_options.env = &env;
   auto opened = rein::SqlSandbox::open(options.db_path, std::move(sandbox_options));
   if (!opened) return opened.error();

@@ -3,6 +3,7 @@
 // change set against the store's invariants before it commits (or rolls back and says why).
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -22,6 +23,8 @@ struct AgentOptions {
   // Plans the critic rejects go back to the model with the reasons, this many times (each
   // attempt is one more tool call under the policy). 0: the first rejection is final.
   int max_replans = 0;
+  // Wall time one plan may take in the sandbox before it is stopped.
+  std::chrono::milliseconds sandbox_deadline{500};
 };
 
 struct Answer {

@@ -219,8 +219,14 @@ TEST_CASE("sunglasses hostile plans: refused or rolled back, file unchanged") {
   const std::string before = store.file_digest();
   for (const auto& hostile : plans) {
     INFO("plan: " << hostile.name);
-    auto answer = sunglasses::answer_request("(hostile plan)",
-                                             {.db_path = store.db, .plan_text = hostile.plan});
+    // Runaway plans meet the store's 500 ms deadline; every other plan gets a deadline no slow
+    // or loaded machine reaches, so that its own defence, not the clock, is what stops it.
+    const bool runaway = std::string_view(hostile.reason) == "deadline";
+    auto answer = sunglasses::answer_request(
+        "(hostile plan)",
+        {.db_path = store.db,
+         .plan_text = hostile.plan,
+         .sandbox_deadline = runaway ? std::chrono::milliseconds(500) : std::chrono::minutes(1)});
     REQUIRE(answer.ok());
     CHECK_FALSE(answer->committed);
     CHECK(answer->status.empty());
