@@ -23,6 +23,16 @@ bool unreserved(char c) {
          c == '~';
 }
 
+// "/a/b" from {"a", "b"}; "/" from nothing.
+std::string join_absolute(const std::vector<std::string_view>& parts) {
+  std::string out;
+  for (const auto& part : parts) {
+    out += '/';
+    out += part;
+  }
+  return out.empty() ? std::string("/") : out;
+}
+
 // RFC 3986 section 5.2.4 on a path of segments: "." dropped, ".." removes the one before (at
 // the root it has nothing to remove, as every server reads it). Empty segments ("a//b") are
 // refused: servers disagree on whether ".." after one removes it.
@@ -43,12 +53,8 @@ std::optional<std::string> remove_dot_segments(std::string_view path) {
     }
     start = end + 1;
   }
-  std::string out;
-  for (const auto& segment : kept) {
-    out += '/';
-    out += segment;
-  }
-  if (out.empty() || trailing_slash) out += '/';
+  std::string out = join_absolute(kept);
+  if (out.size() > 1 && trailing_slash) out += '/';
   return out;
 }
 
@@ -77,12 +83,7 @@ std::optional<std::string> normalize_path(std::string_view path) {
     }
     start = end + 1;
   }
-  std::string out;
-  for (const auto& component : kept) {
-    out += '/';
-    out += component;
-  }
-  return out.empty() ? std::string("/") : out;
+  return join_absolute(kept);
 }
 
 bool path_is_under(std::string_view path, std::string_view folder) {
