@@ -10,6 +10,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
 
 namespace rein {
@@ -17,6 +19,8 @@ namespace rein {
 namespace detail {
 struct CancelState;
 }
+
+class CancellationRegistration;
 
 class CancellationToken {
  public:
@@ -32,11 +36,35 @@ class CancellationToken {
   // True when this token can ever be cancelled (it came from a source).
   bool can_be_cancelled() const noexcept { return state_ != nullptr; }
 
+  // Calls `fn` once when the token is cancelled, on the cancelling thread, or at once on this
+  // thread when it already is. The callback is forgotten when the registration is destroyed
+  // (a callback already running is not waited for, so it must only touch what it owns).
+  // `fn` must not throw. A token that can never be cancelled never calls it.
+  [[nodiscard]] CancellationRegistration on_cancel(std::function<void()> fn) const;
+
  private:
   friend class CancellationSource;
   explicit CancellationToken(std::shared_ptr<detail::CancelState> state)
       : state_(std::move(state)) {}
   std::shared_ptr<detail::CancelState> state_;
+};
+
+class CancellationRegistration {
+ public:
+  CancellationRegistration() = default;
+  CancellationRegistration(CancellationRegistration&& other) noexcept;
+  CancellationRegistration& operator=(CancellationRegistration&& other) noexcept;
+  CancellationRegistration(const CancellationRegistration&) = delete;
+  CancellationRegistration& operator=(const CancellationRegistration&) = delete;
+  ~CancellationRegistration();
+
+ private:
+  friend class CancellationToken;
+  CancellationRegistration(std::weak_ptr<detail::CancelState> state, std::uint64_t id)
+      : state_(std::move(state)), id_(id) {}
+  void reset() noexcept;
+  std::weak_ptr<detail::CancelState> state_;
+  std::uint64_t id_ = 0;
 };
 
 class CancellationSource {

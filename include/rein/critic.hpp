@@ -23,6 +23,7 @@
 
 #include "rein/agent_state.hpp"
 #include "rein/env.hpp"
+#include "rein/task.hpp"
 #include "rein/tool.hpp"
 #include "rein/verdict.hpp"
 
@@ -35,6 +36,16 @@ class Critic {
   virtual Verdict review_step(const StepState& step, const ToolResult& result,
                               const AgentState& state) = 0;
   virtual Verdict review_output(const nlohmann::json& answer, const AgentState& state) = 0;
+
+  // Whether review_* may block (wait on I/O, a model, a lock held long). The runtime calls a
+  // critic that may on its executor's blocking pool, and one that may not right where the run
+  // is, which saves a thread hop per result.
+  virtual bool may_block() const noexcept { return true; }
+  // Asynchronous critics (is_async() true) review in coroutines that park while they wait,
+  // e.g. on a model. The arguments outlive the task. The defaults call review_*.
+  virtual bool is_async() const noexcept { return false; }
+  virtual Task<Verdict> review_step_async(const StepState& step, const ToolResult& result, const AgentState& state);
+  virtual Task<Verdict> review_output_async(const nlohmann::json& answer, const AgentState& state);
 };
 
 class RuleCritic final : public Critic {
@@ -78,6 +89,8 @@ class RuleCritic final : public Critic {
 
   Verdict review_step(const StepState& step, const ToolResult& result, const AgentState& state) override;
   Verdict review_output(const nlohmann::json& answer, const AgentState& state) override;
+  // Checks are plain computations on the result: they must not block.
+  bool may_block() const noexcept override { return false; }
 
  private:
   struct Rule {

@@ -66,7 +66,11 @@ struct JsonPlanOptions {
 class JsonPlanPlanner final : public Planner {
  public:
   explicit JsonPlanPlanner(JsonPlanOptions options = {});
+  // Blocks until the plan is made (sync_wait of plan_async).
   Result<PlanDecision> plan(const PlanRequest& request) override;
+  // Asynchronous end to end, repairs included: the task parks while the model answers.
+  bool is_async() const noexcept override { return true; }
+  Task<Result<PlanDecision>> plan_async(const PlanRequest& request) override;
 
   // The messages of the first request of a round (system and user), for hosts and tests.
   std::vector<Message> prompt(const PlanRequest& request) const;

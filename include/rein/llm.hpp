@@ -23,6 +23,7 @@
 
 #include "rein/error.hpp"
 #include "rein/message.hpp"
+#include "rein/task.hpp"
 
 namespace rein {
 
@@ -75,6 +76,13 @@ struct LlmResponse {
 // Must not throw (if it does, rein turns the exception into an error); return an Error for
 // failures: unavailable or timeout for transient ones, invalid_argument for rejected requests.
 using LlmCallback = std::function<Result<LlmResponse>(const LlmRequest&)>;
+
+// The asynchronous form: start the request and return at once; finish through `done`, once,
+// from any thread (the host's event loop, a client's I/O thread). A Completion dropped
+// without being called ends the request as unavailable; one called after the run was
+// cancelled is ignored. It must not throw either.
+using LlmCompletion = Completion<Result<LlmResponse>>;
+using AsyncLlmCallback = std::function<void(LlmRequest request, LlmCompletion done)>;
 
 nlohmann::json to_json(const LlmResponse& response);
 Result<LlmResponse> llm_response_from_json(const nlohmann::json& j);

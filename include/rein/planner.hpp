@@ -9,8 +9,8 @@
 // A planner may be fixed code (StaticPlanner) or ask a model through PlanRequest::llm.
 //
 // Thread safety: the runtime calls a planner for one run at a time per run, but several runs
-// may share a planner, so plan() must be safe to call concurrently (StaticPlanner is, provided
-// its function is).
+// may share a planner, so plan() and plan_async() must be safe to call concurrently
+// (StaticPlanner is, provided its function is).
 #pragma once
 
 #include <functional>
@@ -26,6 +26,7 @@
 #include "rein/llm.hpp"
 #include "rein/memory.hpp"
 #include "rein/message.hpp"
+#include "rein/task.hpp"
 #include "rein/tool_registry.hpp"
 
 namespace rein {
@@ -53,20 +54,34 @@ struct PlanRequest {
   const AgentState& state;
   const ToolRegistry& tools;
   // Calls the host's model with usage accounted and budgets enforced; unavailable when the
-  // runtime has no LLM callback.
+  // runtime has no LLM callback. Blocks the calling thread until the answer is in.
   std::function<Result<LlmResponse>(const LlmRequest&)> llm;
   std::optional<ReplanRequest> replan;
   // RuntimeOptions::memory's manager (nullptr when none): planners may recall more, or ask
   // action_stats() which actions have worked before.
   std::shared_ptr<MemoryManager> memory;
+  // The same without blocking: the planning task parks until the answer is in (set by the
+  // Runtime; when empty, ask_model() falls back on `llm`).
+  std::function<Task<Result<LlmResponse>>(LlmRequest)> ask;
+
+  // For asynchronous planners: `co_await request.ask_model(r)` — through `ask` when set, else
+  // through `llm`.
+  Task<Result<LlmResponse>> ask_model(LlmRequest request) const;
 };
 
 class Planner {
  public:
   virtual ~Planner() = default;
   // An Error stops the run (status failed) unless it answers a replan request, in which case
-  // the failed step is flagged for review and the run goes on.
+  // the failed step is flagged for review and the run goes on. The runtime calls a planner
+  // that is not asynchronous on its executor's blocking pool, so plan() may block.
   virtual Result<PlanDecision> plan(const PlanRequest& request) = 0;
+
+  // Asynchronous planners (is_async() true) plan in a coroutine that parks, holding no
+  // thread, while it waits on the model: `auto answer = co_await request.ask_model(r);`. The
+  // request, and the state it refers to, outlive the task. The default runs plan().
+  virtual bool is_async() const noexcept { return false; }
+  virtual Task<Result<PlanDecision>> plan_async(const PlanRequest& request);
 };
 
 // Plans from host code: a function of the request (typically of the state's outputs and

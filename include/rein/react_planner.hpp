@@ -41,7 +41,11 @@ struct ReactOptions {
 class ReactPlanner final : public Planner {
  public:
   explicit ReactPlanner(ReactOptions options = {});
+  // Blocks until the plan is made (sync_wait of plan_async).
   Result<PlanDecision> plan(const PlanRequest& request) override;
+  // Asynchronous end to end, repairs included: the task parks while the model answers.
+  bool is_async() const noexcept override { return true; }
+  Task<Result<PlanDecision>> plan_async(const PlanRequest& request) override;
 
   // The conversation of the next turn's request, for hosts and tests.
   std::vector<Message> conversation(const PlanRequest& request) const;

@@ -43,11 +43,17 @@
 // Nothing throws into the host: tool, planner, critic and LLM exceptions become errors in the
 // run's status, audit and trace.
 //
+// Threads: run() and step() take turns on the calling thread (synchronous tools of one turn on a
+// small worker pool, max_parallel_calls); run_async() drives runs on an Executor (executor.hpp),
+// where a run that waits holds no thread and synchronous callbacks run on its blocking pool.
+// Destroying the Runtime cancels the runs it drives and waits until they have stopped.
+//
 // Thread safety: one Runtime may drive many runs from many threads at once; calls for the
 // same run are serialised.
 #pragma once
 
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,6 +66,7 @@
 #include "rein/audit.hpp"
 #include "rein/critic.hpp"
 #include "rein/env.hpp"
+#include "rein/executor.hpp"
 #include "rein/llm.hpp"
 #include "rein/memory.hpp"
 #include "rein/planner.hpp"
@@ -99,13 +106,27 @@ struct RuntimeOptions {
   std::vector<std::shared_ptr<AuditSink>> audit_sinks;  // further copies of every entry
   std::shared_ptr<Tracer> tracer;                       // nullptr: no spans
   LlmCallback llm;                                      // given to planners (accounted, budgeted)
+  AsyncLlmCallback llm_async;                           // the same, asynchronous; used when set
   ReconcileFn reconcile;
   MemoryRecall memory;                 // recalled into the first observe stage
   std::size_t max_parallel_calls = 4;  // tool calls of one step running at once
   int max_retries_per_step = 1;        // critic retries of one plan step
   int max_replans = 2;                 // replans per run
   std::int64_t max_steps = 1000;       // safety net when the policy sets no step budget
+  // Where runs driven by run_async() advance, and where their synchronous callbacks block
+  // (its blocking pool). nullptr: the runtime makes one from executor_options (its env
+  // defaulting to this runtime's) the first time it is needed. Share one among runtimes to
+  // keep the thread count fixed.
+  std::shared_ptr<Executor> executor;
+  ExecutorOptions executor_options;
 };
+
+// Told each time a run driven by run_async() stops: when it ends, and when it suspends for a
+// person (rules 5 and 6) — approve(), deny(), answer() or cancel() then drive it on by
+// themselves, and the callback is told again at the next stop. An Error when the store
+// failed (the run is no longer driven). Called on an executor thread, outside any lock: it
+// may call the Runtime, and should return soon.
+using RunCallback = std::function<void(const Result<AgentState>& stopped)>;
 
 struct RunRequest {
   std::string goal;
@@ -133,6 +154,19 @@ class Runtime {
   Result<AgentState> run(std::string_view run_id);
   // start + run.
   Result<AgentState> run(RunRequest request);
+
+  // The asynchronous API: start + drive the run on the executor without blocking, and return
+  // its id at once. A run waiting on a model, a tool, a timer or a person holds no thread.
+  // Errors are those of start(); later ones reach `on_stop`.
+  Result<std::string> run_async(RunRequest request, RunCallback on_stop);
+  // The same with a future of the run's first stop.
+  std::future<Result<AgentState>> run_async(RunRequest request);
+  // Drives an existing run the same way (after a restart, say). already_exists when the run is
+  // driven by run_async already; not_found when there is no such run. A run that has ended
+  // only has its final state told to `on_stop`, as run(run_id) would return it.
+  Status resume_async(std::string_view run_id, RunCallback on_stop);
+  // The executor run_async uses (made on first use when the options name none).
+  Executor& executor();
 
   Result<AgentState> state(std::string_view run_id);
   Result<std::vector<PendingApproval>> pending_approvals();

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -123,6 +124,31 @@ class ToolContext {
 // become error results.
 using ToolFn = std::function<ToolResult(const nlohmann::json& args, ToolContext& ctx)>;
 
+// An asynchronous tool's call: its arguments, its context, and the handle that finishes it.
+// The tool starts its work (on the host's own event loop, a thread of its own, a timer) and
+// returns at once; later, from any thread, it calls complete() once. The arguments and the
+// context stay valid until then, even past the call's deadline. A result that comes after the
+// call timed out or was cancelled is ignored (complete() returns false) and counted by
+// ToolRegistry::late_completions(); a AsyncToolCall dropped without completing ends the call as a
+// permanent error, so a run never waits on a lost handle. Copies share one call.
+class AsyncToolCall {
+ public:
+  struct State;
+  explicit AsyncToolCall(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+  const nlohmann::json& args() const noexcept;
+  const ToolContext& context() const noexcept;
+  // Finishes the call; false when it had already ended and `result` was ignored.
+  bool complete(ToolResult result) const;
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+// The callback of an asynchronous tool: start the work and return; finish through `call`.
+// Exceptions it throws (before returning) are caught and become error results.
+using AsyncToolFn = std::function<void(AsyncToolCall call)>;
+
 // How a side-effecting tool's calls are deduplicated.
 struct IdempotencyOptions {
   // JSON pointer into the arguments where the key is found (e.g. "/deck_spec/idem"). When
@@ -141,9 +167,11 @@ struct ToolSpec {
   bool side_effects = false;
   IdempotencyOptions idempotency;
   std::string version = "v1";
-  // Per attempt. Zero means no deadline: the callback runs on the caller's thread (cheapest;
-  // use for tools that cannot hang). Otherwise it runs on a runner thread and is abandoned,
-  // with status timeout, when it overruns.
+  // Per attempt. For a synchronous tool, zero means no deadline: the callback runs on the
+  // caller's thread (cheapest; use for tools that cannot hang). Otherwise it runs on a runner
+  // thread and is abandoned, with status timeout, when it overruns. An asynchronous tool is
+  // timed out the same way (zero: it may take as long as it likes), its call's cancellation
+  // token fired, and a later completion ignored.
   std::chrono::milliseconds timeout{30'000};
   RetryPolicy retry;
   CircuitBreakerOptions circuit_breaker;

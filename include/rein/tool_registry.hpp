@@ -10,7 +10,8 @@
 //   3. the tool's circuit breaker (open: denied at once, transient);
 //   4. the callback, on the caller's thread when the spec has no timeout, else on a runner
 //      thread with a deadline: an overrun cancels the call's token and returns timeout
-//      without waiting for the callback any longer;
+//      without waiting for the callback any longer (an asynchronous tool is started and
+//      waited for under the same deadline);
 //   5. the output schema, if the spec has one (a violation is a permanent error);
 //   6. retries of transient errors and timeouts with exponential backoff and jitter, never of
 //      permanent errors, and for side-effecting tools only under an idempotency key.
@@ -33,8 +34,10 @@
 #include "rein/circuit_breaker.hpp"
 #include "rein/env.hpp"
 #include "rein/error.hpp"
+#include "rein/executor.hpp"
 #include "rein/idempotency.hpp"
 #include "rein/json_schema.hpp"
+#include "rein/task.hpp"
 #include "rein/tool.hpp"
 
 namespace rein {
@@ -70,8 +73,12 @@ class ToolRegistry {
   // with already_exists for a duplicate name or a name whose wire form collides.
   Status register_tool(ToolSpec spec, ToolFn fn);
 
+  // The same for an asynchronous tool (see AsyncToolCall). Both kinds share every guard.
+  Status register_async_tool(ToolSpec spec, AsyncToolFn fn);
   // nullptr when unknown.
   const ToolSpec* find(std::string_view name) const;
+  // True when `name` is registered with an AsyncToolFn.
+  bool is_async(std::string_view name) const;
   // The spec whose wire_name() is `wire`; nullptr when unknown.
   const ToolSpec* find_by_wire_name(std::string_view wire) const;
   std::vector<std::string> names() const;  // sorted
@@ -81,8 +88,16 @@ class ToolRegistry {
   // unknown tool, invalid_argument listing every violation.
   Status check_arguments(std::string_view name, const nlohmann::json& args) const;
 
+  // Blocks the calling thread until the call ends (an asynchronous tool is waited for).
   ToolResult invoke(std::string_view name, const nlohmann::json& args,
                     const InvokeOptions& options = {});
+  // The same guards without blocking a thread: an asynchronous tool parks the task until it
+  // completes, times out or is cancelled; retry backoff waits on `executor`'s timers; a
+  // synchronous tool runs on `executor`'s blocking pool. Resumes on `executor`'s run threads.
+  Task<ToolResult> invoke_async(std::string name, nlohmann::json args, InvokeOptions options, Executor& executor);
+  // Completions of asynchronous tools that arrived after their call had ended (timed out or
+  // cancelled) and were ignored.
+  std::uint64_t late_completions() const noexcept;
 
   // The catalog in the OpenAI chat-completions "tools" format:
   // [{"type": "function", "function": {"name", "description", "parameters"}}, ...], sorted by
@@ -105,6 +120,12 @@ class ToolRegistry {
   ToolResult run_once(const std::shared_ptr<const Entry>& entry, const nlohmann::json& args,
                       const std::string& key, int attempt, const CancellationToken& cancel,
                       bool& counts_as_failure);
+  Status add(ToolSpec spec, ToolFn fn, AsyncToolFn async_fn);
+  ToolResult invoke_async_here(std::string_view name, const nlohmann::json& args, const InvokeOptions& options);
+  Task<ToolResult> attempts_async(std::shared_ptr<const Entry> entry, const nlohmann::json& args, std::string key,
+                                  const InvokeOptions& options, Executor& executor);
+  Task<ToolResult> once_async(std::shared_ptr<const Entry> entry, const nlohmann::json& args, std::string key,
+                              int attempt, CancellationToken cancel, Executor& executor, bool& counts_as_failure);
 
   Env* env_;
   std::unique_ptr<Impl> impl_;

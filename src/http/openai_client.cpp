@@ -6,8 +6,8 @@
 #include <ctime>
 #include <mutex>
 
-#include "json_text.hpp"
-#include "log.hpp"
+#include "core/json_text.hpp"
+#include "core/log.hpp"
 #include "rein/openai_wire.hpp"
 
 #if REIN_WITH_CURL

@@ -7,7 +7,7 @@
 
 #include <re2/re2.h>
 
-#include "json_text.hpp"
+#include "core/json_text.hpp"
 #include "schema/documents.hpp"
 #include "schema/ecma_regex.hpp"
 

@@ -6,9 +6,9 @@
 
 #include <re2/re2.h>
 
-#include "json_text.hpp"
+#include "core/json_text.hpp"
 #include "schema/documents.hpp"
-#include "utf8.hpp"
+#include "core/utf8.hpp"
 
 namespace rein::detail {
 namespace {

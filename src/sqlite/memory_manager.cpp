@@ -7,12 +7,12 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "json_text.hpp"
-#include "memory_support.hpp"
+#include "core/json_text.hpp"
+#include "memory/memory_support.hpp"
 #include "rein/memory.hpp"
 #include "rein/sha256.hpp"
 #include "sqlite/statement.hpp"
-#include "vector_index.hpp"
+#include "memory/vector_index.hpp"
 
 namespace rein {
 

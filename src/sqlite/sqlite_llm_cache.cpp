@@ -2,8 +2,8 @@
 
 #include <mutex>
 
-#include "json_text.hpp"
-#include "log.hpp"
+#include "core/json_text.hpp"
+#include "core/log.hpp"
 #include "rein/llm_cache.hpp"
 #include "sqlite/statement.hpp"
 

@@ -3,7 +3,7 @@
 #include <array>
 #include <fstream>
 
-#include "../json_text.hpp"
+#include "core/json_text.hpp"
 #include "statement.hpp"
 
 namespace rein {

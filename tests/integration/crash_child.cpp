@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fcntl.h>
+#include <future>
 #include <random>
 #include <string>
 #include <thread>
@@ -103,13 +104,28 @@ int main(int argc, char** argv) {
     const int id = args.value("account", 0);
     return rein::ToolResult::success({{"account", id}, {"amount", 100 * id + 7}});
   });
-  (void)tools->register_tool(write, [ledger_path](const json& args, rein::ToolContext& ctx) {
-    const TracedCall traced;
-    pause_a_little();
-    auto r = post(ledger_path, std::string(ctx.idempotency_key()), args.value("amount", 0));
-    pause_a_little();
-    return r;
-  });
+  // A run id ending in "-async" is driven by run_async, and its ledger posts are asynchronous:
+  // each completes later, from a thread of the "external system" of its own.
+  const bool async = run_id.size() > 6 && run_id.compare(run_id.size() - 6, 6, "-async") == 0;
+  if (async) {
+    (void)tools->register_async_tool(write, [ledger_path](rein::AsyncToolCall call) {
+      std::thread([ledger_path, call] {
+        const TracedCall traced;
+        pause_a_little();
+        auto r = post(ledger_path, std::string(call.context().idempotency_key()), call.args().value("amount", 0));
+        pause_a_little();
+        call.complete(std::move(r));
+      }).detach();
+    });
+  } else {
+    (void)tools->register_tool(write, [ledger_path](const json& args, rein::ToolContext& ctx) {
+      const TracedCall traced;
+      pause_a_little();
+      auto r = post(ledger_path, std::string(ctx.idempotency_key()), args.value("amount", 0));
+      pause_a_little();
+      return r;
+    });
+  }
 
   // Reads in parallel pairs; each post depends on its read's amount.
   auto planner = std::make_shared<rein::StaticPlanner>([](const rein::PlanRequest& req) -> rein::Result<rein::PlanDecision> {
@@ -141,9 +157,18 @@ int main(int argc, char** argv) {
                         rein::RuntimeOptions{.store = *store, .max_parallel_calls = 2});
 
   auto existing = (*store)->load(run_id);
-  auto run = existing && existing->has_value()
-                 ? runtime.run(run_id)
-                 : runtime.run(rein::RunRequest{"post the ledger", {"crash-test", {"ledger"}}, nullptr, run_id});
+  const bool resume = existing && existing->has_value();
+  rein::RunRequest request{"post the ledger", {"crash-test", {"ledger"}}, nullptr, run_id};
+  rein::Result<rein::AgentState> run = rein::Error(rein::ErrorCode::internal, "not run");
+  if (!async) {
+    run = resume ? runtime.run(run_id) : runtime.run(std::move(request));
+  } else if (!resume) {
+    run = runtime.run_async(std::move(request)).get();
+  } else {
+    std::promise<rein::Result<rein::AgentState>> stopped;
+    auto resumed = runtime.resume_async(run_id, [&stopped](const rein::Result<rein::AgentState>& r) { stopped.set_value(r); });
+    run = resumed ? stopped.get_future().get() : rein::Result<rein::AgentState>(std::move(resumed).error());
+  }
   if (!run) {
     std::fprintf(stderr, "%s\n", run.error().to_string().c_str());
     return 4;

@@ -88,6 +88,7 @@ KillSite site_of(const Trace& t) {
 struct Attempt {
   bool finished = false;  // exited by itself with status 0
   bool killed = false;
+  int exit_status = 0;  // as waitpid reported it
   std::chrono::steady_clock::duration elapsed{};
   Trace trace;
 };
@@ -139,6 +140,7 @@ Attempt run_child(const std::string& store, const std::string& ledger, const std
   a.elapsed = std::chrono::steady_clock::now() - started;
   a.killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
   a.finished = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  a.exit_status = status;
   a.trace = read_trace(trace_path);
   if (!may_kill) {
     INFO("a child left to run to its end was still running after " << hang_guard.count() << " minutes");
@@ -186,10 +188,19 @@ TEST_CASE("crash: runs killed at random points resume to the uncrashed outcome",
   const Attempt ref = run_child(ref_store.string(), ref_ledger.string(), "ledger-run", trace_path, {});
   REQUIRE(ref.finished);
   REQUIRE(ref.trace.first_call_ns.has_value());
-  const auto reference = outcome(*(*(*SqliteStore::open(ref_store))->load("ledger-run")));
   const auto expected_total = query(ref_ledger, "SELECT total FROM balance");
-  REQUIRE(reference["status"] == "completed");
   REQUIRE(expected_total == 6 * 7 + 100 * (1 + 2 + 3 + 4 + 5 + 6));
+  // The outcome names the run (idempotency keys start with its id): one reference per mode.
+  std::map<std::string, nlohmann::json> reference;
+  reference["ledger-run"] = outcome(*(*(*SqliteStore::open(ref_store))->load("ledger-run")));
+  {
+    const auto async_store = temp_db_path("crash_ref_async"), async_ledger = temp_db_path("crash_ref_async_ledger");
+    init_ledger(async_ledger);
+    REQUIRE(run_child(async_store.string(), async_ledger.string(), "ledger-run-async", trace_path, {}).finished);
+    reference["ledger-run-async"] = outcome(*(*(*SqliteStore::open(async_store))->load("ledger-run-async")));
+    REQUIRE(query(async_ledger, "SELECT total FROM balance") == expected_total);
+  }
+  for (const auto& [id, r] : reference) REQUIRE(r["status"] == "completed");
 
   // Three kills in four wait for a tool call to begin (the n-th of the run's twelve): they
   // land inside calls, where an effect may have happened without its outcome being recorded.
@@ -211,9 +222,11 @@ TEST_CASE("crash: runs killed at random points resume to the uncrashed outcome",
     const auto store = temp_db_path("crash"), ledger = temp_db_path("crash_ledger");
     init_ledger(ledger);
     ++runs;
+    // Every other run is driven by run_async with asynchronous ledger posts (see crash_child).
+    const std::string run_id = runs % 2 == 0 ? "ledger-run-async" : "ledger-run";
     bool finished = false;
     int stalled = 0;
-    std::int64_t progress = committed(store, "ledger-run");
+    std::int64_t progress = committed(store, run_id);
     while (!finished) {
       KillPlan plan;
       if (stalled >= stall_limit) {
@@ -223,26 +236,27 @@ TEST_CASE("crash: runs killed at random points resume to the uncrashed outcome",
       } else {
         plan.after = std::chrono::microseconds(kill_delay(rng));
       }
-      const Attempt a = run_child(store.string(), ledger.string(), "ledger-run", trace_path, plan);
+      const Attempt a = run_child(store.string(), ledger.string(), run_id, trace_path, plan);
       finished = a.finished;
       if (!a.killed) {
-        INFO("run " << runs << ": the child stopped by itself without finishing the run");
+        INFO(run_id << " " << runs << ": the child stopped by itself without finishing the run (exit status "
+                     << a.exit_status << ")");
         REQUIRE(finished);
         break;
       }
       ++kills;
       ++sites[site_of(a.trace)];
-      const auto now_committed = committed(store, "ledger-run");
+      const auto now_committed = committed(store, run_id);
       stalled = now_committed > progress ? 0 : stalled + 1;
       progress = std::max(progress, now_committed);
     }
     auto opened = SqliteStore::open(store);
     REQUIRE(opened.ok());
-    auto state = (*opened)->load("ledger-run");
+    auto state = (*opened)->load(run_id);
     REQUIRE(state.ok());
     REQUIRE(state->has_value());
-    INFO("run " << runs << " after " << kills << " kills in all");
-    CHECK(outcome(**state) == reference);
+    INFO(run_id << " " << runs << " after " << kills << " kills in all");
+    CHECK(outcome(**state) == reference[run_id]);
     // Exactly once: every posting applied, none twice, and the balance agrees.
     CHECK(query(ledger, "SELECT count(*) FROM applied") == 6);
     CHECK(query(ledger, "SELECT total FROM balance") == expected_total);
@@ -252,7 +266,8 @@ TEST_CASE("crash: runs killed at random points resume to the uncrashed outcome",
     auto anchors = (*opened)->audit_anchors();
     CHECK(verify_audit(*all, &*anchors).ok);
   }
-  WARN("crash test: " << kills << " kills over " << runs << " runs (uninterrupted run "
+  WARN("crash test: " << kills << " kills over " << runs << " runs (" << runs / 2
+                      << " driven by run_async with asynchronous ledger posts; uninterrupted run "
                       << whole.count() / 1000 << " ms, kill delays " << earliest.count() / 1000 << "-"
                       << whole.count() / 1000 << " ms); kills inside tool calls "
                       << sites[KillSite::tool_call] << ", in the runtime between calls " << sites[KillSite::runtime]

@@ -1,7 +1,7 @@
 // The internal writer behind audit payloads must produce exactly nlohmann's canonical text.
 #include <catch2/catch.hpp>
 
-#include "../../src/json_writer.hpp"
+#include "core/json_writer.hpp"
 
 using nlohmann::json;
 

@@ -1,0 +1,165 @@
+// The act stage: make the authorized calls, concurrently, with side effects made safe across
+// crashes — and, before anything else in a turn, recover the calls a crash interrupted.
+#include <algorithm>
+
+#include "core/host_call.hpp"
+#include "core/log.hpp"
+#include "exec/gather.hpp"
+#include "loop/turn.hpp"
+
+namespace rein::detail {
+
+bool interrupted(const AgentState& s) {
+  return std::any_of(s.steps.begin(), s.steps.end(),
+                     [](const StepState& st) { return st.status == StepStatus::running; });
+}
+
+Task<std::vector<Outcome>> recover(Turn& t) {
+  std::vector<Outcome> out;
+  AgentState& s = t.state;
+  for (auto& st : s.steps) {
+    if (st.status != StepStatus::running) continue;
+    auto journaled = co_await store_io(
+        t, [&] { return t.core.store->find_outcome(s.run_id, st.step.id, st.attempts); });
+    if (journaled && journaled->has_value()) {
+      t.audit("recovery", {{"step", st.step.id},
+                           {"action", "outcome journaled before the interruption; not run again"}});
+      out.push_back({&st, std::move(**journaled), false});
+      continue;
+    }
+    const ToolSpec* spec = t.tools.find(st.step.tool);
+    if (spec == nullptr || !spec->side_effects || has_key_support(*spec)) {
+      st.status = StepStatus::pending;
+      t.audit("recovery",
+              {{"step", st.step.id},
+               {"action", spec != nullptr && spec->side_effects
+                              ? "outcome unknown; running again with the same idempotency key"
+                              : "outcome unknown; running again (no side effects)"}});
+      continue;
+    }
+    std::optional<ToolResult> reconciled;
+    if (const ReconcileFn& reconcile = t.core.options.reconcile) {
+      // A reconcile callback that throws knows no more than one that says "unknown".
+      auto answer = co_await t.executor.blocking(
+          [&] { return call_host("the reconcile callback", [&] { return reconcile(s, st); }); });
+      if (answer) reconciled = std::move(*answer);
+    }
+    if (reconciled) {
+      t.audit("recovery", {{"step", st.step.id},
+                           {"action", "outcome settled by the host's reconcile callback"}});
+      out.push_back({&st, std::move(*reconciled), false});
+      continue;
+    }
+    st.status = StepStatus::needs_review;
+    s.needs_review.push_back(
+        {st.step.id,
+         "recovery",
+         {"the outcome of side-effecting call '" + st.step.tool +
+          "' is unknown after an interruption, and it has no idempotency key: not replayed"},
+         st.step.args});
+    t.audit("recovery", {{"step", st.step.id},
+                         {"action", "outcome unknown; not replayed; flagged for review"}});
+  }
+  co_return out;
+}
+
+namespace {
+
+void record_span(SpanRecorder& span, const ToolResult& r) {
+  span.set("rein.status", std::string(to_string(r.status)));
+  span.set("rein.attempts", static_cast<std::int64_t>(r.attempts));
+  span.set("rein.duration_us", static_cast<std::int64_t>(r.duration.count()));
+  if (!r.ok()) span.fail(r.errors.empty() ? "tool failed" : r.errors.front());
+}
+
+// Journals a side effect's outcome as soon as it is known, so a crash cannot lose it.
+void journal(Turn& t, const Call& c, const ToolResult& r) {
+  if (!c.spec->side_effects || !t.core.store->durable()) return;
+  const StepState& st = *c.step;
+  if (auto s = t.core.store->record_outcome(t.state.run_id, st.step.id, st.attempts, r); !s) {
+    logger()->warn("rein: journaling the outcome of step '{}' failed: {}", st.step.id,
+                   s.error().message());
+  }
+}
+
+InvokeOptions invoke_options(const Call& c, const CancellationToken& cancel) {
+  return {.idempotency_key = c.step->idempotency_key, .cancellation = cancel};
+}
+
+// One call, without blocking a run thread.
+Task<void> call_async(Turn& t, const Call& c, ToolResult& result, CancellationToken cancel) {
+  const StepState& st = *c.step;
+  SpanRecorder span = t.span("rein.tool_call");
+  span.set("rein.tool", st.step.tool);
+  result = co_await t.tools.invoke_async(st.step.tool, st.step.args, invoke_options(c, cancel),
+                                         t.executor);
+  record_span(span, result);
+  if (c.spec->side_effects && t.core.store->durable())
+    co_await store_io(t, [&] { journal(t, c, result); });
+}
+
+// One call on the calling thread (synchronous tools of a turn taken by a blocking call).
+void call_here(Turn& t, const Call& c, ToolResult& result, const CancellationToken& cancel) {
+  const StepState& st = *c.step;
+  SpanRecorder span = t.span("rein.tool_call");
+  span.set("rein.tool", st.step.tool);
+  result = t.tools.invoke(st.step.tool, st.step.args, invoke_options(c, cancel));
+  record_span(span, result);
+  journal(t, c, result);
+}
+
+}  // namespace
+
+Task<Result<std::vector<Outcome>>> act(Turn& t, std::vector<Call> calls) {
+  std::vector<Outcome> out;
+  if (calls.empty()) co_return out;
+  AgentState& s = t.state;
+  bool side_effects = false;
+  for (const Call& c : calls) {
+    StepState& st = *c.step;
+    st.status = StepStatus::running;
+    ++st.attempts;
+    if (c.spec->side_effects && has_key_support(*c.spec) && st.idempotency_key.empty()) {
+      st.idempotency_key =
+          s.run_id + ":" + st.step.id + (st.retries > 0 ? "#" + std::to_string(st.retries) : "");
+    }
+    side_effects = side_effects || c.spec->side_effects;
+  }
+  // The intent: once committed, a crash can no longer lose track of these calls.
+  if (side_effects && t.core.store->durable()) {
+    auto committed =
+        co_await store_io(t, [&t] { return t.core.commit(t.slot, t.state, t.entries); });
+    if (!committed) co_return std::move(committed).error();
+  }
+  std::vector<ToolResult> results(calls.size());
+  const CancellationToken cancel = t.slot.cancel.token();
+  // A turn taken by a blocking call runs synchronous tools on the runtime's worker pool, in
+  // parallel, as it always has; everything else goes through the executor.
+  const bool here = t.executor.options().blocking_inline;
+  Gather gather(t.executor, t.core.options.max_parallel_calls);
+  std::vector<std::size_t> blocking;
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    if (here && !t.tools.is_async(calls[i].step->step.tool)) {
+      blocking.push_back(i);
+    } else {
+      gather.add(call_async(t, calls[i], results[i], cancel));
+    }
+  }
+  if (blocking.size() == 1) {
+    call_here(t, calls[blocking[0]], results[blocking[0]], cancel);
+  } else if (!blocking.empty()) {
+    std::vector<std::function<void()>> tasks;
+    tasks.reserve(blocking.size());
+    for (std::size_t i : blocking) {
+      tasks.emplace_back(
+          [&t, &calls, &results, &cancel, i] { call_here(t, calls[i], results[i], cancel); });
+    }
+    t.core.pool.run_all(tasks);
+  }
+  co_await gather.wait();
+  for (std::size_t i = 0; i < calls.size(); ++i)
+    out.push_back({calls[i].step, std::move(results[i]), true});
+  co_return out;
+}
+
+}  // namespace rein::detail

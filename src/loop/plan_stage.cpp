@@ -1,0 +1,285 @@
+// The plan stage: ask the planner when the plan has nothing left to do or a replan was asked
+// for, and take in what it decides — new steps, a final answer (verified at once), or a
+// question for a person.
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+
+#include "core/host_call.hpp"
+#include "core/json_writer.hpp"
+#include "exec/park.hpp"
+#include "loop/state_text.hpp"
+#include "loop/turn.hpp"
+
+namespace rein::detail {
+
+using nlohmann::json;
+
+namespace {
+
+// The budgets a model call must fit; fills in the request's accounting fields.
+std::optional<Error> admit_llm_call(Turn& t, LlmRequest& request) {
+  const RuntimeOptions& o = t.core.options;
+  if (!o.llm && !o.llm_async)
+    return Error(ErrorCode::unavailable, "the runtime has no LLM callback");
+  Usage projected;
+  projected.tokens = t.state.usage.tokens + t.llm_tokens;
+  projected.cost = t.state.usage.cost + t.llm_cost;
+  if (auto exhausted = t.core.agent.policy.check_run_budgets(projected)) {
+    return Error(ErrorCode::budget_exhausted, exhausted->reason);
+  }
+  // Refused before it is sent when the prompt (and the answer it allows) cannot fit.
+  const std::int64_t expected = estimate_prompt_tokens(request) + request.max_tokens.value_or(0);
+  if (auto exhausted = t.core.agent.policy.check_llm_call(projected, expected, 0.0)) {
+    return Error(ErrorCode::budget_exhausted, exhausted->reason);
+  }
+  if (request.run_id.empty()) request.run_id = t.state.run_id;
+  if (request.principal.empty()) request.principal = t.state.principal.id;
+  return std::nullopt;
+}
+
+void account_llm_call(Turn& t, SpanRecorder& span, const Result<LlmResponse>& response) {
+  if (response) {
+    t.llm_tokens += response->total_tokens();
+    t.llm_cost += response->cost;
+    span.set("rein.tokens", response->total_tokens());
+    span.set("rein.model", response->model);
+  } else {
+    span.fail(response.error().to_string());
+  }
+}
+
+// Starts the host's asynchronous callback; an exception it throws completes the request.
+void start_async_llm(const RuntimeOptions& o, LlmRequest request, LlmCompletion done) {
+  auto started = call_host("the LLM callback", [&] { o.llm_async(std::move(request), done); });
+  if (!started) done.complete(std::move(started).error());
+}
+
+Result<LlmResponse> dropped_completion() {
+  return Error(ErrorCode::unavailable, "the LLM callback dropped its completion");
+}
+
+}  // namespace
+
+Task<Result<LlmResponse>> ask_llm(Turn& t, LlmRequest request) {
+  if (auto refused = admit_llm_call(t, request)) co_return std::move(*refused);
+  const RuntimeOptions& o = t.core.options;
+  SpanRecorder span = t.span("rein.llm_call");
+  Result<LlmResponse> response = Error(ErrorCode::internal, "no answer");
+  if (o.llm_async) {
+    // Parked until the host's completion arrives; a cancelled run stops waiting at once.
+    // Named, not a temporary in the co_await operand: GCC 12 destroys such a lambda's
+    // captures twice (see task.hpp).
+    auto start = [&o, request = std::move(request)](LlmCompletion done) mutable {
+      start_async_llm(o, std::move(request), std::move(done));
+    };
+    auto parked =
+        co_await park<Result<LlmResponse>>(t.executor, std::move(start), dropped_completion,
+                                           Env::TimePoint::max(), t.slot.cancel.token());
+    if (parked.end == ParkEnd::completed) {
+      response = std::move(*parked.value);
+    } else {
+      response = Error(ErrorCode::cancelled, "cancelled by the host");
+    }
+  } else {
+    response = co_await t.executor.blocking(
+        [&o, &request] { return call_host("the LLM callback", [&] { return o.llm(request); }); });
+  }
+  account_llm_call(t, span, response);
+  co_return response;
+}
+
+Result<LlmResponse> ask_llm_blocking(Turn& t, LlmRequest request) {
+  if (auto refused = admit_llm_call(t, request)) return std::move(*refused);
+  const RuntimeOptions& o = t.core.options;
+  SpanRecorder span = t.span("rein.llm_call");
+  Result<LlmResponse> response = Error(ErrorCode::internal, "no answer");
+  if (o.llm_async) {
+    // A synchronous planner waits here, on its own thread, never on the executor's; the
+    // host's completion, a dropped completion or the run's cancellation ends the wait.
+    struct Waiting {
+      std::mutex mutex;
+      std::condition_variable cv;
+      std::optional<Result<LlmResponse>> answer;
+      bool settle(Result<LlmResponse> r) {
+        std::lock_guard lock(mutex);
+        if (answer) return false;
+        answer.emplace(std::move(r));
+        cv.notify_one();
+        return true;
+      }
+    };
+    auto waiting = std::make_shared<Waiting>();
+    auto cancelled = t.slot.cancel.token().on_cancel(
+        [waiting] { waiting->settle(Error(ErrorCode::cancelled, "cancelled by the host")); });
+    start_async_llm(
+        o, std::move(request),
+        LlmCompletion([waiting](Result<LlmResponse> r) { return waiting->settle(std::move(r)); },
+                      dropped_completion));
+    std::unique_lock lock(waiting->mutex);
+    waiting->cv.wait(lock, [&] { return waiting->answer.has_value(); });
+    response = std::move(*waiting->answer);
+  } else {
+    response = call_host("the LLM callback", [&] { return o.llm(request); });
+  }
+  account_llm_call(t, span, response);
+  return response;
+}
+
+namespace {
+
+// The planner's decision: in a coroutine when it is asynchronous, else on the blocking pool.
+Task<Result<PlanDecision>> decide(Turn& t, const PlanRequest& request) {
+  Planner& planner = *t.core.agent.planner;
+  if (planner.is_async()) {
+    Result<PlanDecision> out = Error(ErrorCode::internal, "no decision");
+    try {
+      out = co_await planner.plan_async(request);
+    } catch (...) {
+      out = Error(ErrorCode::internal, describe_current_exception("the planner"));
+    }
+    co_return out;
+  }
+  co_return co_await t.executor.blocking(
+      [&] { return call_host("the planner", [&] { return planner.plan(request); }); });
+}
+
+// Verifies the final answer: rule 1 of runtime.hpp, or a replan, review or failure.
+Task<void> settle_answer(Turn& t, const json& answer) {
+  AgentState& s = t.state;
+  SpanRecorder span = t.span("rein.verify");
+  const Verdict verdict = co_await review_answer(t, answer);
+  span.set("rein.verdict", std::string(to_string(verdict.kind)));
+  t.audit("answer", {{"answer", answer}, {"verdict", verdict.to_json()}});
+  switch (verdict.kind) {
+    case VerdictKind::accept:
+      s.final_answer = answer;
+      if (s.needs_review.empty()) {
+        finish_run(s, t.entries, t.env, RunStatus::completed, "final answer verified");
+      } else {
+        finish_run(s, t.entries, t.env, RunStatus::needs_review,
+                   "final answer verified; " + std::to_string(s.needs_review.size()) +
+                       " item(s) need review");
+      }
+      co_return;
+    case VerdictKind::retry:
+    case VerdictKind::replan:
+      if (s.metrics.replans < t.core.options.max_replans) {
+        ++s.metrics.replans;
+        s.replan_step = std::string();
+        s.replan_reasons = verdict.reasons;
+        co_return;
+      }
+      [[fallthrough]];
+    case VerdictKind::needs_review:
+      s.final_answer = answer;
+      s.needs_review.push_back({"", "critic", verdict.reasons, answer});
+      finish_run(s, t.entries, t.env, RunStatus::needs_review,
+                 "the final answer could not be verified");
+      co_return;
+    case VerdictKind::fail:
+      finish_run(s, t.entries, t.env, RunStatus::failed,
+                 "the critic rejected the answer: " + joined(verdict.reasons));
+      co_return;
+  }
+}
+
+// One planning round. True when the turn goes on to act.
+Task<bool> plan_round(Turn& t, const std::optional<ReplanRequest>& replan) {
+  AgentState& s = t.state;
+  SpanRecorder span = t.span("rein.plan");
+  PlanRequest request{s, t.tools, nullptr, replan, t.core.options.memory.manager, nullptr};
+  request.llm = [&t](const LlmRequest& r) { return ask_llm_blocking(t, r); };
+  request.ask = [&t](LlmRequest r) { return ask_llm(t, std::move(r)); };
+  Result<PlanDecision> decision = co_await decide(t, request);
+  s.usage.tokens += t.llm_tokens;
+  s.usage.cost += t.llm_cost;
+  t.llm_tokens = 0;
+  t.llm_cost = 0;
+  if (decision && decision->kind == PlanDecision::Kind::steps) {
+    if (auto valid = validate_plan(decision->steps, s); !valid) decision = std::move(valid).error();
+  }
+  if (!decision) {
+    span.fail(decision.error().to_string());
+    t.audit("plan", {{"error", decision.error().to_string()}, {"replan", replan.has_value()}});
+    if (t.slot.cancel_requested) {
+      finish_run(s, t.entries, t.env, RunStatus::cancelled, "cancelled by the host");
+      co_return false;
+    }
+    if (replan) {
+      // The planner could not find another way: flag what failed and go on with the rest.
+      s.needs_review.push_back(
+          {replan->step_id,
+           "planner",
+           {"replanning failed: " + decision.error().message(), joined(replan->reasons)},
+           nullptr});
+      co_return true;
+    }
+    if (decision.error().code() == ErrorCode::budget_exhausted) {
+      finish_run(s, t.entries, t.env, RunStatus::budget_exhausted, decision.error().message());
+    } else {
+      finish_run(s, t.entries, t.env, RunStatus::failed,
+                 "planner: " + decision.error().to_string());
+    }
+    co_return false;
+  }
+  for (auto& m : decision->messages)
+    s.messages.push_back(std::move(m));
+  switch (decision->kind) {
+    case PlanDecision::Kind::steps: {
+      const auto round = ++s.planning_rounds;
+      std::string planned = "[";
+      for (auto& step : decision->steps) {
+        if (planned.size() > 1) planned.push_back(',');
+        planned += plan_step_text(step);
+        StepState state;
+        state.step = std::move(step);
+        state.round = round;
+        s.steps.push_back(std::move(state));
+      }
+      planned.push_back(']');
+      span.set("rein.steps", static_cast<std::int64_t>(decision->steps.size()));
+      t.audit_text("plan", JsonObjectWriter()
+                               .boolean("replan", replan.has_value())
+                               .integer("round", round)
+                               .raw("steps", planned)
+                               .finish());
+      co_return true;
+    }
+    case PlanDecision::Kind::finish:
+      ++s.planning_rounds;
+      span.end();
+      co_await settle_answer(t, decision->answer);
+      co_return false;
+    case PlanDecision::Kind::ask:
+      ++s.planning_rounds;
+      s.question = decision->question.empty()
+                       ? std::string("(the planner asked without a question)")
+                       : decision->question;
+      s.status = RunStatus::awaiting_input;
+      s.status_reason = "the planner asked: " + s.question;
+      t.audit("status", {{"status", "awaiting_input"}, {"question", s.question}});
+      co_return false;
+  }
+  co_return false;
+}
+
+}  // namespace
+
+Task<bool> plan(Turn& t) {
+  AgentState& s = t.state;
+  if (s.replan_step) {
+    ReplanRequest replan{*s.replan_step, s.replan_reasons};
+    s.replan_step.reset();
+    s.replan_reasons.clear();
+    co_return co_await plan_round(t, replan);
+  }
+  const bool work_left = std::any_of(s.steps.begin(), s.steps.end(), [](const StepState& st) {
+    return st.status == StepStatus::pending || st.status == StepStatus::running ||
+           st.status == StepStatus::awaiting_approval;
+  });
+  if (work_left) co_return true;
+  co_return co_await plan_round(t, std::nullopt);
+}
+
+}  // namespace rein::detail

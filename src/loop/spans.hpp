@@ -1,0 +1,76 @@
+// Internal: spans of a run's turns, recorded only when the runtime has a tracer.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "rein/env.hpp"
+#include "rein/tracing.hpp"
+
+namespace rein::detail {
+
+std::string new_span_id(Env& env);
+
+// Wall-clock nanoseconds for spans: one wall reading, then the monotonic clock, so that span
+// durations are exact even though Env's wall clock has millisecond resolution.
+struct SpanClock {
+  SpanClock(Env& e, bool needed)
+      : env(e),
+        wall0(needed ? e.unix_millis() * 1'000'000 : 0),
+        steady0(needed ? e.now() : Env::TimePoint{}) {}
+  std::int64_t now_nanos() const {
+    return wall0 +
+           std::chrono::duration_cast<std::chrono::nanoseconds>(env.now() - steady0).count();
+  }
+  Env& env;
+  std::int64_t wall0;
+  Env::TimePoint steady0;
+};
+
+// One span; costs nothing when there is no tracer.
+class SpanRecorder {
+ public:
+  SpanRecorder(Tracer* tracer, const SpanClock& clock, const std::string& trace_id,
+               const std::string& parent, std::string name)
+      : tracer_(tracer), clock_(clock) {
+    if (tracer_ == nullptr) return;
+    span_.emplace();
+    span_->trace_id = trace_id;
+    span_->parent_span_id = parent;
+    span_->name = std::move(name);
+    span_->span_id = new_span_id(clock_.env);
+    span_->start_unix_nanos = clock_.now_nanos();
+  }
+  ~SpanRecorder() { end(); }
+  SpanRecorder(const SpanRecorder&) = delete;
+  SpanRecorder& operator=(const SpanRecorder&) = delete;
+
+  template <typename T>
+  void set(const char* key, T&& value) {
+    if (tracer_ != nullptr) span_->attributes[key] = std::forward<T>(value);
+  }
+  void fail(std::string message) {
+    if (tracer_ == nullptr) return;
+    span_->error = true;
+    span_->status_message = std::move(message);
+  }
+  const std::string& id() const {
+    static const std::string none;
+    return span_ ? span_->span_id : none;
+  }
+  void end() {
+    if (tracer_ == nullptr) return;
+    span_->end_unix_nanos = clock_.now_nanos();
+    tracer_->record(std::move(*span_));
+    tracer_ = nullptr;
+  }
+
+ private:
+  Tracer* tracer_;
+  const SpanClock& clock_;
+  std::optional<Span> span_;  // only when tracing: an unused Span would still allocate
+};
+
+}  // namespace rein::detail

@@ -1,0 +1,105 @@
+// Internal: what the synchronous and the asynchronous invoke of ToolRegistry share — the
+// entries, the claims that keep concurrent calls with one idempotency key apart, and each
+// guard of ToolRegistry::invoke as a function both paths call in the same order.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "rein/tool_registry.hpp"
+#include "tools/tool_runner.hpp"
+
+namespace rein {
+
+struct ToolRegistry::Entry {
+  ToolSpec spec;
+  ToolFn fn;  // exactly one of fn and async_fn is set
+  AsyncToolFn async_fn;
+  JsonSchema input;
+  std::optional<JsonSchema> output;
+  std::optional<nlohmann::json::json_pointer> key_pointer;
+  std::string wire_name;
+  mutable CircuitBreaker breaker;
+};
+
+namespace detail {
+
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+
+// A side-effecting call in progress, so concurrent calls with its key wait for it.
+struct Claim {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool done = false;
+};
+
+ToolResult make_result(ToolStatus status, std::string message, bool transient = false);
+
+}  // namespace detail
+
+struct ToolRegistry::Impl {
+  explicit Impl(std::size_t max_threads) : runner(max_threads) {}
+
+  // A call after the guards that need no waiting: either its result already (unknown tool,
+  // invalid arguments, a missing key) or the entry and the idempotency key ("" when none) to
+  // run it under.
+  struct PreparedCall {
+    std::shared_ptr<const Entry> entry;
+    std::string key;
+    std::optional<ToolResult> early;
+  };
+
+  // What a run of attempts ended with, and whether another attempt may follow.
+  static bool retryable(const ToolResult& r, const RetryPolicy& retry);
+
+  // The circuit breaker's refusal of attempt `attempt`.
+  static ToolResult circuit_open(const Entry& e, Env& env, int attempt);
+
+  // Records one attempt's outcome in the breaker.
+  static void record_health(const Entry& e, Env& env, const ToolResult& r, bool counts_as_failure,
+                            const CancellationToken& cancel);
+
+  // The output-schema check of a finished attempt (a violation is a permanent error).
+  static void check_output(const Entry& e, ToolResult& r);
+
+  mutable std::shared_mutex mutex;
+  std::unordered_map<std::string, std::shared_ptr<const Entry>, detail::StringHash, std::equal_to<>>
+      tools;
+  std::unordered_map<std::string, std::string, detail::StringHash, std::equal_to<>> by_wire_name;
+  std::shared_ptr<IdempotencyStore> store;
+  JsonSchemaOptions schema_options;
+
+  std::mutex claims_mutex;
+  std::unordered_map<std::string, std::shared_ptr<detail::Claim>> claims;
+
+  detail::ToolRunner runner;
+  bool memory_ledger = false;  // the built-in in-memory ledger: no need for the blocking pool
+  // Shared with calls that may outlive the registry (a host holding a ToolCall).
+  std::shared_ptr<std::atomic<std::uint64_t>> late_completions =
+      std::make_shared<std::atomic<std::uint64_t>>(0);
+
+  PreparedCall prepare(std::string_view name, const nlohmann::json& args,
+                       const InvokeOptions& options) const;
+  // Takes the claim of `slot`, or returns nullptr and sets `running` to the call holding it.
+  std::shared_ptr<detail::Claim> try_claim(const std::string& slot,
+                                           std::shared_ptr<detail::Claim>& running);
+  void release(const std::string& slot, const std::shared_ptr<detail::Claim>& claim);
+  // The ledger's answer for a key: a replayed result, an error result, or nullopt (run it).
+  std::optional<ToolResult> replay(const Entry& e, const std::string& key);
+  // Records a successful keyed result in the ledger.
+  void remember(const Entry& e, const std::string& key, const ToolResult& r);
+};
+
+}  // namespace rein

@@ -1,0 +1,109 @@
+#include "rein/tool.hpp"
+
+#include <algorithm>
+#include "core/enum_names.hpp"
+#include "core/json_reader.hpp"
+#include <cmath>
+
+namespace rein {
+namespace {
+constexpr auto kStatusNames = detail::enum_names<ToolStatus>(
+    std::pair{ToolStatus::ok, std::string_view("ok")}, std::pair{ToolStatus::error, std::string_view("error")},
+    std::pair{ToolStatus::denied, std::string_view("denied")},
+    std::pair{ToolStatus::timeout, std::string_view("timeout")},
+    std::pair{ToolStatus::invalid_input, std::string_view("invalid_input")});
+}  // namespace
+
+std::string_view to_string(ToolStatus status) noexcept { return kStatusNames.name(status); }
+
+std::optional<ToolStatus> tool_status_from_string(std::string_view name) noexcept { return kStatusNames.parse(name); }
+
+ToolResult ToolResult::success(nlohmann::json data, std::vector<Evidence> evidence) {
+  ToolResult r;
+  r.data = std::move(data);
+  r.evidence = std::move(evidence);
+  return r;
+}
+
+ToolResult ToolResult::failure(std::string message, bool transient) {
+  ToolResult r;
+  r.status = ToolStatus::error;
+  r.errors.push_back(std::move(message));
+  r.transient = transient;
+  return r;
+}
+
+nlohmann::json ToolResult::to_json() const {
+  nlohmann::json evidence_json = nlohmann::json::array();
+  for (const auto& e : evidence) {
+    nlohmann::json item = {{"type", e.type}, {"uri", e.uri}};
+    if (!e.excerpt.empty()) item["excerpt"] = e.excerpt;
+    evidence_json.push_back(std::move(item));
+  }
+  return {{"status", to_string(status)},
+          {"data", data},
+          {"errors", errors},
+          {"evidence", std::move(evidence_json)},
+          {"idempotency_key", idempotency_key},
+          {"tool_version", tool_version},
+          {"duration_us", duration.count()},
+          {"attempts", attempts},
+          {"transient", transient},
+          {"replayed", replayed}};
+}
+
+Result<ToolResult> ToolResult::from_json(const nlohmann::json& j) {
+  if (!j.is_object()) return Error(ErrorCode::invalid_argument, "tool result: not an object");
+  detail::JsonReader r(j, "tool result");
+  ToolResult out;
+  std::string status;
+  r.string("status", status);
+  if (r.ok()) {
+    auto parsed = tool_status_from_string(status);
+    if (!parsed) r.fail("status", "is not a known status");
+    out.status = parsed.value_or(ToolStatus::error);
+  }
+  r.any("data", out.data, false);
+  r.strings("errors", out.errors, false);
+  if (const auto* evidence = r.field("evidence", false)) {
+    if (!evidence->is_array()) r.fail("evidence", "must be an array");
+    for (const auto& e : evidence->is_array() ? *evidence : nlohmann::json::array()) {
+      if (!e.is_object() || !e.contains("uri") || !e["uri"].is_string()) {
+        r.fail("evidence", "items need a string 'uri'");
+        break;
+      }
+      // Optional fields of the wrong type are ignored (json::value would throw on them).
+      auto text = [&e](const char* key) {
+        auto it = e.find(key);
+        return it != e.end() && it->is_string() ? it->get<std::string>() : std::string();
+      };
+      out.evidence.push_back({text("type"), e["uri"].get<std::string>(), text("excerpt")});
+    }
+  }
+  r.string("idempotency_key", out.idempotency_key, false);
+  r.string("tool_version", out.tool_version, false);
+  std::int64_t duration_us = 0;
+  r.integer("duration_us", duration_us, false);
+  out.duration = std::chrono::microseconds(duration_us);
+  r.integer("attempts", out.attempts, false);
+  r.boolean("transient", out.transient, false);
+  r.boolean("replayed", out.replayed, false);
+  if (!r.ok()) return r.status().error();
+  return out;
+}
+
+std::chrono::nanoseconds RetryPolicy::backoff_before(int next_attempt, double unit_random) const {
+  if (next_attempt < 2) return std::chrono::nanoseconds::zero();
+  const double base_ns = static_cast<double>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(initial_backoff).count());
+  const double cap_ns = static_cast<double>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(max_backoff).count());
+  double wait = base_ns * std::pow(multiplier, next_attempt - 2);
+  wait = std::min(wait, cap_ns);
+  // Spread retries of many agents apart: scale by a factor in [1 - jitter, 1 + jitter).
+  wait *= 1.0 + jitter * (2.0 * unit_random - 1.0);
+  wait = std::clamp(wait, 0.0, cap_ns);
+  return std::chrono::nanoseconds(static_cast<std::int64_t>(wait));
+}
+
+}  // namespace rein

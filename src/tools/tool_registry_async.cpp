@@ -1,0 +1,206 @@
+// ToolRegistry::invoke_async: the guards of invoke (tool_registry.hpp) without blocking a
+// thread. Backoff and claims wait on timers; asynchronous tools park the task; synchronous
+// ones run on the executor's blocking pool.
+#include <string>
+
+#include "core/host_call.hpp"
+#include "core/log.hpp"
+#include "exec/park.hpp"
+#include "tools/registry_internals.hpp"
+
+namespace rein {
+
+using detail::make_result;
+using nlohmann::json;
+
+namespace {
+
+// What the waiting call and the tool's AsyncToolCall share. The waiting side holds only this:
+// the Completion lives with the AsyncToolCall alone, so a tool that drops its call drops the
+// Completion too, and the call ends at once.
+struct CallControl {
+  CancellationSource cancel;  // fired on the deadline, or when the caller cancels
+  std::atomic<bool> threw{false};
+};
+
+}  // namespace
+
+struct AsyncToolCall::State {
+  State(json a, std::string k, Env& env, std::shared_ptr<CallControl> c, int attempt,
+        Env::TimePoint deadline)
+      : args(std::move(a)),
+        key(std::move(k)),
+        control(std::move(c)),
+        context(env, control->cancel.token(), key, attempt, deadline) {}
+  json args;
+  std::string key;
+  std::shared_ptr<CallControl> control;
+  ToolContext context;
+  Completion<ToolResult> done;
+};
+
+const json& AsyncToolCall::args() const noexcept {
+  return state_->args;
+}
+const ToolContext& AsyncToolCall::context() const noexcept {
+  return state_->context;
+}
+bool AsyncToolCall::complete(ToolResult result) const {
+  return state_->done.complete(std::move(result));
+}
+
+Task<ToolResult> ToolRegistry::invoke_async(std::string name, json args, InvokeOptions options,
+                                            Executor& executor) {
+  const auto started = env_->now();
+  Impl::PreparedCall call = impl_->prepare(name, args, options);
+  const Entry* e = call.entry.get();
+  auto finish = [&](ToolResult r) {
+    if (e != nullptr) r.tool_version = e->spec.version;
+    r.duration = std::chrono::duration_cast<std::chrono::microseconds>(env_->now() - started);
+    return r;
+  };
+  if (call.early) co_return finish(std::move(*call.early));
+  if (call.key.empty())
+    co_return finish(co_await attempts_async(call.entry, args, {}, options, executor));
+
+  const std::string slot = e->spec.name + '\0' + call.key;
+  std::shared_ptr<detail::Claim> claim;
+  for (;;) {
+    std::shared_ptr<detail::Claim> running;
+    if ((claim = impl_->try_claim(slot, running))) break;
+    // Another call with this key is running: look again shortly, on a timer.
+    for (;;) {
+      {
+        std::lock_guard lock(running->mutex);
+        if (running->done) break;
+      }
+      if (!co_await executor.sleep_until(env_->now() + std::chrono::milliseconds(5),
+                                         options.cancellation)) {
+        co_return finish(make_result(ToolStatus::error, "cancelled by the caller"));
+      }
+    }
+  }
+  std::optional<ToolResult> replayed;
+  if (impl_->memory_ledger) {
+    replayed = impl_->replay(*e, call.key);
+  } else {
+    replayed = co_await executor.blocking([&] { return impl_->replay(*e, call.key); });
+  }
+  if (replayed) {
+    impl_->release(slot, claim);
+    co_return finish(std::move(*replayed));
+  }
+  ToolResult r = co_await attempts_async(call.entry, args, call.key, options, executor);
+  r.idempotency_key = call.key;
+  if (r.ok()) {
+    r.tool_version = e->spec.version;
+    if (impl_->memory_ledger) {
+      impl_->remember(*e, call.key, r);
+    } else {
+      co_await executor.blocking([&] { impl_->remember(*e, call.key, r); });
+    }
+  }
+  impl_->release(slot, claim);
+  co_return finish(std::move(r));
+}
+
+Task<ToolResult> ToolRegistry::attempts_async(std::shared_ptr<const Entry> e, const json& args,
+                                              std::string key, const InvokeOptions& options,
+                                              Executor& executor) {
+  const RetryPolicy& retry = e->spec.retry;
+  const int max_attempts = (e->spec.side_effects && key.empty()) ? 1 : retry.max_attempts;
+  ToolResult r;
+  for (int attempt = 1;; ++attempt) {
+    if (options.cancellation.cancelled()) {
+      r = make_result(ToolStatus::error, "cancelled by the caller");
+      r.attempts = attempt - 1;
+      co_return r;
+    }
+    if (!e->breaker.allow(*env_)) co_return Impl::circuit_open(*e, *env_, attempt);
+    bool counts_as_failure = false;
+    r = co_await once_async(e, args, key, attempt, options.cancellation, executor,
+                            counts_as_failure);
+    r.attempts = attempt;
+    Impl::record_health(*e, *env_, r, counts_as_failure, options.cancellation);
+    if (r.ok() || !Impl::retryable(r, retry) || attempt >= max_attempts) co_return r;
+    detail::logger()->debug("rein: tool '{}' attempt {} failed ({}), retrying", e->spec.name,
+                            attempt, r.errors.empty() ? "no reason" : r.errors.front());
+    const auto wait = retry.backoff_before(attempt + 1, env_->random_unit());
+    if (!co_await executor.sleep_until(env_->now() + wait, options.cancellation)) {
+      r = make_result(ToolStatus::error, "cancelled by the caller");
+      r.attempts = attempt;
+      co_return r;
+    }
+  }
+}
+
+Task<ToolResult> ToolRegistry::once_async(std::shared_ptr<const Entry> e, const json& args,
+                                          std::string key, int attempt, CancellationToken cancel,
+                                          Executor& executor, bool& counts_as_failure) {
+  if (e->fn) {
+    // A synchronous tool blocks a thread of the blocking pool, never a run thread.
+    co_return co_await executor.blocking(
+        [&] { return run_once(e, args, key, attempt, cancel, counts_as_failure); });
+  }
+  const auto timeout = e->spec.timeout;
+  const auto deadline = timeout.count() > 0 ? env_->now() + timeout : Env::TimePoint::max();
+  auto control = std::make_shared<CallControl>();
+  control->cancel = CancellationSource::linked_to(cancel);
+  auto call = std::make_shared<AsyncToolCall::State>(args, key, *env_, control, attempt, deadline);
+  auto late = [counter = impl_->late_completions, name = e->spec.name] {
+    counter->fetch_add(1, std::memory_order_relaxed);
+    detail::logger()->warn(
+        "rein: tool '{}' completed after its call had ended; the result was ignored", name);
+  };
+  // The lambda holds the call only until the tool has been started: after that, the tool's
+  // AsyncToolCall copies are all that keep it (and its Completion) alive. It is named, not a
+  // temporary in the co_await operand: GCC 12 destroys such a lambda's captures twice
+  // (see task.hpp).
+  auto start = [e, call = std::move(call)](Completion<ToolResult> done) {
+    call->done = std::move(done);
+    auto started = detail::call_host("tool", [&] { e->async_fn(AsyncToolCall(call)); });
+    if (!started) {
+      call->control->threw = true;
+      call->done.complete(make_result(ToolStatus::error, started.error().message()));
+    }
+  };
+  auto parked = co_await detail::park<ToolResult>(
+      executor, std::move(start),
+      [] {
+        return make_result(ToolStatus::error, "the tool dropped its call without completing it");
+      },
+      deadline, cancel, late);
+  ToolResult r;
+  switch (parked.end) {
+    case detail::ParkEnd::completed:
+      r = std::move(*parked.value);
+      counts_as_failure = control->threw || (r.status == ToolStatus::error && r.transient) ||
+                          r.status == ToolStatus::timeout;
+      Impl::check_output(*e, r);
+      co_return r;
+    case detail::ParkEnd::deadline:
+      control->cancel.cancel();  // ask the tool to stop; its result no longer counts
+      counts_as_failure = true;
+      co_return make_result(
+          ToolStatus::timeout,
+          "tool '" + e->spec.name + "' timed out after " + std::to_string(timeout.count()) + " ms",
+          /*transient=*/true);
+    case detail::ParkEnd::cancelled:
+      control->cancel.cancel();
+      co_return make_result(ToolStatus::error, "cancelled by the caller");
+  }
+  co_return r;
+}
+
+ToolResult ToolRegistry::invoke_async_here(std::string_view name, const json& args,
+                                           const InvokeOptions& options) {
+  // The calling thread drives a private executor until the call ends.
+  Executor local(ExecutorOptions{.host_driven = true, .env = env_, .blocking_inline = true});
+  std::optional<ToolResult> out;
+  start_detached(invoke_async(std::string(name), args, options, local),
+                 [&out](ToolResult r) { out = std::move(r); });
+  local.run_until([&out] { return out.has_value(); });
+  return std::move(*out);
+}
+
+}  // namespace rein
