@@ -18,6 +18,12 @@ struct Benchmark {
   std::optional<Options> options;  // slow operations measure fewer samples
 };
 
+// A whole workload measured once, in a process of its own; it reports its own fields.
+struct Scenario {
+  std::string name;
+  std::function<nlohmann::json()> run;
+};
+
 void add_policy_benchmarks(std::vector<Benchmark>& out);
 void add_tool_benchmarks(std::vector<Benchmark>& out);
 void add_runtime_benchmarks(std::vector<Benchmark>& out);
@@ -25,6 +31,7 @@ void add_audit_benchmarks(std::vector<Benchmark>& out);
 void add_memory_benchmarks(std::vector<Benchmark>& out);
 void add_schema_benchmarks(std::vector<Benchmark>& out);
 void add_sandbox_benchmarks(std::vector<Benchmark>& out);
+void add_concurrent_scenarios(std::vector<Scenario>& out);
 
 // The schema and arguments of schema_validate_10_props, shared with the side-by-side runs.
 nlohmann::json tool_schema_10_props();

@@ -6,6 +6,9 @@
 #                                          (LIST: address,undefined | thread; sanitized runs
 #                                          leave out the package and browser tests)
 #   tools/dev.sh bench                     build and print rein_bench --json
+#   tools/dev.sh peers                     install the peers of bench/peers (pinned, from npm)
+#                                          and run their concurrent-runs workload at 1,000 and
+#                                          10,000 runs, beside rein_bench's
 #   tools/dev.sh fuzz [--seconds N]        libFuzzer (clang, ASan+UBSan) on the parsers of
 #                                          model output, N seconds a target (default 30),
 #                                          seeded from tests/fuzz/corpus
@@ -47,9 +50,12 @@ case "$command" in
     install_missing "${packages[@]}"
     dir="$root/build/release"
     configure "$dir"
-    cmake --build "$dir" -j "$jobs" --target quickstart qbr sunglasses
+    cmake --build "$dir" -j "$jobs" --target quickstart concurrent qbr sunglasses
     echo "== examples/quickstart"
     "$dir/examples/quickstart/quickstart"
+    echo
+    echo "== examples/concurrent (1,000 agents at once, asynchronous model and tools)"
+    "$dir/examples/concurrent/concurrent"
     echo
     echo "== examples/qbr (the notebook's QBR slide-pack agent; outputs under out/qbr/)"
     "$dir/examples/qbr/qbr" --region west --failure-rate 0.15 --latency-ms 20
@@ -104,6 +110,20 @@ case "$command" in
     configure "$dir"
     cmake --build "$dir" -j "$jobs" --target rein_bench
     "$dir/bench/rein_bench" --json
+    ;;
+  peers)
+    install_missing "${packages[@]}"
+    command -v npm >/dev/null || install_missing nodejs npm
+    (cd "$root/bench/peers" && npm ci --no-audit --no-fund --loglevel=error)
+    dir="$root/build/release"
+    configure "$dir"
+    cmake --build "$dir" -j "$jobs" --target rein_bench
+    for runs in 1000 10000; do
+      echo "langgraph_js_concurrent_runs_$runs $(node "$root/bench/peers/langgraph_concurrent.mjs" "$runs")"
+      name=concurrent_runs_1k
+      [ "$runs" = 10000 ] && name=concurrent_runs_10k
+      echo "rein_$name $("$dir/bench/rein_bench" --scenario "$name")"
+    done
     ;;
   fuzz)
     seconds=30
