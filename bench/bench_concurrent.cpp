@@ -5,9 +5,16 @@
 //   checked. Fields: wall_ms, ideal_ms, peak_rss_mb, threads (peak), runs, failed.
 // concurrent_runs_10k_sync: the same with a synchronous model callback and synchronous tools
 //   that sleep, on a blocking pool of 256 threads.
+// concurrent_durable_steps: 1,000 runs stepping at once against a SqliteStore with
+//   synchronous=FULL (every acknowledged turn is on disk before commit() returns), each run a
+//   chain of ten no-op tool calls and its answer (eleven turns, eleven commits). Fields:
+//   steps_per_s (turns committed per second, all runs together), single_run_steps_per_s (one
+//   run alone, the same way), ratio, and the store's commits and transactions.
 // Each runs in a process of its own (rein_bench --scenario NAME), so that its peak RSS and
 // thread count are its own.
 #include <dirent.h>
+#include <filesystem>
+#include <unistd.h>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -166,12 +173,76 @@ json concurrent_runs(int runs, bool synchronous) {
           {"failed", failed}};
 }
 
+std::filesystem::path fresh_db(const std::string& name) {
+  auto path = std::filesystem::temp_directory_path() / ("rein_bench_" + name + "_" + std::to_string(::getpid()) + ".db");
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+  return path;
+}
+
+// Runs `runs` chains of ten no-op calls at once; returns the turns taken per second.
+double durable_steps_per_s(const std::shared_ptr<SqliteStore>& store, int runs, const std::string& prefix) {
+  auto tools = std::make_shared<ToolRegistry>();
+  (void)tools->register_tool(data_tool("data.a"), [](const json&, ToolContext&) { return ToolResult::success(1); });
+  std::vector<PlanStep> chain;
+  for (int i = 0; i < 10; ++i) {
+    chain.push_back({"s" + std::to_string(i), "data.a", json::object(),
+                     i == 0 ? std::vector<std::string>{} : std::vector<std::string>{"s" + std::to_string(i - 1)}, ""});
+  }
+  PolicySpec p;
+  PolicyRule allow;
+  allow.id = "allow";
+  allow.decision = Decision::allow;
+  allow.tool = ToolMatch::glob("data.*");
+  p.rules.push_back(allow);
+  RuntimeOptions options;
+  options.store = store;
+  Runtime runtime(AgentConfig{"bench", tools, *PolicyEngine::create(p), StaticPlanner::fixed(chain), nullptr},
+                  std::move(options));
+  std::mutex m;
+  std::condition_variable all_done;
+  int stopped = 0;
+  std::int64_t turns = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < runs; ++i) {
+    (void)runtime.run_async(RunRequest{"chain", {"bench", {"analyst"}}, nullptr, prefix + std::to_string(i)},
+                            [&](const Result<AgentState>& s) {
+                              std::lock_guard lock(m);
+                              if (s && s->status == RunStatus::completed) turns += s->step_index;
+                              if (++stopped == runs) all_done.notify_one();
+                            });
+  }
+  std::unique_lock lock(m);
+  all_done.wait(lock, [&] { return stopped == runs; });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return static_cast<double>(turns) / seconds;
+}
+
+json concurrent_durable_steps() {
+  const auto path = fresh_db("durable_steps");
+  auto store = *SqliteStore::open(path, SqliteStoreOptions{.synchronous_normal = false});
+  double single = 0;
+  for (int i = 0; i < 5; ++i) single += durable_steps_per_s(store, 1, "single-" + std::to_string(i) + "-") / 5;
+  const auto before = store->write_stats();
+  const double many = durable_steps_per_s(store, 1'000, "run-");
+  const auto after = store->write_stats();
+  store.reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+  return {{"steps_per_s", many},
+          {"single_run_steps_per_s", single},
+          {"ratio", many / single},
+          {"runs", 1'000},
+          {"commits", after.commits - before.commits},
+          {"transactions", after.transactions - before.transactions},
+          {"synchronous", "FULL"}};
+}
+
 }  // namespace
 
 void add_concurrent_scenarios(std::vector<Scenario>& out) {
   out.push_back({"concurrent_runs_1k", [] { return concurrent_runs(1'000, false); }});
   out.push_back({"concurrent_runs_10k", [] { return concurrent_runs(10'000, false); }});
   out.push_back({"concurrent_runs_10k_sync", [] { return concurrent_runs(10'000, true); }});
+  out.push_back({"concurrent_durable_steps", [] { return concurrent_durable_steps(); }});
 }
 
 }  // namespace rein::bench

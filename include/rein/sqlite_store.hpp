@@ -4,6 +4,10 @@
 // pending approvals and the idempotency ledger. commit() writes a run's state, its new audit
 // entries and its approvals in one transaction; with WAL and synchronous=NORMAL that is cheap
 // and survives a process crash (a power loss may lose the last commits, never corrupt them).
+// Concurrent commits share transactions: they queue, and the writer at the front writes all
+// that are waiting in one (each in a savepoint of its own, so one that fails leaves the others
+// committed), then tells each how its commit went. No commit returns before its transaction is
+// committed, so many runs stepping at once share the cost of each sync to disk.
 //
 // The schema is versioned (PRAGMA user_version) and migrated forward on open; a database
 // written by a newer rein, or a file that is not a rein database, is refused with a clear
@@ -16,11 +20,14 @@
 // Thread safety: every member may be called from any thread.
 #pragma once
 
+#include <deque>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "rein/audit.hpp"
 #include "rein/idempotency.hpp"
@@ -63,6 +70,13 @@ class SqliteStore final : public RunStore, public IdempotencyStore {
   Result<std::optional<ToolResult>> find(std::string_view tool, std::string_view key) override;
   Status record(std::string_view tool, std::string_view key, const ToolResult& result) override;
 
+  // Commits written so far, and the transactions they took (fewer under concurrency).
+  struct WriteStats {
+    std::uint64_t commits = 0;
+    std::uint64_t transactions = 0;
+  };
+  WriteStats write_stats() const;
+
   // Each run's chain end as its checkpoint records it, for verify_audit.
   Result<std::map<std::string, AuditAnchor>> audit_anchors();
 
@@ -71,8 +85,16 @@ class SqliteStore final : public RunStore, public IdempotencyStore {
   explicit SqliteStore(sqlite3* db);
   Status migrate();
   Status prepare();
+  struct Writer;
+  static constexpr std::size_t kMaxGroup = 256;  // commits written in one transaction at most
+  void write_group(const std::vector<Writer*>& group);
+  Status write_checkpoint(const Writer& w);
 
   mutable std::mutex mutex_;
+  std::uint64_t commits_ = 0;       // guarded by mutex_
+  std::uint64_t transactions_ = 0;  // guarded by mutex_
+  std::mutex writers_mutex_;        // guards writers_
+  std::deque<Writer*> writers_;
   sqlite3* db_;
   std::unique_ptr<Statements> statements_;
 };

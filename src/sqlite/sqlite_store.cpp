@@ -1,6 +1,8 @@
 #include "rein/sqlite_store.hpp"
 
+#include <algorithm>
 #include <array>
+#include <condition_variable>
 #include <fstream>
 
 #include "core/json_text.hpp"
@@ -99,6 +101,7 @@ Result<ToolResult> parse_result(const std::string& text, const std::string& what
 
 struct SqliteStore::Statements {
   Statement begin, commit, rollback;  // prepared once: re-parsing them was a tenth of a commit
+  Statement savepoint, release_savepoint, rollback_to_savepoint;  // one writer of a group
   Statement upsert_run, insert_audit, delete_approvals, insert_approval, load_run, list_runs,
       pending_approvals, insert_outcome, find_outcome, audit_all, audit_run, find_idem, insert_idem, anchors;
 };
@@ -186,6 +189,9 @@ Status SqliteStore::prepare() {
       {&st.begin, "BEGIN IMMEDIATE"},
       {&st.commit, "COMMIT"},
       {&st.rollback, "ROLLBACK"},
+      {&st.savepoint, "SAVEPOINT writer"},
+      {&st.release_savepoint, "RELEASE writer"},
+      {&st.rollback_to_savepoint, "ROLLBACK TO writer"},
       {&st.upsert_run,
        "INSERT INTO runs(run_id, status, state, audit_count, audit_head, updated_millis) VALUES(?1,?2,?3,?4,?5,?6) "
        "ON CONFLICT(run_id) DO UPDATE SET status=?2, state=?3, audit_count=?4, audit_head=?5, updated_millis=?6"},
@@ -214,12 +220,48 @@ Status SqliteStore::prepare() {
   return {};
 }
 
+// One commit() waiting to be written: the writer queue batches concurrent ones.
+struct SqliteStore::Writer {
+  const AgentState& state;
+  std::string state_text;
+  std::span<const AuditEntry> entries;
+  Status result;
+  bool done = false;
+  std::condition_variable cv;
+};
+
 Status SqliteStore::commit(const AgentState& state, std::span<const AuditEntry> entries) {
-  const std::string state_text = state.to_json_text();
+  // Serialised before queueing: concurrent writers do that part in parallel.
+  Writer w{state, state.to_json_text(), entries};
+  std::unique_lock lock(writers_mutex_);
+  writers_.push_back(&w);
+  w.cv.wait(lock, [&] { return w.done || writers_.front() == &w; });
+  if (w.done) return std::move(w.result);
+  // The front writer leads: it writes everyone queued now in one transaction (group commit,
+  // as LevelDB's writer queue does), and the others wait for its COMMIT.
+  const std::size_t n = std::min(writers_.size(), kMaxGroup);
+  std::vector<Writer*> group(writers_.begin(), writers_.begin() + static_cast<std::ptrdiff_t>(n));
+  lock.unlock();
+  write_group(group);
+  lock.lock();
+  writers_.erase(writers_.begin(), writers_.begin() + static_cast<std::ptrdiff_t>(n));
+  for (Writer* other : group) {
+    if (other == &w) continue;
+    other->done = true;
+    other->cv.notify_one();  // under the lock: it cannot return (and go) before we let go
+  }
+  if (!writers_.empty()) writers_.front()->cv.notify_one();
+  return std::move(w.result);
+}
+
+void SqliteStore::write_group(const std::vector<Writer*>& group) {
   std::lock_guard lock(mutex_);
   auto& st = *statements_;
-  if (auto s = st.begin.run(); !s) return s;
-  // Anything below that fails rolls the whole commit back.
+  auto fail_all = [&](const Status& s) {
+    for (Writer* w : group) w->result = s;
+  };
+  if (auto s = st.begin.run(); !s) return fail_all(s);
+  // Anything that fails before COMMIT rolls the whole group back.
   struct Rollback {
     Statement& rollback;
     bool armed = true;
@@ -227,9 +269,37 @@ Status SqliteStore::commit(const AgentState& state, std::span<const AuditEntry> 
       if (armed) (void)rollback.run();
     }
   } guard{st.rollback};
+  if (group.size() == 1) {
+    if (auto s = write_checkpoint(*group.front()); !s) return fail_all(s);
+  } else {
+    // Each writer's changes are all or nothing, whatever the others' fate: one that fails is
+    // rolled back to its savepoint and told why; the rest still commit.
+    for (Writer* w : group) {
+      if (auto s = st.savepoint.run(); !s) return fail_all(s);
+      w->result = write_checkpoint(*w);
+      if (!w->result) {
+        if (auto s = st.rollback_to_savepoint.run(); !s) return fail_all(s);
+      }
+      if (auto s = st.release_savepoint.run(); !s) return fail_all(s);
+    }
+  }
+  if (auto s = st.commit.run(); !s) return fail_all(s);
+  guard.armed = false;
+  commits_ += static_cast<std::uint64_t>(std::count_if(group.begin(), group.end(), [](const Writer* w) { return w->result.ok(); }));
+  ++transactions_;
+}
+
+SqliteStore::WriteStats SqliteStore::write_stats() const {
+  std::lock_guard lock(mutex_);
+  return {commits_, transactions_};
+}
+
+Status SqliteStore::write_checkpoint(const Writer& w) {
+  auto& st = *statements_;
+  const AgentState& state = w.state;
   if (auto s = st.upsert_run.bind(1, state.run_id)
                    .bind(2, to_string(state.status))
-                   .bind(3, state_text)
+                   .bind(3, w.state_text)
                    .bind(4, state.audit_count)
                    .bind(5, state.audit_head)
                    .bind(6, state.updated_millis)
@@ -237,7 +307,7 @@ Status SqliteStore::commit(const AgentState& state, std::span<const AuditEntry> 
       !s) {
     return s;
   }
-  for (const auto& e : entries) {
+  for (const auto& e : w.entries) {
     if (auto s = st.insert_audit.bind(1, e.run_id)
                      .bind(2, e.seq)
                      .bind(3, e.step)
@@ -253,24 +323,21 @@ Status SqliteStore::commit(const AgentState& state, std::span<const AuditEntry> 
   }
   const bool has_approvals = std::any_of(state.steps.begin(), state.steps.end(),
                                          [](const StepState& s) { return s.approval.has_value(); });
-  if (has_approvals) {
-    if (auto s = st.delete_approvals.bind(1, state.run_id).run(); !s) return s;
-    for (const auto& p : pending_approvals_of(state)) {
-      json approval = {{"id", p.approval.id}, {"status", p.approval.status}, {"rule", p.approval.rule},
-                       {"reason", p.approval.reason}, {"requested_millis", p.approval.requested_millis}};
-      if (auto s = st.insert_approval.bind(1, p.run_id)
-                       .bind(2, p.step_id)
-                       .bind(3, p.tool)
-                       .bind(4, detail::json_text(p.args))
-                       .bind(5, detail::json_text(approval))
-                       .run();
-          !s) {
-        return s;
-      }
+  if (!has_approvals) return {};
+  if (auto s = st.delete_approvals.bind(1, state.run_id).run(); !s) return s;
+  for (const auto& p : pending_approvals_of(state)) {
+    json approval = {{"id", p.approval.id}, {"status", p.approval.status}, {"rule", p.approval.rule},
+                     {"reason", p.approval.reason}, {"requested_millis", p.approval.requested_millis}};
+    if (auto s = st.insert_approval.bind(1, p.run_id)
+                     .bind(2, p.step_id)
+                     .bind(3, p.tool)
+                     .bind(4, detail::json_text(p.args))
+                     .bind(5, detail::json_text(approval))
+                     .run();
+        !s) {
+      return s;
     }
   }
-  if (auto s = st.commit.run(); !s) return s;
-  guard.armed = false;
   return {};
 }
 

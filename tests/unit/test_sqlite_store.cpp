@@ -206,3 +206,50 @@ TEST_CASE("concurrency: many runs commit to one store from many threads", "[conc
   CHECK(rein::verify_audit(*all, &*anchors).ok);
   CHECK((*store->load("run-3"))->step_index == 39);
 }
+
+TEST_CASE("concurrency: concurrent commits share transactions, and one that fails leaves the others committed",
+          "[concurrency]") {
+  TempDb db;
+  auto store = *rein::SqliteStore::open(db.path, {.busy_timeout = std::chrono::minutes(1)});
+  constexpr int kThreads = 32, kCommits = 30;
+  std::atomic<int> good_failed{0}, bad_succeeded{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string run = "run-" + std::to_string(t);
+      auto s = state_of(run);
+      std::string head;
+      for (int i = 0; i < kCommits; ++i) {
+        auto e = rein::make_audit_entry(run, i, head, i, "status", {{"i", i}}, i);
+        s.audit_count = i + 1;
+        s.audit_head = e.hash;
+        s.step_index = i;
+        if (!store->commit(s, std::vector{e}).ok()) ++good_failed;
+        head = e.hash;
+        // The same entry again violates the audit's primary key: this commit must fail alone,
+        // and must not take the state it carries with it.
+        auto bad = s;
+        bad.goal = "must not be stored";
+        if (store->commit(bad, std::vector{e}).ok()) ++bad_succeeded;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(good_failed == 0);
+  CHECK(bad_succeeded == 0);
+  auto all = store->read_audit("");
+  REQUIRE(all.ok());
+  CHECK(all->size() == static_cast<std::size_t>(kThreads * kCommits));
+  auto anchors = store->audit_anchors();
+  CHECK(rein::verify_audit(*all, &*anchors).ok);
+  for (int t = 0; t < kThreads; ++t) {
+    auto loaded = *store->load("run-" + std::to_string(t));
+    REQUIRE(loaded.has_value());
+    CHECK(loaded->goal == "g");
+    CHECK(loaded->step_index == kCommits - 1);
+  }
+  const auto stats = store->write_stats();
+  CHECK(stats.commits == static_cast<std::uint64_t>(kThreads * kCommits));  // the good ones
+  CHECK(stats.transactions <= stats.commits);
+  WARN("group commit: " << stats.commits << " commits in " << stats.transactions << " transactions");
+}
