@@ -80,6 +80,7 @@ struct ToolRegistry::Impl {
   std::unordered_map<std::string, std::string, detail::StringHash, std::equal_to<>> by_wire_name;
   std::shared_ptr<IdempotencyStore> store;
   JsonSchemaOptions schema_options;
+  std::shared_ptr<const nlohmann::json> catalog;  // openai_catalog(), until the next registration
 
   std::mutex claims_mutex;
   std::unordered_map<std::string, std::shared_ptr<detail::Claim>> claims;

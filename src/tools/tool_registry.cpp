@@ -317,6 +317,7 @@ Status ToolRegistry::add(ToolSpec spec, ToolFn fn, AsyncToolFn async_fn) {
                                                 it->second + "'");
   }
   impl_->by_wire_name.emplace(entry->wire_name, entry->spec.name);
+  impl_->catalog.reset();
   std::string name = entry->spec.name;
   impl_->tools.emplace(std::move(name), std::move(entry));
   return {};
@@ -380,6 +381,11 @@ Status ToolRegistry::check_arguments(std::string_view name, const json& args) co
 }
 
 json ToolRegistry::openai_catalog() const {
+  {
+    // Planners ask for it on every model turn: built once per set of tools.
+    std::shared_lock lock(impl_->mutex);
+    if (impl_->catalog) return *impl_->catalog;
+  }
   std::vector<std::shared_ptr<const Entry>> entries;
   {
     std::shared_lock lock(impl_->mutex);
@@ -395,6 +401,9 @@ json ToolRegistry::openai_catalog() const {
                        {"description", e->spec.description},
                        {"parameters", e->spec.input_schema}}}});
   }
+  std::unique_lock lock(impl_->mutex);
+  // A tool registered meanwhile left the cache empty: keep this one only if it is complete.
+  if (impl_->tools.size() == entries.size()) impl_->catalog = std::make_shared<const json>(tools);
   return tools;
 }
 

@@ -109,6 +109,13 @@ TEST_CASE("lookup, names and the OpenAI catalog", "[registry]") {
   CHECK(catalog[0]["function"]["description"] == "test tool");
   CHECK(catalog[0]["function"]["parameters"] == spec("x").input_schema);
   CHECK(catalog[1]["function"]["name"] == "tickets__risks");
+  CHECK(reg.openai_catalog() == catalog);  // asked again: the same (from the cache)
+
+  // A tool registered later is in the next catalog.
+  REQUIRE(reg.register_tool(spec("alerts.page"), echo()).ok());
+  json again = reg.openai_catalog();
+  REQUIRE(again.size() == 3);
+  CHECK(again[0]["function"]["name"] == "alerts__page");
 }
 
 TEST_CASE("invoke validates input and reports every violation", "[registry]") {
