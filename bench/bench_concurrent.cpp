@@ -71,6 +71,16 @@ ToolSpec data_tool(const char* name) {
   return s;
 }
 
+PolicyEngine allow_data_tools() {
+  PolicySpec p;
+  PolicyRule allow;
+  allow.id = "allow";
+  allow.decision = Decision::allow;
+  allow.tool = ToolMatch::glob("data.*");
+  p.rules.push_back(allow);
+  return *PolicyEngine::create(p);
+}
+
 std::size_t threads_now() {
   std::size_t n = 0;
   if (DIR* d = opendir("/proc/self/task")) {
@@ -122,13 +132,7 @@ json concurrent_runs(int runs, bool synchronous) {
       });
     }
   }
-  PolicySpec p;
-  PolicyRule allow;
-  allow.id = "allow";
-  allow.decision = Decision::allow;
-  allow.tool = ToolMatch::glob("data.*");
-  p.rules.push_back(allow);
-  Runtime runtime(AgentConfig{"bench", tools, *PolicyEngine::create(p),
+  Runtime runtime(AgentConfig{"bench", tools, allow_data_tools(),
                               std::make_shared<ReactPlanner>(), nullptr},
                   std::move(options));
 
@@ -188,15 +192,9 @@ double durable_steps_per_s(const std::shared_ptr<SqliteStore>& store, int runs, 
     chain.push_back({"s" + std::to_string(i), "data.a", json::object(),
                      i == 0 ? std::vector<std::string>{} : std::vector<std::string>{"s" + std::to_string(i - 1)}, ""});
   }
-  PolicySpec p;
-  PolicyRule allow;
-  allow.id = "allow";
-  allow.decision = Decision::allow;
-  allow.tool = ToolMatch::glob("data.*");
-  p.rules.push_back(allow);
   RuntimeOptions options;
   options.store = store;
-  Runtime runtime(AgentConfig{"bench", tools, *PolicyEngine::create(p), StaticPlanner::fixed(chain), nullptr},
+  Runtime runtime(AgentConfig{"bench", tools, allow_data_tools(), StaticPlanner::fixed(chain), nullptr},
                   std::move(options));
   std::mutex m;
   std::condition_variable all_done;

@@ -91,6 +91,37 @@ struct ToolRegistry::Impl {
   std::shared_ptr<std::atomic<std::uint64_t>> late_completions =
       std::make_shared<std::atomic<std::uint64_t>>(0);
 
+  // Stamps a finished call's result with its tool's version and the call's wall time.
+  struct Finish {
+    Env& env;
+    const Entry* entry;
+    Env::TimePoint started = env.now();
+    ToolResult operator()(ToolResult r) const {
+      if (entry != nullptr) r.tool_version = entry->spec.version;
+      r.duration = std::chrono::duration_cast<std::chrono::microseconds>(env.now() - started);
+      return r;
+    }
+  };
+
+  // The retry loop's decisions, shared by the blocking and the asynchronous loop: before an
+  // attempt, whether it may run; after it, whether and how long to wait for the next.
+  class Attempts {
+   public:
+    Attempts(const Entry& e, Env& env, const std::string& key, const CancellationToken& cancel);
+    // A result that ends the call before attempt `attempt` runs (cancelled, circuit open).
+    std::optional<ToolResult> before(int attempt) const;
+    // Records attempt `attempt`'s outcome; the wait before the next one, or nullopt to stop.
+    std::optional<std::chrono::nanoseconds> after(ToolResult& r, int attempt, bool counts_as_failure) const;
+    // The result when the wait before the next attempt was cancelled.
+    static ToolResult cancelled(int attempts_made);
+
+   private:
+    const Entry& e_;
+    Env& env_;
+    const CancellationToken& cancel_;
+    int max_attempts_;
+  };
+
   PreparedCall prepare(std::string_view name, const nlohmann::json& args,
                        const InvokeOptions& options) const;
   // Takes the claim of `slot`, or returns nullptr and sets `running` to the call holding it.

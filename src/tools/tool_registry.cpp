@@ -414,14 +414,9 @@ CircuitState ToolRegistry::circuit_state(std::string_view name) const {
 
 ToolResult ToolRegistry::invoke(std::string_view name, const json& args,
                                 const InvokeOptions& options) {
-  const auto started = env_->now();
+  Impl::Finish finish{*env_, nullptr};  // the clock starts before validation
   Impl::PreparedCall call = impl_->prepare(name, args, options);
-  const Entry* e = call.entry.get();
-  auto finish = [&](ToolResult r) {
-    if (e != nullptr) r.tool_version = e->spec.version;
-    r.duration = std::chrono::duration_cast<std::chrono::microseconds>(env_->now() - started);
-    return r;
-  };
+  const Entry* e = finish.entry = call.entry.get();
   if (call.early) return finish(std::move(*call.early));
   if (e->async_fn) return invoke_async_here(name, args, options);
   if (call.key.empty()) return finish(run_attempts(call.entry, args, {}, options));
@@ -452,32 +447,46 @@ ToolResult ToolRegistry::invoke(std::string_view name, const json& args,
   return finish(std::move(r));
 }
 
+ToolRegistry::Impl::Attempts::Attempts(const Entry& e, Env& env, const std::string& key,
+                                       const CancellationToken& cancel)
+    : e_(e),
+      env_(env),
+      cancel_(cancel),
+      // Retrying a side effect without a key could apply it twice.
+      max_attempts_((e.spec.side_effects && key.empty()) ? 1 : e.spec.retry.max_attempts) {}
+
+std::optional<ToolResult> ToolRegistry::Impl::Attempts::before(int attempt) const {
+  if (cancel_.cancelled()) return cancelled(attempt - 1);
+  if (!e_.breaker.allow(env_)) return Impl::circuit_open(e_, env_, attempt);
+  return std::nullopt;
+}
+
+std::optional<std::chrono::nanoseconds> ToolRegistry::Impl::Attempts::after(ToolResult& r, int attempt,
+                                                                            bool counts_as_failure) const {
+  r.attempts = attempt;
+  Impl::record_health(e_, env_, r, counts_as_failure, cancel_);
+  if (r.ok() || !Impl::retryable(r, e_.spec.retry) || attempt >= max_attempts_) return std::nullopt;
+  detail::logger()->debug("rein: tool '{}' attempt {} failed ({}), retrying", e_.spec.name, attempt,
+                          r.errors.empty() ? "no reason" : r.errors.front());
+  return e_.spec.retry.backoff_before(attempt + 1, env_.random_unit());
+}
+
+ToolResult ToolRegistry::Impl::Attempts::cancelled(int attempts_made) {
+  ToolResult r = make_result(ToolStatus::error, "cancelled by the caller");
+  r.attempts = attempts_made;
+  return r;
+}
+
 ToolResult ToolRegistry::run_attempts(const std::shared_ptr<const Entry>& e, const json& args,
                                       const std::string& key, const InvokeOptions& options) {
-  const RetryPolicy& retry = e->spec.retry;
-  // Retrying a side effect without a key could apply it twice.
-  const int max_attempts = (e->spec.side_effects && key.empty()) ? 1 : retry.max_attempts;
-  ToolResult r;
+  const Impl::Attempts attempts(*e, *env_, key, options.cancellation);
   for (int attempt = 1;; ++attempt) {
-    if (options.cancellation.cancelled()) {
-      r = make_result(ToolStatus::error, "cancelled by the caller");
-      r.attempts = attempt - 1;
-      return r;
-    }
-    if (!e->breaker.allow(*env_)) return Impl::circuit_open(*e, *env_, attempt);
+    if (auto stop = attempts.before(attempt)) return std::move(*stop);
     bool counts_as_failure = false;
-    r = run_once(e, args, key, attempt, options.cancellation, counts_as_failure);
-    r.attempts = attempt;
-    Impl::record_health(*e, *env_, r, counts_as_failure, options.cancellation);
-    if (r.ok() || !Impl::retryable(r, retry) || attempt >= max_attempts) return r;
-    detail::logger()->debug("rein: tool '{}' attempt {} failed ({}), retrying", e->spec.name,
-                            attempt, r.errors.empty() ? "no reason" : r.errors.front());
-    const auto wait = retry.backoff_before(attempt + 1, env_->random_unit());
-    if (!env_->sleep_for(wait, options.cancellation)) {
-      r = make_result(ToolStatus::error, "cancelled by the caller");
-      r.attempts = attempt;
-      return r;
-    }
+    ToolResult r = run_once(e, args, key, attempt, options.cancellation, counts_as_failure);
+    const auto wait = attempts.after(r, attempt, counts_as_failure);
+    if (!wait) return r;
+    if (!env_->sleep_for(*wait, options.cancellation)) return Impl::Attempts::cancelled(attempt);
   }
 }
 

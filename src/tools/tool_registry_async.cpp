@@ -51,14 +51,9 @@ bool AsyncToolCall::complete(ToolResult result) const {
 
 Task<ToolResult> ToolRegistry::invoke_async(std::string name, json args, InvokeOptions options,
                                             Executor& executor) {
-  const auto started = env_->now();
+  Impl::Finish finish{*env_, nullptr};  // the clock starts before validation
   Impl::PreparedCall call = impl_->prepare(name, args, options);
-  const Entry* e = call.entry.get();
-  auto finish = [&](ToolResult r) {
-    if (e != nullptr) r.tool_version = e->spec.version;
-    r.duration = std::chrono::duration_cast<std::chrono::microseconds>(env_->now() - started);
-    return r;
-  };
+  const Entry* e = finish.entry = call.entry.get();
   if (call.early) co_return finish(std::move(*call.early));
   if (call.key.empty())
     co_return finish(co_await attempts_async(call.entry, args, {}, options, executor));
@@ -107,29 +102,15 @@ Task<ToolResult> ToolRegistry::invoke_async(std::string name, json args, InvokeO
 Task<ToolResult> ToolRegistry::attempts_async(std::shared_ptr<const Entry> e, const json& args,
                                               std::string key, const InvokeOptions& options,
                                               Executor& executor) {
-  const RetryPolicy& retry = e->spec.retry;
-  const int max_attempts = (e->spec.side_effects && key.empty()) ? 1 : retry.max_attempts;
-  ToolResult r;
+  const Impl::Attempts attempts(*e, *env_, key, options.cancellation);
   for (int attempt = 1;; ++attempt) {
-    if (options.cancellation.cancelled()) {
-      r = make_result(ToolStatus::error, "cancelled by the caller");
-      r.attempts = attempt - 1;
-      co_return r;
-    }
-    if (!e->breaker.allow(*env_)) co_return Impl::circuit_open(*e, *env_, attempt);
+    if (auto stop = attempts.before(attempt)) co_return std::move(*stop);
     bool counts_as_failure = false;
-    r = co_await once_async(e, args, key, attempt, options.cancellation, executor,
-                            counts_as_failure);
-    r.attempts = attempt;
-    Impl::record_health(*e, *env_, r, counts_as_failure, options.cancellation);
-    if (r.ok() || !Impl::retryable(r, retry) || attempt >= max_attempts) co_return r;
-    detail::logger()->debug("rein: tool '{}' attempt {} failed ({}), retrying", e->spec.name,
-                            attempt, r.errors.empty() ? "no reason" : r.errors.front());
-    const auto wait = retry.backoff_before(attempt + 1, env_->random_unit());
-    if (!co_await executor.sleep_until(env_->now() + wait, options.cancellation)) {
-      r = make_result(ToolStatus::error, "cancelled by the caller");
-      r.attempts = attempt;
-      co_return r;
+    ToolResult r = co_await once_async(e, args, key, attempt, options.cancellation, executor, counts_as_failure);
+    const auto wait = attempts.after(r, attempt, counts_as_failure);
+    if (!wait) co_return r;
+    if (!co_await executor.sleep_until(env_->now() + *wait, options.cancellation)) {
+      co_return Impl::Attempts::cancelled(attempt);
     }
   }
 }

@@ -51,6 +51,29 @@ std::vector<std::pair<std::string, std::string>> simulate(int n) {
   return heads;
 }
 
+// A tool that never completes by itself: it keeps every call it is given.
+struct HeldCalls {
+  std::mutex mutex;
+  std::vector<AsyncToolCall> calls;
+  void register_on(ToolRegistry& tools) {
+    ToolSpec s = spec("forever.tool");
+    s.timeout = 0ms;  // it may take as long as it likes
+    REQUIRE(tools.register_async_tool(s, [this](AsyncToolCall call) {
+      std::lock_guard lock(mutex);
+      calls.push_back(call);
+    }));
+  }
+  std::size_t count() {
+    std::lock_guard lock(mutex);
+    return calls.size();
+  }
+  // An agent whose one-step plan calls the tool.
+  static AgentConfig agent(std::shared_ptr<ToolRegistry> tools) {
+    return AgentConfig{"async", std::move(tools), allow_all(),
+                       StaticPlanner::fixed({{"x", "forever.tool", json::object(), {}, ""}}), nullptr};
+  }
+};
+
 }  // namespace
 
 TEST_CASE("async runs: thousands of runs park on a few threads and all finish verified",
@@ -162,33 +185,21 @@ TEST_CASE("async runs: a completion after the deadline is recorded as late and i
 
 TEST_CASE("async runs: cancelling a parked run ends it and tells the tool", "[async]") {
   auto tools = std::make_shared<ToolRegistry>();
-  ToolSpec s = spec("forever.tool");
-  s.timeout = 0ms;  // it may take as long as it likes
-  std::mutex m;
-  std::vector<AsyncToolCall> held;
-  REQUIRE(tools->register_async_tool(s, [&](AsyncToolCall call) {
-    std::lock_guard lock(m);
-    held.push_back(call);
-  }));
+  HeldCalls held;
+  held.register_on(*tools);
   Stops stops;
-  Runtime runtime(
-      AgentConfig{"async", tools, allow_all(),
-                  StaticPlanner::fixed({{"x", "forever.tool", json::object(), {}, ""}}), nullptr},
-      RuntimeOptions{.executor_options = {.threads = 1}});
+  Runtime runtime(HeldCalls::agent(tools), RuntimeOptions{.executor_options = {.threads = 1}});
   REQUIRE(runtime.run_async(request("parked"), stops.callback()));
-  REQUIRE(eventually([&] {
-    std::lock_guard lock(m);
-    return held.size() == 1;
-  }));
+  REQUIRE(eventually([&] { return held.count() == 1; }));
   CHECK(stops.count.load() == 0);
   REQUIRE(runtime.cancel("parked"));
   REQUIRE(eventually([&] { return stops.count.load() == 1; }));
   const auto run = stops.last("parked");
   REQUIRE(run);
   CHECK(run->status == RunStatus::cancelled);
-  std::lock_guard lock(m);
-  CHECK(held.front().context().cancelled());
-  CHECK_FALSE(held.front().complete(ToolResult::success(1)));
+  std::lock_guard lock(held.mutex);
+  CHECK(held.calls.front().context().cancelled());
+  CHECK_FALSE(held.calls.front().complete(ToolResult::success(1)));
 }
 
 TEST_CASE("async runs: an approval resumes a parked run by itself", "[async]") {
@@ -320,26 +331,14 @@ TEST_CASE("async runs: a throwing or dropped asynchronous tool is an error resul
 TEST_CASE("async runs: destroying the runtime cancels the runs it drives and waits for them",
           "[async]") {
   auto tools = std::make_shared<ToolRegistry>();
-  ToolSpec s = spec("forever.tool");
-  s.timeout = 0ms;
-  std::vector<AsyncToolCall> held;
-  std::mutex m;
-  REQUIRE(tools->register_async_tool(s, [&](AsyncToolCall call) {
-    std::lock_guard lock(m);
-    held.push_back(call);
-  }));
+  HeldCalls held;
+  held.register_on(*tools);
   Stops stops;
   {
-    Runtime runtime(
-        AgentConfig{"async", tools, allow_all(),
-                    StaticPlanner::fixed({{"x", "forever.tool", json::object(), {}, ""}}), nullptr},
-        RuntimeOptions{.executor_options = {.threads = 2}});
+    Runtime runtime(HeldCalls::agent(tools), RuntimeOptions{.executor_options = {.threads = 2}});
     for (int i = 0; i < 20; ++i)
       REQUIRE(runtime.run_async(request("p" + std::to_string(i)), stops.callback()));
-    REQUIRE(eventually([&] {
-      std::lock_guard lock(m);
-      return held.size() == 20;
-    }));
+    REQUIRE(eventually([&] { return held.count() == 20; }));
     CHECK(runtime.resume_async("p0", stops.callback()).error().code() == ErrorCode::already_exists);
     CHECK(runtime.resume_async("nobody", stops.callback()).error().code() == ErrorCode::not_found);
   }
