@@ -8,11 +8,11 @@
 //     into the host's loop, and no coroutine support is asked of it.
 //   - composites (a planner that asks a model, repairs its answer and asks again; the loop
 //     itself) are sequential logic with waits in between. They are C++20 coroutines returning
-//     Task<T>, so they read top to bottom: `auto answer = co_await request.ask(llm_request);`.
+//     Task<T>, so they read top to bottom: `auto answer = co_await request.ask_model(r);`.
 //
 // A Task is lazy: nothing runs until it is awaited (or handed to the runtime), and it resumes
-// its awaiter by symmetric transfer, so long chains use no stack. A Task is move-only and
-// owns its coroutine frame. Exceptions thrown inside travel to the awaiter.
+// its awaiter directly (symmetric transfer), without a trip through the executor. A Task is
+// move-only and owns its coroutine frame. Exceptions thrown inside travel to the awaiter.
 //
 // Writing coroutines with GCC 12: a lambda that captures by value (or with an init-capture)
 // must not be a temporary inside a co_await expression — GCC 12 destroys its captures twice.

@@ -1,6 +1,7 @@
 // The act stage: make the authorized calls, concurrently, with side effects made safe across
 // crashes — and, before anything else in a turn, recover the calls a crash interrupted.
 #include <algorithm>
+#include <optional>
 
 #include "core/host_call.hpp"
 #include "core/log.hpp"
@@ -110,9 +111,10 @@ void call_here(Turn& t, const Call& c, ToolResult& result, const CancellationTok
 
 }  // namespace
 
-Task<Result<std::vector<Outcome>>> act(Turn& t, std::vector<Call> calls) {
-  std::vector<Outcome> out;
-  if (calls.empty()) co_return out;
+namespace {
+
+// Marks the calls running, with their idempotency keys; true when any has side effects.
+bool begin_calls(Turn& t, const std::vector<Call>& calls) {
   AgentState& s = t.state;
   bool side_effects = false;
   for (const Call& c : calls) {
@@ -120,15 +122,49 @@ Task<Result<std::vector<Outcome>>> act(Turn& t, std::vector<Call> calls) {
     st.status = StepStatus::running;
     ++st.attempts;
     if (c.spec->side_effects && has_key_support(*c.spec) && st.idempotency_key.empty()) {
-      st.idempotency_key =
-          s.run_id + ":" + st.step.id + (st.retries > 0 ? "#" + std::to_string(st.retries) : "");
+      st.idempotency_key = s.run_id + ":" + st.step.id + (st.retries > 0 ? "#" + std::to_string(st.retries) : "");
     }
     side_effects = side_effects || c.spec->side_effects;
   }
+  return side_effects;
+}
+
+}  // namespace
+
+bool act_here(const Turn& t, const std::vector<Call>& calls) {
+  if (!t.executor.options().blocking_inline) return false;
+  return std::none_of(calls.begin(), calls.end(), [&t](const Call& c) { return t.tools.is_async(c.step->step.tool); });
+}
+
+Result<std::vector<Outcome>> act_now(Turn& t, std::vector<Call> calls) {
+  std::vector<Outcome> out;
+  if (calls.empty()) return out;
   // The intent: once committed, a crash can no longer lose track of these calls.
-  if (side_effects && t.core.store->durable()) {
-    auto committed =
-        co_await store_io(t, [&t] { return t.core.commit(t.slot, t.state, t.entries); });
+  if (begin_calls(t, calls) && t.core.store->durable()) {
+    if (auto s = t.core.commit(t.slot, t.state, t.entries); !s) return std::move(s).error();
+  }
+  std::vector<ToolResult> results(calls.size());
+  const CancellationToken cancel = t.slot.cancel.token();
+  if (calls.size() == 1) {
+    call_here(t, calls[0], results[0], cancel);  // the common case: no hand-off at all
+  } else {
+    std::vector<std::function<void()>> tasks;
+    tasks.reserve(calls.size());
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      tasks.emplace_back([&t, &calls, &results, &cancel, i] { call_here(t, calls[i], results[i], cancel); });
+    }
+    t.core.pool.run_all(tasks);
+  }
+  for (std::size_t i = 0; i < calls.size(); ++i) out.push_back({calls[i].step, std::move(results[i]), true});
+  return out;
+}
+
+Task<Result<std::vector<Outcome>>> act(Turn& t, std::vector<Call> calls) {
+  std::vector<Outcome> out;
+  if (calls.empty()) co_return out;
+  // The intent: once committed, a crash can no longer lose track of these calls.
+  if (begin_calls(t, calls) && t.core.store->durable()) {
+    auto committed = co_await store_io(t, [&t] { return t.core.commit(t.slot, t.state, t.entries); });
     if (!committed) co_return std::move(committed).error();
   }
   std::vector<ToolResult> results(calls.size());
@@ -136,13 +172,14 @@ Task<Result<std::vector<Outcome>>> act(Turn& t, std::vector<Call> calls) {
   // A turn taken by a blocking call runs synchronous tools on the runtime's worker pool, in
   // parallel, as it always has; everything else goes through the executor.
   const bool here = t.executor.options().blocking_inline;
-  Gather gather(t.executor, t.core.options.max_parallel_calls);
+  std::optional<Gather> gather;  // only when something goes through the executor
   std::vector<std::size_t> blocking;
   for (std::size_t i = 0; i < calls.size(); ++i) {
     if (here && !t.tools.is_async(calls[i].step->step.tool)) {
       blocking.push_back(i);
     } else {
-      gather.add(call_async(t, calls[i], results[i], cancel));
+      if (!gather) gather.emplace(t.executor, t.core.options.max_parallel_calls);
+      gather->add(call_async(t, calls[i], results[i], cancel));
     }
   }
   if (blocking.size() == 1) {
@@ -156,7 +193,7 @@ Task<Result<std::vector<Outcome>>> act(Turn& t, std::vector<Call> calls) {
     }
     t.core.pool.run_all(tasks);
   }
-  co_await gather.wait();
+  if (gather) co_await gather->wait();
   for (std::size_t i = 0; i < calls.size(); ++i)
     out.push_back({calls[i].step, std::move(results[i]), true});
   co_return out;

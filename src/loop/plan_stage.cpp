@@ -144,6 +144,12 @@ Task<Result<PlanDecision>> decide(Turn& t, const PlanRequest& request) {
       [&] { return call_host("the planner", [&] { return planner.plan(request); }); });
 }
 
+// Whether asking the planner may park the turn (else it is called right here): an
+// asynchronous planner, or a synchronous one that must go to the blocking pool.
+bool planner_waits(const Turn& t) {
+  return t.core.agent.planner->is_async() || !t.executor.options().blocking_inline;
+}
+
 // Verifies the final answer: rule 1 of runtime.hpp, or a replan, review or failure.
 Task<void> settle_answer(Turn& t, const json& answer) {
   AgentState& s = t.state;
@@ -185,13 +191,19 @@ Task<void> settle_answer(Turn& t, const json& answer) {
 }
 
 // One planning round. True when the turn goes on to act.
-Task<bool> plan_round(Turn& t, const std::optional<ReplanRequest>& replan) {
+Task<bool> plan_round(Turn& t, std::optional<ReplanRequest> replan) {
   AgentState& s = t.state;
   SpanRecorder span = t.span("rein.plan");
   PlanRequest request{s, t.tools, nullptr, replan, t.core.options.memory.manager, nullptr};
   request.llm = [&t](const LlmRequest& r) { return ask_llm_blocking(t, r); };
   request.ask = [&t](LlmRequest r) { return ask_llm(t, std::move(r)); };
-  Result<PlanDecision> decision = co_await decide(t, request);
+  // (if/else, not ?: — GCC 12 mishandles co_await inside a conditional expression)
+  Result<PlanDecision> decision = Error(ErrorCode::internal, "no decision");
+  if (planner_waits(t)) {
+    decision = co_await decide(t, request);
+  } else {
+    decision = call_host("the planner", [&] { return t.core.agent.planner->plan(request); });
+  }
   s.usage.tokens += t.llm_tokens;
   s.usage.cost += t.llm_cost;
   t.llm_tokens = 0;
@@ -266,20 +278,23 @@ Task<bool> plan_round(Turn& t, const std::optional<ReplanRequest>& replan) {
 
 }  // namespace
 
-Task<bool> plan(Turn& t) {
-  AgentState& s = t.state;
-  if (s.replan_step) {
-    ReplanRequest replan{*s.replan_step, s.replan_reasons};
-    s.replan_step.reset();
-    s.replan_reasons.clear();
-    co_return co_await plan_round(t, replan);
-  }
-  const bool work_left = std::any_of(s.steps.begin(), s.steps.end(), [](const StepState& st) {
+bool planning_due(const AgentState& s) {
+  if (s.replan_step) return true;
+  return std::none_of(s.steps.begin(), s.steps.end(), [](const StepState& st) {
     return st.status == StepStatus::pending || st.status == StepStatus::running ||
            st.status == StepStatus::awaiting_approval;
   });
-  if (work_left) co_return true;
-  co_return co_await plan_round(t, std::nullopt);
+}
+
+Task<bool> plan(Turn& t) {
+  AgentState& s = t.state;
+  std::optional<ReplanRequest> replan;
+  if (s.replan_step) {
+    replan = ReplanRequest{*s.replan_step, s.replan_reasons};
+    s.replan_step.reset();
+    s.replan_reasons.clear();
+  }
+  return plan_round(t, std::move(replan));
 }
 
 }  // namespace rein::detail

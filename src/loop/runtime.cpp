@@ -95,7 +95,10 @@ Status RuntimeCore::commit(RunSlot&, AgentState& state, std::vector<AuditEntry>&
 Status take_turn_here(RuntimeCore& core, RunSlot& slot, AgentState& state) {
   // The calling thread is the executor of this turn: it may block, so blocking work runs
   // right here, and completions of asynchronous callbacks are handed back to it.
-  Executor here(ExecutorOptions{.host_driven = true, .env = core.env, .blocking_inline = true});
+  if (!slot.here) {
+    slot.here = std::make_unique<Executor>(ExecutorOptions{.host_driven = true, .env = core.env, .blocking_inline = true});
+  }
+  Executor& here = *slot.here;
   Turn turn(core, slot, state, here);
   std::optional<Status> out;
   start_detached(take_turn(turn), [&out](Status s) { out = std::move(s); });

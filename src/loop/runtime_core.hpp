@@ -13,6 +13,7 @@
 
 #include "rein/runtime.hpp"
 #include "exec/worker_pool.hpp"
+#include "rein/executor.hpp"
 
 namespace rein::detail {
 
@@ -68,6 +69,9 @@ struct RunSlot {
   std::string run_span_id;           // while Runtime::run drives the run: its span, the steps' parent
   std::atomic<bool> stepping{false};  // a step holds `mutex` (cancel() must not wait for it)
   std::atomic<bool> driving{false};  // a drive of run_async owns the run now (see driver.hpp)
+  // The executor of turns taken on a calling thread (step(), run()), kept for the slot's life;
+  // used only with `mutex` held.
+  std::unique_ptr<Executor> here;
 };
 
 struct RuntimeCore;

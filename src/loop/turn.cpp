@@ -62,17 +62,31 @@ Task<Status> take_turn(Turn& t) {
     if (interrupted(s)) outcomes = co_await recover(t);
     observe(t);
     std::optional<PolicyDecision> budget_stop;
-    if (co_await plan(t)) {
+    // The planner is asked only when the plan has nothing left to do (or must change).
+    bool go_on = true;
+    if (planning_due(s)) go_on = co_await plan(t);
+    if (go_on) {
       Authorized authorized = authorize(t);
       budget_stop = std::move(authorized.budget_stop);
       for (auto& o : authorized.invalid)
         outcomes.push_back(std::move(o));
-      auto acted = co_await act(t, std::move(authorized.calls));
+      Result<std::vector<Outcome>> acted = Error(ErrorCode::internal, "not acted");
+      if (act_here(t, authorized.calls)) {
+        acted = act_now(t, std::move(authorized.calls));  // the common case: nothing to wait on
+      } else {
+        acted = co_await act(t, std::move(authorized.calls));
+      }
       if (!acted) co_return std::move(acted).error();
       for (auto& o : *acted)
         outcomes.push_back(std::move(o));
     }
-    if (!is_terminal(s.status)) co_await verify(t, std::move(outcomes));
+    if (!is_terminal(s.status)) {
+      if (verify_here(t)) {
+        verify_now(t, std::move(outcomes));  // the common case: a rule critic, nothing to wait on
+      } else {
+        co_await verify(t, std::move(outcomes));
+      }
+    }
     if (budget_stop && !is_terminal(s.status)) {
       finish_run(s, t.entries, t.env, RunStatus::budget_exhausted, budget_stop->reason);
     }
@@ -84,6 +98,7 @@ Task<Status> take_turn(Turn& t) {
       std::chrono::duration_cast<std::chrono::milliseconds>(t.env.now() - t.started);
   turn_span.set("rein.status", std::string(to_string(s.status)));
   turn_span.end();
+  if (!t.core.store->durable()) co_return commit_now(t);  // nothing to wait on
   co_return co_await commit(t);
 }
 
@@ -306,11 +321,15 @@ Authorized authorize(Turn& t) {
 }
 
 Task<Status> commit(Turn& t) {
+  auto write = [&t] { return commit_now(t); };
+  co_return co_await store_io(t, write);
+}
+
+Status commit_now(Turn& t) {
   // A store that is not durable needs the state only when the status moved (the runtime's
   // copy is the truth in between).
   const bool checkpoint = t.state.status != t.initial_status;
-  auto write = [&t, checkpoint] { return t.core.commit(t.slot, t.state, t.entries, checkpoint); };
-  co_return co_await store_io(t, write);
+  return t.core.commit(t.slot, t.state, t.entries, checkpoint);
 }
 
 std::string joined(const std::vector<std::string>& parts, const char* separator) {

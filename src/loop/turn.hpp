@@ -87,15 +87,27 @@ bool stop_if_due(Turn& turn);
 bool interrupted(const AgentState& state);
 Task<std::vector<Outcome>> recover(Turn& turn);
 void observe(Turn& turn);
-// True when the turn goes on to authorize and act.
+// Whether the planner is asked this turn: nothing of the plan is left to do, or a replan was
+// asked for.
+bool planning_due(const AgentState& state);
+// Asks the planner (call when planning_due). True when the turn goes on to authorize and act.
 Task<bool> plan(Turn& turn);
 Authorized authorize(Turn& turn);
 // An Error only when the intent (the calls about to run) could not be committed.
 Task<Result<std::vector<Outcome>>> act(Turn& turn, std::vector<Call> calls);
+// Whether act may run right here, without parking (the turn's thread may block, and no call
+// is to an asynchronous tool), and the same stage done so.
+bool act_here(const Turn& turn, const std::vector<Call>& calls);
+Result<std::vector<Outcome>> act_now(Turn& turn, std::vector<Call> calls);
 Task<void> verify(Turn& turn, std::vector<Outcome> outcomes);
+// Whether verify may run right here, without parking (a critic that neither waits nor blocks).
+bool verify_here(const Turn& turn);
+void verify_now(Turn& turn, std::vector<Outcome> outcomes);
 // The critic on the final answer (the plan stage settles it at once).
 Task<Verdict> review_answer(Turn& turn, const nlohmann::json& answer);
 Task<Status> commit(Turn& turn);
+// The same for a store in memory, which never waits.
+Status commit_now(Turn& turn);
 
 // The whole turn of a loaded run whose slot the caller holds. An Error only when the store
 // failed.

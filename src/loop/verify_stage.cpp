@@ -91,36 +91,68 @@ Task<Verdict> review_answer(Turn& t, const json& answer) {
       [&](Critic& c) { return c.review_output_async(answer, s); });
 }
 
+namespace {
+
+// The tool_call audit entry for an outcome and its verdict, then the verdict applied.
+void settle(Turn& t, Outcome& o, Verdict verdict, SpanRecorder& span) {
+  StepState& st = *o.step;
+  const ToolResult& r = o.result;
+  span.set("rein.verdict", std::string(to_string(verdict.kind)));
+  // One entry per call: the decision that let it run, what came back, and what the critic
+  // made of it. The arguments are in the step's plan entry.
+  JsonObjectWriter call;
+  call.integer("attempts", r.attempts).value("data", r.data);
+  if (st.decision && o.executed) call.raw("decision", decision_text(*st.decision, false));
+  t.audit_text("tool_call", call.integer("duration_us", r.duration.count())
+                                .strings("errors", r.errors)
+                                .raw("evidence", evidence_text(r.evidence))
+                                .boolean("executed", o.executed)
+                                .string("idempotency_key", r.idempotency_key)
+                                .boolean("replayed", r.replayed)
+                                .string("status", to_string(r.status))
+                                .string("step", st.step.id)
+                                .string("tool", st.step.tool)
+                                .raw("verdict", verdict_text(verdict))
+                                .finish());
+  apply(t, st, std::move(o.result), std::move(verdict));
+}
+
+void count_error(Turn& t, const Outcome& o) {
+  if (!o.result.ok()) ++t.state.metrics.errors_by_tool[o.step->step.tool];
+}
+
+}  // namespace
+
+bool verify_here(const Turn& t) {
+  const Critic& critic = *t.core.agent.critic;
+  return !critic.is_async() && !critic.may_block();
+}
+
+void verify_now(Turn& t, std::vector<Outcome> outcomes) {
+  AgentState& s = t.state;
+  Critic& critic = *t.core.agent.critic;
+  for (Outcome& o : outcomes) {
+    count_error(t, o);
+    SpanRecorder span = t.span("rein.verify");
+    span.set("rein.tool", o.step->step.tool);
+    auto reviewed = call_host("the critic", [&] { return critic.review_step(*o.step, o.result, s); });
+    settle(t, o, reviewed ? std::move(*reviewed) : Verdict::needs_review({reviewed.error().message()}), span);
+    if (is_terminal(s.status)) break;
+  }
+}
+
 Task<void> verify(Turn& t, std::vector<Outcome> outcomes) {
   AgentState& s = t.state;
   for (Outcome& o : outcomes) {
+    count_error(t, o);
+    SpanRecorder span = t.span("rein.verify");
+    span.set("rein.tool", o.step->step.tool);
     StepState& st = *o.step;
     const ToolResult& r = o.result;
-    if (!r.ok()) ++s.metrics.errors_by_tool[st.step.tool];
-    SpanRecorder span = t.span("rein.verify");
-    span.set("rein.tool", st.step.tool);
     Verdict verdict = co_await judge(
         t, [&](Critic& c) { return c.review_step(st, r, s); },
         [&](Critic& c) { return c.review_step_async(st, r, s); });
-    span.set("rein.verdict", std::string(to_string(verdict.kind)));
-
-    // One entry per call: the decision that let it run, what came back, and what the critic
-    // made of it. The arguments are in the step's plan entry.
-    JsonObjectWriter call;
-    call.integer("attempts", r.attempts).value("data", r.data);
-    if (st.decision && o.executed) call.raw("decision", decision_text(*st.decision, false));
-    t.audit_text("tool_call", call.integer("duration_us", r.duration.count())
-                                  .strings("errors", r.errors)
-                                  .raw("evidence", evidence_text(r.evidence))
-                                  .boolean("executed", o.executed)
-                                  .string("idempotency_key", r.idempotency_key)
-                                  .boolean("replayed", r.replayed)
-                                  .string("status", to_string(r.status))
-                                  .string("step", st.step.id)
-                                  .string("tool", st.step.tool)
-                                  .raw("verdict", verdict_text(verdict))
-                                  .finish());
-    apply(t, st, std::move(o.result), std::move(verdict));
+    settle(t, o, std::move(verdict), span);
     if (is_terminal(s.status)) break;
   }
 }
