@@ -2,11 +2,17 @@
 // scripted replies (plain answers, tool calls, streams in chunks, error statuses, Retry-After,
 // malformed bodies, cut-short streams, delays) or a handler computing each reply. Keeps
 // connections alive, so tests can check that clients reuse them.
+//
+// Event-driven: one server thread runs an epoll loop over non-blocking sockets, so thousands of
+// simultaneous keep-alive connections cost no thread each. Every connection is a small state
+// machine (read a request, reply, read the next one; pipelined requests are answered in order)
+// and delays are timers on a min-heap that bound the epoll wait, never a sleeping thread. The
+// destructor wakes the loop through an eventfd, so it returns promptly even while replies are
+// still delayed, and closes every socket. Linux only.
 #pragma once
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -48,10 +54,13 @@ struct RecordedRequest {
 
 class FakeLlmServer {
  public:
+  // Runs on the server thread, which serves every connection: it must be quick and must not
+  // block (no sleeping, no waiting on the test); use FakeReply::delay to answer late. A handler
+  // that throws answers 500 with the exception's message.
   using Handler = std::function<FakeReply(const RecordedRequest&)>;
 
   FakeLlmServer();
-  ~FakeLlmServer();
+  ~FakeLlmServer();  // stops at once: pending and delayed replies are dropped, sockets closed
   FakeLlmServer(const FakeLlmServer&) = delete;
   FakeLlmServer& operator=(const FakeLlmServer&) = delete;
 
@@ -61,26 +70,24 @@ class FakeLlmServer {
   void push(FakeReply reply);         // replies in order
   void set_handler(Handler handler);  // used when no pushed reply is left
   std::vector<RecordedRequest> requests() const;
-  int connections() const { return connections_.load(); }
+  int connections() const { return connections_.load(); }  // accepted so far
 
  private:
-  void accept_loop();
-  void serve(int fd, int connection);
+  class Loop;  // the server thread's connections and timers (fake_llm_server.cpp)
+
+  // Records the request and picks its reply: the next pushed one, else the handler's.
   FakeReply next_reply(const RecordedRequest& request);
-  bool wait(std::chrono::milliseconds duration);  // false when the server is stopping
 
   int listen_fd_ = -1;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;  // an eventfd: written by the destructor to stop the loop
   int port_ = 0;
-  std::atomic<bool> stopping_{false};
   std::atomic<int> connections_{0};
-  mutable std::mutex mutex_;
-  std::condition_variable stop_cv_;
+  mutable std::mutex mutex_;  // guards replies_, handler_ and requests_
   std::deque<FakeReply> replies_;
   Handler handler_;
   std::vector<RecordedRequest> requests_;
-  std::vector<int> open_fds_;
-  std::vector<std::thread> workers_;
-  std::thread acceptor_;
+  std::thread thread_;
 };
 
 }  // namespace rein::test
