@@ -5,6 +5,10 @@
 //   checked. Fields: wall_ms, ideal_ms, peak_rss_mb, threads (peak), runs, failed.
 // concurrent_runs_10k_sync: the same with a synchronous model callback and synchronous tools
 //   that sleep, on a blocking pool of 256 threads.
+// http_concurrent_1k: concurrent_runs_1k with the model behind HTTP: an OpenAiClient (its
+//   asynchronous callback) talking to a local OpenAI-compatible server (tests/support's
+//   FakeLlmServer, in a process of its own) that answers each request after 200 ms. Same
+//   fields; threads counts this process only.
 // concurrent_durable_steps: 1,000 runs stepping at once against a SqliteStore with
 //   synchronous=FULL (every acknowledged turn is on disk before commit() returns), each run a
 //   chain of ten no-op tool calls and its answer (eleven turns, eleven commits). Fields:
@@ -20,11 +24,19 @@
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <regex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "../tests/support/fake_llm_server.hpp"
 #include "benchmarks.hpp"
+#include "rein/openai_client.hpp"
 #include "rein/rein.hpp"
 
 namespace rein::bench {
@@ -100,7 +112,89 @@ double peak_rss_mb() {
   return 0;
 }
 
-json concurrent_runs(int runs, bool synchronous) {
+enum class Model { timer, sleeping, http };
+
+// A thousand connections need more descriptors than some systems allow by default.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+// A FakeLlmServer in a child process, answering like model_turn after kThink.
+class ServerProcess {
+ public:
+  ServerProcess() {
+    int fds[2];  // both ways: the port up, end of file down
+    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0)
+      throw std::runtime_error("socketpair failed");
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::close(fds[0]);
+      serve(fds[1]);
+    }
+    ::close(fds[1]);
+    pipe_ = fds[0];
+    int port = 0;
+    if (::read(pipe_, &port, sizeof port) != static_cast<ssize_t>(sizeof port))
+      throw std::runtime_error("the server process did not start");
+    base_url_ = "http://127.0.0.1:" + std::to_string(port) + "/v1";
+  }
+  ~ServerProcess() {
+    ::close(pipe_);  // the server sees end of file and exits
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+  }
+  const std::string& base_url() const { return base_url_; }
+
+ private:
+  [[noreturn]] static void serve(int to_parent) {
+    {
+      test::FakeLlmServer server;
+      server.set_handler([](const test::RecordedRequest& r) {
+        LlmRequest request;
+        for (const auto& m : r.json["messages"]) {
+          const auto& content = m["content"];  // null beside tool calls
+          request.messages.push_back({m.value("role", ""),
+                                      content.is_string() ? content.get<std::string>() : "",
+                                      {},
+                                      "",
+                                      ""});
+        }
+        const LlmResponse turn = model_turn(request);
+        json calls = nullptr;
+        if (!turn.tool_calls.empty()) {
+          calls = json::array();
+          for (const auto& c : turn.tool_calls)
+            calls.push_back({{"id", c.id}, {"name", c.name}, {"arguments", c.arguments}});
+        }
+        test::FakeReply reply = test::FakeReply::answer(turn.content, calls, 100, 20);
+        reply.delay = kThink;
+        return reply;
+      });
+      const int port = server.port();
+      (void)::write(to_parent, &port, sizeof port);
+      char byte;
+      while (::read(to_parent, &byte, 1) > 0) {
+      }
+    }
+    ::_exit(0);
+  }
+
+  pid_t pid_ = -1;
+  int pipe_ = -1;
+  std::string base_url_;
+};
+
+json concurrent_runs(int runs, Model model) {
+  const bool synchronous = model == Model::sleeping;
+  std::optional<ServerProcess> server;
+  if (model == Model::http) {
+    raise_descriptor_limit();
+    server.emplace();  // forked before any thread of this process starts
+  }
   ExecutorOptions eo;
   eo.blocking_threads = synchronous ? 256 : 64;
   auto executor = std::make_shared<Executor>(eo);
@@ -119,10 +213,21 @@ json concurrent_runs(int runs, bool synchronous) {
       });
     }
   } else {
-    options.llm_async = [executor](LlmRequest request, LlmCompletion done) {
-      auto answer = model_turn(request);
-      executor->call_at(executor->env().now() + kThink, [done, answer] { done.complete(answer); });
-    };
+    if (model == Model::http) {
+      OpenAiOptions o;
+      o.base_url = server->base_url();
+      o.model = "fake-model";
+      o.max_idle_connections = static_cast<std::size_t>(runs);
+      auto client = OpenAiClient::create(o);
+      if (!client) throw std::runtime_error(client.error().message());
+      options.llm_async = client->async_callback();
+    } else {
+      options.llm_async = [executor](LlmRequest request, LlmCompletion done) {
+        auto answer = model_turn(request);
+        executor->call_at(executor->env().now() + kThink,
+                          [done, answer] { done.complete(answer); });
+      };
+    }
     for (const char* name : {"data.a", "data.b"}) {
       (void)tools->register_async_tool(data_tool(name), [executor](AsyncToolCall call) {
         const auto n = call.args().value("n", 0);
@@ -139,6 +244,7 @@ json concurrent_runs(int runs, bool synchronous) {
   std::mutex m;
   std::condition_variable all_done;
   int stopped = 0, failed = 0;
+  std::string first_failure;  // what went wrong, when something did
   std::atomic<bool> sampling{true};
   std::atomic<std::size_t> peak_threads{threads_now()};
   std::thread sampler([&] {
@@ -158,6 +264,9 @@ json concurrent_runs(int runs, bool synchronous) {
           std::lock_guard lock(m);
           ++stopped;
           failed += ok ? 0 : 1;
+          if (!ok && first_failure.empty())
+            first_failure = s ? std::string(to_string(s->status)) + ": " + s->status_reason
+                              : s.error().message();
           if (stopped == runs) all_done.notify_one();
         });
     if (!id) ++failed;
@@ -174,7 +283,8 @@ json concurrent_runs(int runs, bool synchronous) {
           {"peak_rss_mb", peak_rss_mb()},
           {"threads", peak_threads.load()},
           {"runs", runs},
-          {"failed", failed}};
+          {"failed", failed},
+          {"first_failure", first_failure}};
 }
 
 std::filesystem::path fresh_db(const std::string& name) {
@@ -237,9 +347,11 @@ json concurrent_durable_steps() {
 }  // namespace
 
 void add_concurrent_scenarios(std::vector<Scenario>& out) {
-  out.push_back({"concurrent_runs_1k", [] { return concurrent_runs(1'000, false); }});
-  out.push_back({"concurrent_runs_10k", [] { return concurrent_runs(10'000, false); }});
-  out.push_back({"concurrent_runs_10k_sync", [] { return concurrent_runs(10'000, true); }});
+  out.push_back({"concurrent_runs_1k", [] { return concurrent_runs(1'000, Model::timer); }});
+  out.push_back({"concurrent_runs_10k", [] { return concurrent_runs(10'000, Model::timer); }});
+  out.push_back(
+      {"concurrent_runs_10k_sync", [] { return concurrent_runs(10'000, Model::sleeping); }});
+  out.push_back({"http_concurrent_1k", [] { return concurrent_runs(1'000, Model::http); }});
   out.push_back({"concurrent_durable_steps", [] { return concurrent_durable_steps(); }});
 }
 

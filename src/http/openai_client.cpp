@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <ctime>
+#include <future>
 #include <mutex>
 
 #include "core/json_text.hpp"
@@ -12,6 +13,8 @@
 
 #if REIN_WITH_CURL
 #include <curl/curl.h>
+
+#include "http/curl_loop.hpp"
 #endif
 
 namespace rein {
@@ -43,35 +46,6 @@ struct Exchange {
   std::string curl_message;
 };
 
-struct TransferState {
-  CURL* handle = nullptr;
-  Exchange* exchange = nullptr;
-  ChatStreamAssembler* assembler = nullptr;  // streaming: fed when the status is 200
-  Status stream_status;
-  std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
-  std::chrono::milliseconds read_timeout{0};
-  bool idle_timed_out = false;
-  static constexpr std::size_t kMaxBody = 32u << 20;
-};
-
-std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
-  auto* t = static_cast<TransferState*>(user);
-  const std::size_t n = size * count;
-  t->last_activity = std::chrono::steady_clock::now();
-  long status = 0;
-  curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &status);
-  if (t->assembler != nullptr && status == 200) {
-    if (auto s = t->assembler->feed(std::string_view(data, n)); !s) {
-      t->stream_status = s;
-      return 0;  // abort the transfer: the stream is unusable
-    }
-    return n;
-  }
-  if (t->exchange->body.size() + n > TransferState::kMaxBody) return 0;
-  t->exchange->body.append(data, n);
-  return n;
-}
-
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string value) {
   while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back())))
     value.pop_back();
@@ -86,34 +60,6 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string value) {
   if (at < 0) return std::nullopt;
   const std::time_t now = std::time(nullptr);
   return std::chrono::seconds(std::max<std::time_t>(0, at - now));
-}
-
-// libcurl calls this at least once a second, also while nothing arrives.
-int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  auto* t = static_cast<TransferState*>(user);
-  if (std::chrono::steady_clock::now() - t->last_activity > t->read_timeout) {
-    t->idle_timed_out = true;
-    return 1;  // abort
-  }
-  return 0;
-}
-
-std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
-  auto* t = static_cast<TransferState*>(user);
-  const std::size_t n = size * count;
-  t->last_activity = std::chrono::steady_clock::now();
-  std::string_view line(data, n);
-  if (line.substr(0, 5) == "HTTP/")
-    t->exchange->retry_after.reset();  // a new response (after 100 Continue)
-  constexpr std::string_view kName = "retry-after:";
-  if (line.size() > kName.size()) {
-    std::string head(line.substr(0, kName.size()));
-    std::transform(head.begin(), head.end(), head.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (head == kName)
-      t->exchange->retry_after = parse_retry_after(std::string(line.substr(kName.size())));
-  }
-  return n;
 }
 
 bool retryable_status(long status) {
@@ -142,43 +88,45 @@ ErrorCode code_for_status(long status) {
   return ErrorCode::invalid_argument;
 }
 
-}  // namespace
-
-struct OpenAiClient::Impl {
+// What the client's options fix for every request; shared by the client and its calls.
+struct Settings {
   OpenAiOptions options;
   std::string endpoint;
+  std::string where;  // "POST <endpoint>", for messages
   Env* env = nullptr;
-  std::mutex mutex;
-  std::vector<CURL*> idle;  // handles keep their connections open between calls
+};
 
-  ~Impl() {
-    for (CURL* h : idle)
-      curl_easy_cleanup(h);
+// One chat completion: its attempts, each a transfer on the client's loop, and the retries
+// between them. Lives (shared) while an attempt is in flight or a retry is waiting.
+class Call final : public detail::CurlLoop::Transfer, public std::enable_shared_from_this<Call> {
+ public:
+  Call(std::shared_ptr<const Settings> settings, std::weak_ptr<detail::CurlLoop> loop,
+       std::string body, curl_slist* headers, LlmDeltaCallback on_delta, std::string model,
+       LlmCompletion done)
+      : settings_(std::move(settings)),
+        loop_(std::move(loop)),
+        body_(std::move(body)),
+        headers_(headers),
+        on_delta_(std::move(on_delta)),
+        model_(std::move(model)),
+        done_(std::move(done)) {
+    idle_timeout_ = settings_->options.read_timeout;
   }
+  ~Call() override { curl_slist_free_all(headers_); }
 
-  CURL* acquire() {
-    {
-      std::lock_guard lock(mutex);
-      if (!idle.empty()) {
-        CURL* h = idle.back();
-        idle.pop_back();
-        curl_easy_reset(h);  // options cleared; live connections and caches kept
-        return h;
-      }
-    }
-    return curl_easy_init();
-  }
-  void release(CURL* h) {
-    std::lock_guard lock(mutex);
-    idle.push_back(h);
-  }
-
-  void configure(CURL* h, const std::string& body, curl_slist* headers, TransferState& t) const {
-    curl_easy_setopt(h, CURLOPT_URL, endpoint.c_str());
+  void prepare(CURL* h) override {
+    exchange_ = Exchange{};
+    stream_status_ = Status();
+    error_text_[0] = '\0';
+    assembler_.reset();
+    if (on_delta_) assembler_.emplace(on_delta_);
+    handle_ = h;
+    const OpenAiOptions& o = settings_->options;
+    curl_easy_setopt(h, CURLOPT_URL, settings_->endpoint.c_str());
     curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body_.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body_.size()));
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers_);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM: safe in threaded hosts
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -188,53 +136,193 @@ struct OpenAiClient::Impl {
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(options.connect_timeout.count()));
-    if (options.total_timeout.count() > 0)
-      curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(options.total_timeout.count()));
-    t.read_timeout = options.read_timeout;
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, options.verify_tls ? 1L : 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, options.verify_tls ? 2L : 0L);
-    if (!options.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, options.ca_file.c_str());
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.connect_timeout.count()));
+    if (o.total_timeout.count() > 0)
+      curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(o.total_timeout.count()));
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, o.verify_tls ? 1L : 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, o.verify_tls ? 2L : 0L);
+    if (!o.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, o.ca_file.c_str());
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Call::on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, this);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &Call::on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, this);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_text_);
   }
 
-  // One HTTP exchange. `assembler` is non-null for a streamed request.
-  Exchange exchange(const std::string& body, curl_slist* headers, ChatStreamAssembler* assembler,
-                    Status& stream_status) {
-    Exchange out;
-    CURL* h = acquire();
-    if (h == nullptr) {
-      out.code = CURLE_FAILED_INIT;
-      out.curl_message = "curl_easy_init failed";
-      return out;
+  void finished(CURL* h, CURLcode code, bool idle_timed_out) override {
+    exchange_.code = code;
+    if (h != nullptr) {
+      curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &exchange_.status);
+      curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
     }
-    TransferState t;
-    t.handle = h;
-    t.exchange = &out;
-    t.assembler = assembler;
-    configure(h, body, headers, t);
-    char message[CURL_ERROR_SIZE] = {0};
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, message);
-    out.code = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out.status);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
-    out.curl_message =
-        message[0] != '\0' ? std::string(message) : std::string(curl_easy_strerror(out.code));
-    if (t.idle_timed_out) {
-      out.code = CURLE_OPERATION_TIMEDOUT;
-      out.curl_message = "nothing received for " + std::to_string(options.read_timeout.count()) +
-                         " ms (read_timeout)";
+    handle_ = nullptr;
+    exchange_.curl_message =
+        error_text_[0] != '\0' ? std::string(error_text_) : std::string(curl_easy_strerror(code));
+    if (idle_timed_out) {
+      exchange_.code = CURLE_OPERATION_TIMEDOUT;
+      exchange_.curl_message = "nothing received for " +
+                               std::to_string(settings_->options.read_timeout.count()) +
+                               " ms (read_timeout)";
     }
-    stream_status = t.stream_status;
-    release(h);
-    return out;
+    judge();
+  }
+
+ private:
+  static std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
+    auto* self = static_cast<Call*>(user);
+    const std::size_t n = size * count;
+    self->touch();
+    long status = 0;
+    curl_easy_getinfo(self->handle_, CURLINFO_RESPONSE_CODE, &status);
+    if (self->assembler_ && status == 200) {
+      if (auto s = self->assembler_->feed(std::string_view(data, n)); !s) {
+        self->stream_status_ = s;
+        return 0;  // abort the transfer: the stream is unusable
+      }
+      return n;
+    }
+    if (self->exchange_.body.size() + n > kMaxBody) return 0;
+    self->exchange_.body.append(data, n);
+    return n;
+  }
+
+  static std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
+    auto* self = static_cast<Call*>(user);
+    const std::size_t n = size * count;
+    self->touch();
+    std::string_view line(data, n);
+    if (line.substr(0, 5) == "HTTP/")
+      self->exchange_.retry_after.reset();  // a new response (after 100 Continue)
+    constexpr std::string_view kName = "retry-after:";
+    if (line.size() > kName.size()) {
+      std::string head(line.substr(0, kName.size()));
+      std::transform(head.begin(), head.end(), head.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (head == kName)
+        self->exchange_.retry_after = parse_retry_after(std::string(line.substr(kName.size())));
+    }
+    return n;
+  }
+
+  // After an attempt: the answer, a final error, or a retry after a backoff.
+  void judge() {
+    const Settings& s = *settings_;
+    const Exchange& x = exchange_;
+    std::optional<Error> failure;
+    bool retry = false;
+    if (!stream_status_) {
+      failure = stream_status_.error();  // a malformed or error event: the stream is unusable
+    } else if (x.code != CURLE_OK &&
+               !(x.status != 0 && x.status != 200 && x.code == CURLE_WRITE_ERROR)) {
+      const ErrorCode code =
+          x.code == CURLE_OPERATION_TIMEDOUT ? ErrorCode::timeout : ErrorCode::unavailable;
+      failure = Error(code, s.where + ": " + x.curl_message);
+      retry = retryable_curl(x.code);
+    } else if (x.status != 200) {
+      failure = Error(code_for_status(x.status), s.where + ": HTTP " + std::to_string(x.status) +
+                                                     ": " + provider_error_message(x.body));
+      retry = retryable_status(x.status);
+    } else {
+      Result<LlmResponse> response =
+          assembler_ ? assembler_->finish() : parse_chat_response(x.body);
+      if (response) {
+        if (response->model.empty()) response->model = model_;
+        done_(std::move(response));
+        return;
+      }
+      failure = Error(response.error().code(), s.where + ": " + response.error().message());
+      retry = assembler_.has_value();  // a cut-short stream is a connection problem
+    }
+    if (assembler_ && assembler_->delivered()) retry = false;  // the caller has seen part of it
+    if (!retry || attempt_ >= s.options.max_retries) {
+      if (retry) {
+        done_(Error(failure->code(), failure->message() + " (gave up after " +
+                                         std::to_string(attempt_ + 1) + " attempts)"));
+      } else {
+        done_(std::move(*failure));
+      }
+      return;
+    }
+    // Exponential backoff with ±25% jitter, never shorter than the server's Retry-After.
+    const double base = static_cast<double>(s.options.initial_backoff.count()) *
+                        static_cast<double>(1LL << std::min(attempt_, 20));
+    const double jitter = 0.75 + 0.5 * s.env->random_unit();
+    auto wait = std::chrono::milliseconds(static_cast<std::int64_t>(
+        std::min(base * jitter, static_cast<double>(s.options.max_backoff.count()))));
+    if (x.retry_after) {
+      if (*x.retry_after > s.options.max_retry_after) {
+        done_(Error(failure->code(), failure->message() + " (Retry-After of " +
+                                         std::to_string(x.retry_after->count() / 1000) +
+                                         " s is longer than max_retry_after)"));
+        return;
+      }
+      wait = std::max(wait, *x.retry_after);
+    }
+    detail::logger()->debug("rein: {} failed ({}); retry {} in {} ms", s.where, failure->message(),
+                            attempt_ + 1, wait.count());
+    ++attempt_;
+    auto loop = loop_.lock();
+    if (!loop) return;  // the client is gone: dropping this call abandons it
+    std::shared_ptr<Call> self = shared_from_this();
+    if (s.env == &Env::system()) {
+      loop->after(wait, [on = loop.get(), self] { on->start(self); });  // runs on `on`'s thread
+    } else {
+      s.env->sleep_for(wait);  // a host's Env (ManualEnv: instant) decides what waiting is
+      loop->start(self);
+    }
+  }
+
+  static constexpr std::size_t kMaxBody = 32u << 20;
+
+  std::shared_ptr<const Settings> settings_;
+  std::weak_ptr<detail::CurlLoop> loop_;
+  std::string body_;
+  curl_slist* headers_;
+  LlmDeltaCallback on_delta_;
+  std::string model_;  // reported when the server names none
+  LlmCompletion done_;
+  int attempt_ = 0;
+
+  // The attempt in flight (I/O thread only).
+  CURL* handle_ = nullptr;
+  Exchange exchange_;
+  std::optional<ChatStreamAssembler> assembler_;
+  Status stream_status_;
+  char error_text_[CURL_ERROR_SIZE] = {0};
+};
+
+}  // namespace
+
+struct OpenAiClient::Impl {
+  std::shared_ptr<Settings> settings = std::make_shared<Settings>();
+  std::shared_ptr<detail::CurlLoop> loop;
+  const OpenAiOptions& options = settings->options;
+  const std::string& endpoint = settings->endpoint;
+
+  ~Impl() {
+    if (loop) loop->shutdown();
+  }
+
+  void start(const LlmRequest& request, LlmCompletion done) const {
+    const OpenAiOptions& o = settings->options;
+    const bool stream = static_cast<bool>(request.on_delta);
+    auto body = chat_request_body(request, {o.model, stream, o.use_max_completion_tokens});
+    if (!body) {
+      done(body.error());
+      return;
+    }
+    curl_slist* headers = nullptr;
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    headers = curl_slist_append(headers,
+                                stream ? "Accept: text/event-stream" : "Accept: application/json");
+    headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
+    if (!o.api_key.empty())
+      headers = curl_slist_append(headers, ("Authorization: Bearer " + o.api_key).c_str());
+    for (const auto& [name, value] : o.headers)
+      headers = curl_slist_append(headers, (name + ": " + value).c_str());
+    loop->start(
+        std::make_shared<Call>(settings, loop, detail::json_text(*body), headers, request.on_delta,
+                               request.model.empty() ? o.model : request.model, std::move(done)));
   }
 };
 
@@ -258,90 +346,35 @@ Result<OpenAiClient> OpenAiClient::create(OpenAiOptions options) {
                  "OpenAiOptions.connect_timeout and read_timeout must be positive");
   }
   auto impl = std::make_shared<Impl>();
-  impl->endpoint = options.base_url + "/chat/completions";
-  impl->env = options.env != nullptr ? options.env : &Env::system();
-  impl->options = std::move(options);
+  Settings& s = *impl->settings;
+  s.endpoint = options.base_url + "/chat/completions";
+  s.where = "POST " + s.endpoint;
+  s.env = options.env != nullptr ? options.env : &Env::system();
+  s.options = std::move(options);
+  impl->loop = std::make_shared<detail::CurlLoop>(s.options.max_idle_connections);
   return OpenAiClient(std::move(impl));
 }
 
+void OpenAiClient::complete_async(LlmRequest request, LlmCompletion done) const {
+  impl_->start(request, std::move(done));
+}
+
 Result<LlmResponse> OpenAiClient::complete(const LlmRequest& request) const {
-  Impl& impl = *impl_;
-  const bool stream = static_cast<bool>(request.on_delta);
-  auto body = chat_request_body(
-      request, {impl.options.model, stream, impl.options.use_max_completion_tokens});
-  if (!body) return body.error();
-  const std::string text = detail::json_text(*body);
-
-  curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, "Content-Type: application/json");
-  headers =
-      curl_slist_append(headers, stream ? "Accept: text/event-stream" : "Accept: application/json");
-  headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
-  if (!impl.options.api_key.empty())
-    headers = curl_slist_append(headers, ("Authorization: Bearer " + impl.options.api_key).c_str());
-  for (const auto& [name, value] : impl.options.headers)
-    headers = curl_slist_append(headers, (name + ": " + value).c_str());
-  struct HeaderList {
-    curl_slist* list;
-    ~HeaderList() { curl_slist_free_all(list); }
-  } guard{headers};
-
-  const std::string where = "POST " + impl.endpoint;
-  for (int attempt = 0;; ++attempt) {
-    std::optional<ChatStreamAssembler> assembler;
-    if (stream) assembler.emplace(request.on_delta);
-    Status stream_status;
-    Exchange x = impl.exchange(text, headers, assembler ? &*assembler : nullptr, stream_status);
-
-    std::optional<Error> failure;
-    bool retry = false;
-    if (!stream_status) {
-      failure = stream_status.error();  // a malformed or error event: the stream cannot be trusted
-    } else if (x.code != CURLE_OK &&
-               !(x.status != 0 && x.status != 200 && x.code == CURLE_WRITE_ERROR)) {
-      const ErrorCode code =
-          x.code == CURLE_OPERATION_TIMEDOUT ? ErrorCode::timeout : ErrorCode::unavailable;
-      failure = Error(code, where + ": " + x.curl_message);
-      retry = retryable_curl(x.code);
-    } else if (x.status != 200) {
-      failure = Error(code_for_status(x.status), where + ": HTTP " + std::to_string(x.status) +
-                                                     ": " + provider_error_message(x.body));
-      retry = retryable_status(x.status);
-    } else {
-      Result<LlmResponse> response = assembler ? assembler->finish() : parse_chat_response(x.body);
-      if (response) {
-        if (response->model.empty())
-          response->model = request.model.empty() ? impl.options.model : request.model;
-        return response;
-      }
-      failure = Error(response.error().code(), where + ": " + response.error().message());
-      retry = stream;  // a cut-short stream is a connection problem; a malformed body is not
-    }
-    if (assembler && assembler->delivered()) retry = false;  // the caller has seen part of it
-    if (!retry || attempt >= impl.options.max_retries) {
-      if (retry)
-        return Error(failure->code(), failure->message() + " (gave up after " +
-                                          std::to_string(attempt + 1) + " attempts)");
-      return *failure;
-    }
-    // Exponential backoff with ±25% jitter, never shorter than the server's Retry-After.
-    const double base = static_cast<double>(impl.options.initial_backoff.count()) *
-                        static_cast<double>(1LL << std::min(attempt, 20));
-    const double jitter = 0.75 + 0.5 * impl.env->random_unit();
-    auto wait = std::chrono::milliseconds(static_cast<std::int64_t>(
-        std::min(base * jitter, static_cast<double>(impl.options.max_backoff.count()))));
-    if (x.retry_after) {
-      if (*x.retry_after > impl.options.max_retry_after) {
-        return Error(failure->code(), failure->message() + " (Retry-After of " +
-                                          std::to_string(x.retry_after->count() / 1000) +
-                                          " s is longer than max_retry_after)");
-      }
-      wait = std::max(wait, *x.retry_after);
-    }
-    detail::logger()->debug("rein: {} failed ({}); retry {} in {} ms", where, failure->message(),
-                            attempt + 1, wait.count());
-    impl.env->sleep_for(wait);
+  if (impl_->loop->on_io_thread()) {
+    return Error(ErrorCode::invalid_argument,
+                 "OpenAiClient::complete called on the client's own I/O thread (from a "
+                 "completion or on_delta); use complete_async there");
   }
+  auto answer = std::make_shared<std::promise<Result<LlmResponse>>>();
+  auto future = answer->get_future();
+  impl_->start(request,
+               LlmCompletion([answer](Result<LlmResponse> r) { answer->set_value(std::move(r)); },
+                             [] {
+                               return Result<LlmResponse>(Error(
+                                   ErrorCode::unavailable,
+                                   "the OpenAiClient was shut down with the request in flight"));
+                             }));
+  return future.get();
 }
 
 #else  // REIN_WITH_CURL
@@ -361,11 +394,22 @@ Result<LlmResponse> OpenAiClient::complete(const LlmRequest&) const {
   return Error(ErrorCode::unavailable, "rein was built without libcurl");
 }
 
+void OpenAiClient::complete_async(LlmRequest, LlmCompletion done) const {
+  done(Error(ErrorCode::unavailable, "rein was built without libcurl"));
+}
+
 #endif  // REIN_WITH_CURL
 
 LlmCallback OpenAiClient::callback() const {
   OpenAiClient self = *this;
   return [self](const LlmRequest& request) { return self.complete(request); };
+}
+
+AsyncLlmCallback OpenAiClient::async_callback() const {
+  OpenAiClient self = *this;
+  return [self](LlmRequest request, LlmCompletion done) {
+    self.complete_async(std::move(request), std::move(done));
+  };
 }
 
 const OpenAiOptions& OpenAiClient::options() const {

@@ -5,6 +5,7 @@
 #include <set>
 #include <thread>
 
+#include "../support/fake_llm_server.hpp"
 #include "../support/waiting.hpp"
 #include "async_fixture.hpp"
 
@@ -347,3 +348,65 @@ TEST_CASE("async runs: destroying the runtime cancels the runs it drives and wai
   for (const auto& [id, seen] : stops.by_run)
     CHECK(seen.back()->status == RunStatus::cancelled);
 }
+
+#if REIN_WITH_CURL
+TEST_CASE("async runs: runs whose model is an OpenAiClient over HTTP park while it answers",
+          "[async][http]") {
+  test::FakeLlmServer server;
+  // The timed workload's model, over the wire: two tool calls, then the sum of their values.
+  server.set_handler([](const test::RecordedRequest& r) {
+    static const std::regex value(R"re("value":\s*(\d+))re");
+    std::int64_t sum = 0;
+    bool have_results = false;
+    for (const auto& m : r.json["messages"]) {
+      if (m.value("role", "") != "tool") continue;
+      const std::string content = m.value("content", "");
+      for (std::sregex_iterator it(content.begin(), content.end(), value), end; it != end; ++it) {
+        have_results = true;
+        sum += std::stoll((*it)[1].str());
+      }
+    }
+    test::FakeReply reply =
+        have_results
+            ? test::FakeReply::answer(json{{"sum", sum}}.dump())
+            : test::FakeReply::answer("", json::array({{{"id", "a"},
+                                                        {"name", "data__a"},
+                                                        {"arguments", {{"n", 1}}}},
+                                                       {{"id", "b"},
+                                                        {"name", "data__b"},
+                                                        {"arguments", {{"n", 2}}}}}));
+    reply.delay = 50ms;
+    return reply;
+  });
+  OpenAiOptions o;
+  o.base_url = server.base_url();
+  o.model = "fake-model";
+  o.max_idle_connections = 300;
+  auto client = OpenAiClient::create(o);
+  REQUIRE(client);
+
+  auto executor = std::make_shared<Executor>(ExecutorOptions{.threads = 2});
+  TimedWorkload work{executor, 0ms, 5ms};
+  auto tools = std::make_shared<ToolRegistry>();
+  work.register_tools(*tools);
+  Stops stops;
+  constexpr int kRuns = 300;  // as many as max_idle_connections
+  {
+    Runtime runtime(react_agent(tools),
+                    RuntimeOptions{.llm_async = client->async_callback(), .executor = executor});
+    for (int i = 0; i < kRuns; ++i)
+      REQUIRE(runtime.run_async(request("h" + std::to_string(i)), stops.callback()));
+    REQUIRE(eventually([&] { return stops.count.load() == kRuns; }));
+  }
+  std::lock_guard lock(stops.mutex);
+  for (const auto& [id, seen] : stops.by_run) {
+    REQUIRE(seen.size() == 1);
+    REQUIRE(seen.front());
+    CHECK(seen.front()->status == RunStatus::completed);
+    CHECK(seen.front()->final_answer == json{{"sum", 3}});
+  }
+  CHECK(server.requests().size() == 2 * kRuns);
+  CHECK(server.connections() <= kRuns);  // the second turns reused connections
+  CHECK(executor->blocking_threads_started() == 0);  // no run waited on a blocked thread
+}
+#endif

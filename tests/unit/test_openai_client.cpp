@@ -1,9 +1,14 @@
 #include <catch2/catch.hpp>
 
+#include <condition_variable>
 #include <cstdlib>
+#include <future>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "../support/fake_llm_server.hpp"
+#include "../support/waiting.hpp"
 #include "rein/openai_client.hpp"
 
 using nlohmann::json;
@@ -290,6 +295,151 @@ TEST_CASE("OpenAiClient may be called from many threads at once", "[llm][http][c
     th.join();
   CHECK(good == 30);
   CHECK(server.connections() <= 6);  // pooled handles keep their connections
+}
+
+// Collects complete_async answers, with the thread each arrived on.
+struct Answers {
+  std::mutex mutex;
+  std::condition_variable arrived;
+  std::vector<rein::Result<rein::LlmResponse>> results;
+  std::set<std::thread::id> threads;
+
+  rein::LlmCompletion completion() {
+    return rein::LlmCompletion(
+        [this](rein::Result<rein::LlmResponse> r) {
+          std::lock_guard lock(mutex);
+          results.push_back(std::move(r));
+          threads.insert(std::this_thread::get_id());
+          arrived.notify_all();
+        },
+        [] {
+          return rein::Result<rein::LlmResponse>(
+              rein::Error(rein::ErrorCode::unavailable, "abandoned"));
+        });
+  }
+  bool wait_for(std::size_t n) {
+    std::unique_lock lock(mutex);
+    return arrived.wait_for(lock, rein::testing::kHangGuard, [&] { return results.size() >= n; });
+  }
+};
+
+TEST_CASE(
+    "OpenAiClient::complete_async drives many requests on one I/O thread, reusing "
+    "connections",
+    "[llm][http][async]") {
+  FakeLlmServer server;
+  server.set_handler([](const rein::test::RecordedRequest& r) {
+    FakeReply reply =
+        FakeReply::answer("echo:" + r.json["messages"][0]["content"].get<std::string>());
+    reply.delay = std::chrono::milliseconds(100);
+    return reply;
+  });
+  auto client = make_client(server, nullptr);
+  constexpr int kRequests = 200;
+  Answers answers;
+  const auto caller = std::this_thread::get_id();
+  for (int wave = 0; wave < 2; ++wave) {
+    for (int i = 0; i < kRequests; ++i)
+      client.complete_async(ask(std::to_string(wave) + "/" + std::to_string(i)),
+                            answers.completion());
+    REQUIRE(answers.wait_for(static_cast<std::size_t>((wave + 1) * kRequests)));
+  }
+  std::lock_guard lock(answers.mutex);
+  std::set<std::string> contents;
+  for (const auto& r : answers.results) {
+    REQUIRE(r.ok());
+    contents.insert(r->content);
+  }
+  CHECK(contents.size() == 2 * kRequests);  // each answer went to its own request
+  CHECK(contents.count("echo:1/199") == 1);
+  REQUIRE(answers.threads.size() == 1);  // every completion came from the one I/O thread
+  CHECK(*answers.threads.begin() != caller);
+  // The second wave found the first wave's connections open (max_idle_connections: 256).
+  CHECK(server.connections() <= kRequests);
+  CHECK(server.requests().size() == 2 * kRequests);
+}
+
+TEST_CASE(
+    "OpenAiClient::complete_async retries on a timer and reports failures through the "
+    "completion",
+    "[llm][http][async]") {
+  FakeLlmServer server;
+  SECTION("Retry-After is waited out on the I/O thread's timer, not by a sleeping caller") {
+    auto client = make_client(server, nullptr);
+    FakeReply limited = FakeReply::error(429, "Rate limit reached");
+    limited.headers.push_back({"Retry-After", "1"});
+    server.push(limited);
+    server.push(FakeReply::answer("after the wait"));
+    Answers answers;
+    const auto began = std::chrono::steady_clock::now();
+    client.complete_async(ask("x"), answers.completion());  // returns at once
+    REQUIRE(answers.wait_for(1));
+    CHECK(std::chrono::steady_clock::now() - began >= std::chrono::seconds(1));
+    REQUIRE(answers.results[0].ok());
+    CHECK(answers.results[0]->content == "after the wait");
+    CHECK(server.requests().size() == 2);
+  }
+  SECTION("with a ManualEnv the waits go to its clock") {
+    rein::ManualEnv env;
+    auto client = make_client(server, &env, 2);
+    for (int i = 0; i < 3; ++i)
+      server.push(FakeReply::error(503, "overloaded"));
+    Answers answers;
+    client.complete_async(ask("x"), answers.completion());
+    REQUIRE(answers.wait_for(1));
+    REQUIRE_FALSE(answers.results[0].ok());
+    CHECK(answers.results[0].error().code() == rein::ErrorCode::unavailable);
+    CHECK(answers.results[0].error().message().find("gave up after 3 attempts") !=
+          std::string::npos);
+    CHECK(env.slept() > std::chrono::milliseconds(0));
+  }
+  SECTION("a request the client cannot build fails at once, naming the problem") {
+    auto client = make_client(server, nullptr);
+    rein::LlmRequest bad = ask("x");
+    bad.messages[0].role = "narrator";
+    Answers answers;
+    client.complete_async(bad, answers.completion());
+    REQUIRE(answers.wait_for(1));
+    REQUIRE_FALSE(answers.results[0].ok());
+    CHECK(answers.results[0].error().code() == rein::ErrorCode::invalid_argument);
+    CHECK(answers.results[0].error().message().find("narrator") != std::string::npos);
+    CHECK(server.requests().empty());
+  }
+}
+
+TEST_CASE(
+    "OpenAiClient: requests in flight when the last copy goes away end, and complete() "
+    "refuses the I/O thread",
+    "[llm][http][async]") {
+  FakeLlmServer server;
+  SECTION("the client goes away with a request in flight") {
+    FakeReply slow = FakeReply::answer("never seen");
+    slow.delay = std::chrono::milliseconds(30'000);
+    server.push(slow);
+    Answers answers;
+    {
+      auto client = make_client(server, nullptr);
+      client.complete_async(ask("x"), answers.completion());
+      REQUIRE(rein::testing::eventually([&] { return server.requests().size() == 1; }));
+    }
+    REQUIRE(answers.wait_for(1));
+    REQUIRE_FALSE(answers.results[0].ok());
+    CHECK(answers.results[0].error().message() == "abandoned");
+  }
+  SECTION("complete() from a completion is an error, not a deadlock") {
+    server.set_handler([](const rein::test::RecordedRequest&) { return FakeReply::answer("a"); });
+    auto client = make_client(server, nullptr);
+    std::promise<rein::Result<rein::LlmResponse>> nested;
+    client.complete_async(ask("x"), rein::LlmCompletion(
+                                        [&](rein::Result<rein::LlmResponse>) {
+                                          nested.set_value(client.complete(ask("y")));
+                                        },
+                                        nullptr));
+    auto inner = nested.get_future().get();
+    REQUIRE_FALSE(inner.ok());
+    CHECK(inner.error().code() == rein::ErrorCode::invalid_argument);
+    CHECK(inner.error().message().find("I/O thread") != std::string::npos);
+  }
 }
 
 #endif  // REIN_WITH_CURL
