@@ -23,11 +23,40 @@ json to_json(const LlmResponse& r) {
       {"cached", r.cached}};
 }
 
+namespace {
+
+// About the length of json_text(value), without writing it: an estimate is all that is asked,
+// and it is asked on every model turn.
+std::size_t text_size(const json& value) {
+  switch (value.type()) {
+    case json::value_t::object: {
+      std::size_t n = 2;
+      for (auto it = value.begin(); it != value.end(); ++it)
+        n += it.key().size() + 4 + text_size(it.value());  // "key": and a comma
+      return n;
+    }
+    case json::value_t::array: {
+      std::size_t n = 2;
+      for (const auto& element : value)
+        n += text_size(element) + 1;
+      return n;
+    }
+    case json::value_t::string:
+      return value.get_ref<const std::string&>().size() + 2;
+    case json::value_t::null:
+    case json::value_t::boolean:
+      return 5;
+    default:
+      return 8;  // a number
+  }
+}
+
+}  // namespace
+
 std::int64_t estimate_prompt_tokens(const LlmRequest& request) {
   std::size_t bytes = 0;
-  if (!request.tools.is_null()) bytes += detail::json_text(request.tools).size();
-  if (!request.response_format.is_null())
-    bytes += detail::json_text(request.response_format).size();
+  if (!request.tools.is_null()) bytes += text_size(request.tools);
+  if (!request.response_format.is_null()) bytes += text_size(request.response_format);
   return 3 + estimate_tokens(request.messages) + static_cast<std::int64_t>((bytes + 3) / 4);
 }
 

@@ -154,30 +154,37 @@ std::vector<Message> JsonPlanPlanner::prompt(const PlanRequest& request) const {
   return {{"system", std::move(system), {}, "", ""}, {"user", std::move(user), {}, "", ""}};
 }
 
-Result<PlanDecision> JsonPlanPlanner::plan(const PlanRequest& request) { return sync_wait(plan_async(request)); }
+Result<PlanDecision> JsonPlanPlanner::plan(const PlanRequest& request) {
+  return sync_wait(plan_async(request));
+}
 
 Task<Result<PlanDecision>> JsonPlanPlanner::plan_async(const PlanRequest& request) {
-  LlmRequest llm = detail::model_request(options_, prompt(request));
-  if (options_.response_format == ResponseFormatMode::json_object) {
-    llm.response_format = {{"type", "json_object"}};
-  } else if (options_.response_format == ResponseFormatMode::json_schema) {
-    llm.response_format = {
-        {"type", "json_schema"},
-        {"json_schema",
-         {{"name", "rein_plan"}, {"schema", json_plan_schema()}, {"strict", false}}}};
-  }
+  // Built afresh for each ask and moved into it: a run waiting on the model holds no copy of
+  // its prompt.
+  std::vector<Message> feedback_messages;  // earlier answers and what was wrong with them
   int repairs = 0;
   int revisions = 0;
   while (true) {
-    auto answer = co_await request.ask_model(llm);
+    LlmRequest llm = detail::model_request(options_, prompt(request));
+    if (options_.response_format == ResponseFormatMode::json_object) {
+      llm.response_format = {{"type", "json_object"}};
+    } else if (options_.response_format == ResponseFormatMode::json_schema) {
+      llm.response_format = {
+          {"type", "json_schema"},
+          {"json_schema",
+           {{"name", "rein_plan"}, {"schema", json_plan_schema()}, {"strict", false}}}};
+    }
+    for (const auto& m : feedback_messages)
+      llm.messages.push_back(m);
+    auto answer = co_await request.ask_model(std::move(llm));
     if (!answer) co_return answer.error();
     auto decision = parse_json_plan(answer->content, request.tools, request.state);
     std::string feedback;
     if (!decision) {
       if (repairs >= options_.max_repairs) {
-        co_return Error(ErrorCode::invalid_argument, "the model's plan was still invalid after " +
-                                                      std::to_string(repairs) +
-                                                      " repair(s): " + decision.error().message());
+        co_return Error(ErrorCode::invalid_argument,
+                        "the model's plan was still invalid after " + std::to_string(repairs) +
+                            " repair(s): " + decision.error().message());
       }
       ++repairs;
       feedback = "Your answer could not be used:\n" + decision.error().message() +
@@ -186,13 +193,13 @@ Task<Result<PlanDecision>> JsonPlanPlanner::plan_async(const PlanRequest& reques
       const PlanReview review = options_.approve(decision->steps, request.state);
       if (review.kind == PlanReview::Kind::reject) {
         co_return Error(ErrorCode::permission_denied,
-                     "the plan was rejected by the host: " + review.feedback);
+                        "the plan was rejected by the host: " + review.feedback);
       }
       if (review.kind == PlanReview::Kind::revise) {
         if (revisions >= options_.max_revisions) {
           co_return Error(ErrorCode::permission_denied, "the plan was not approved after " +
-                                                         std::to_string(revisions) +
-                                                         " revision(s): " + review.feedback);
+                                                            std::to_string(revisions) +
+                                                            " revision(s): " + review.feedback);
         }
         ++revisions;
         feedback = "The reviewer did not approve this plan and asks: " + review.feedback +
@@ -203,8 +210,8 @@ Task<Result<PlanDecision>> JsonPlanPlanner::plan_async(const PlanRequest& reques
       decision->messages.push_back({"assistant", answer->content, {}, "", ""});
       co_return decision;
     }
-    llm.messages.push_back({"assistant", answer->content, {}, "", ""});
-    llm.messages.push_back({"user", std::move(feedback), {}, "", ""});
+    feedback_messages.push_back({"assistant", answer->content, {}, "", ""});
+    feedback_messages.push_back({"user", std::move(feedback), {}, "", ""});
   }
 }
 

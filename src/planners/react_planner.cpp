@@ -69,15 +69,17 @@ std::vector<Message> ReactPlanner::conversation(const PlanRequest& request) cons
   return out;
 }
 
-Result<PlanDecision> ReactPlanner::plan(const PlanRequest& request) { return sync_wait(plan_async(request)); }
+Result<PlanDecision> ReactPlanner::plan(const PlanRequest& request) {
+  return sync_wait(plan_async(request));
+}
 
 Task<Result<PlanDecision>> ReactPlanner::plan_async(const PlanRequest& request) {
   const AgentState& state = request.state;
   const int turns = turns_taken(state);
   if (turns >= options_.max_turns) {
     co_return Error(ErrorCode::budget_exhausted, "the model used its " +
-                                                  std::to_string(options_.max_turns) +
-                                                  " tool-calling turns without a final answer");
+                                                     std::to_string(options_.max_turns) +
+                                                     " tool-calling turns without a final answer");
   }
   std::set<std::string> done;  // tool + arguments of calls that already succeeded
   std::set<std::string> ids;
@@ -86,11 +88,15 @@ Task<Result<PlanDecision>> ReactPlanner::plan_async(const PlanRequest& request) 
     if (s.status == StepStatus::succeeded)
       done.insert(s.step.tool + " " + detail::json_text(s.step.args));
   }
-  LlmRequest llm = detail::model_request(options_, conversation(request));
-  llm.tools = request.tools.openai_catalog();
-
+  // Built afresh for each ask and moved into it: a run waiting on the model holds no copy of
+  // its prompt (repairs are rare; rebuilding is cheaper than keeping one per run).
+  std::vector<Message> repair_messages;  // earlier unusable turns and what was wrong with them
   for (int repairs = 0;; ++repairs) {
-    auto answer = co_await request.ask_model(llm);
+    LlmRequest llm = detail::model_request(options_, conversation(request));
+    llm.tools = request.tools.openai_catalog();
+    for (const auto& m : repair_messages)
+      llm.messages.push_back(m);
+    auto answer = co_await request.ask_model(std::move(llm));
     if (!answer) co_return answer.error();
     Message turn{"assistant", answer->content, answer->tool_calls, "", ""};
     std::vector<std::string> problems(turn.tool_calls.size());
@@ -150,18 +156,19 @@ Task<Result<PlanDecision>> ReactPlanner::plan_async(const PlanRequest& request) 
         if (!p.empty()) all += (all.empty() ? "" : "; ") + p;
       }
       co_return Error(ErrorCode::invalid_argument, "the model's turn was still unusable after " +
-                                                    std::to_string(repairs) + " repair(s): " + all);
+                                                       std::to_string(repairs) +
+                                                       " repair(s): " + all);
     }
     // Explain each call's problem in its tool message (the wire format needs one per call).
-    llm.messages.push_back(turn);
+    repair_messages.push_back(turn);
     for (std::size_t i = 0; i < turn.tool_calls.size(); ++i) {
       const std::string text =
           !problems[i].empty()
               ? problems[i]
               : "not run: another call of this turn was invalid; call it again if still needed";
-      llm.messages.push_back({"tool", text, {}, turn.tool_calls[i].id, ""});
+      repair_messages.push_back({"tool", text, {}, turn.tool_calls[i].id, ""});
     }
-    if (!general.empty()) llm.messages.push_back({"user", general, {}, "", ""});
+    if (!general.empty()) repair_messages.push_back({"user", general, {}, "", ""});
   }
 }
 
