@@ -91,7 +91,7 @@ class MemoryRunStore final : public RunStore {
  private:
   struct Run {
     std::optional<AgentState> state;  // none while only audit or outcomes arrived
-    std::deque<std::pair<std::uint64_t, AuditEntry>> audit;  // with their order across runs
+    std::vector<std::pair<std::uint64_t, AuditEntry>> audit;  // with their order across runs
     std::map<std::string, ToolResult, std::less<>> outcomes;  // by step and attempt
     bool ended = false;
   };

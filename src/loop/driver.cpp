@@ -118,8 +118,13 @@ Task<void> Driver::drive(std::shared_ptr<RunSlot> slot, std::string run_id) {
       stop(std::move(slot), run_id, lock, std::move(taken).error());
       co_return;
     }
-    if (is_terminal(s.status) || is_suspended(s.status) ||
-        before == std::make_pair(s.step_index, s.audit_count)) {
+    if (is_terminal(s.status)) {
+      // The slot lets go of an ended run's state in stop() (it is in the store): the callback
+      // gets it by move. Its status, an enum, is what stop() looks at and survives the move.
+      stop(std::move(slot), run_id, lock, std::move(s));
+      co_return;
+    }
+    if (is_suspended(s.status) || before == std::make_pair(s.step_index, s.audit_count)) {
       stop(std::move(slot), run_id, lock, s);
       co_return;
     }

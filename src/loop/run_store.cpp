@@ -16,7 +16,8 @@ std::string outcome_key(std::string_view step_id, int attempt) {
 std::vector<PendingApproval> pending_approvals_of(const AgentState& state) {
   std::vector<PendingApproval> out;
   for (const auto& s : state.steps) {
-    if (s.status == StepStatus::awaiting_approval && s.approval && s.approval->status == "pending") {
+    if (s.status == StepStatus::awaiting_approval && s.approval &&
+        s.approval->status == "pending") {
       out.push_back({state.run_id, s.step.id, s.step.tool, s.step.args, *s.approval});
     }
   }
@@ -53,9 +54,10 @@ void MemoryRunStore::forget_oldest_ended() {
 }
 
 Status MemoryRunStore::commit(const AgentState& state, std::span<const AuditEntry> entries) {
+  std::optional<AgentState> copy = state;  // copied (and the old one freed) outside the lock
   std::lock_guard lock(mutex_);
   Run& run = run_of(state.run_id);
-  run.state = state;
+  run.state.swap(copy);
   append(entries);
   if (!run.ended && is_terminal(state.status)) {
     run.ended = true;
@@ -98,14 +100,15 @@ Result<std::vector<PendingApproval>> MemoryRunStore::pending_approvals() {
   return out;
 }
 
-Status MemoryRunStore::record_outcome(std::string_view run_id, std::string_view step_id, int attempt,
-                                      const ToolResult& result) {
+Status MemoryRunStore::record_outcome(std::string_view run_id, std::string_view step_id,
+                                      int attempt, const ToolResult& result) {
   std::lock_guard lock(mutex_);
   run_of(run_id).outcomes.insert_or_assign(outcome_key(step_id, attempt), result);
   return {};
 }
 
-Result<std::optional<ToolResult>> MemoryRunStore::find_outcome(std::string_view run_id, std::string_view step_id,
+Result<std::optional<ToolResult>> MemoryRunStore::find_outcome(std::string_view run_id,
+                                                               std::string_view step_id,
                                                                int attempt) {
   std::lock_guard lock(mutex_);
   auto run = runs_.find(run_id);
@@ -121,17 +124,21 @@ Result<std::vector<AuditEntry>> MemoryRunStore::read_audit(std::string_view run_
   if (!run_id.empty()) {
     auto it = runs_.find(run_id);
     if (it == runs_.end()) return out;
-    for (const auto& [sequence, e] : it->second.audit) out.push_back(e);
+    for (const auto& [sequence, e] : it->second.audit)
+      out.push_back(e);
     return out;
   }
   // Every run's entries, in the order they were appended.
   std::vector<const std::pair<std::uint64_t, AuditEntry>*> all;
   for (const auto& [id, run] : runs_) {
-    for (const auto& item : run.audit) all.push_back(&item);
+    for (const auto& item : run.audit)
+      all.push_back(&item);
   }
-  std::sort(all.begin(), all.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+  std::sort(all.begin(), all.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
   out.reserve(all.size());
-  for (const auto* item : all) out.push_back(item->second);
+  for (const auto* item : all)
+    out.push_back(item->second);
   return out;
 }
 

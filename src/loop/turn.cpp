@@ -114,9 +114,7 @@ Turn::Turn(RuntimeCore& c, RunSlot& sl, AgentState& st, Executor& ex)
       clock(env, tracer != nullptr),
       started(env.now()),
       millis(env.unix_millis()),
-      initial_status(st.status) {
-  entries.reserve(8);
-}
+      initial_status(st.status) {}
 
 void Turn::audit(std::string kind, const json& payload) {
   append_audit(state, entries, env, std::move(kind), payload);
