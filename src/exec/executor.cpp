@@ -25,6 +25,7 @@ struct Executor::Impl {
   std::map<std::pair<Env::TimePoint, std::uint64_t>, std::function<void()>> timers;
   std::uint64_t next_timer = 1;
   std::size_t waiting = 0;  // run threads waiting on ready_cv
+  std::size_t threads = 1;  // run threads (a host-driven executor: its host's one)
   bool stopping = false;
 
   std::mutex blocking_mutex;
@@ -66,13 +67,18 @@ struct Executor::Impl {
     for (;;) {
       auto next_timer_at = take_due(batch);
       if (!ready.empty()) {
-        // Timers that came due run first: they were waiting longer.
-        if (batch.empty()) {
+        // Timers that came due run first: they were waiting longer. With several run threads
+        // a thread takes its share of the queue, not all of it, and wakes another for the rest.
+        const std::size_t share =
+            threads > 1 ? (ready.size() + threads - 1) / threads : ready.size();
+        if (batch.empty() && share == ready.size()) {
           batch.swap(ready);
         } else {
-          for (auto& fn : ready)
-            batch.push_back(std::move(fn));
-          ready.clear();
+          const auto end = ready.begin() + static_cast<std::ptrdiff_t>(share);
+          for (auto it = ready.begin(); it != end; ++it)
+            batch.push_back(std::move(*it));
+          ready.erase(ready.begin(), end);
+          if (!ready.empty() && waiting > 0) ready_cv.notify_one();
         }
       }
       if (!batch.empty() || stopping || !wait) return batch;
@@ -158,6 +164,7 @@ Executor::Executor(ExecutorOptions options) : impl_(std::make_shared<Impl>(optio
   if (options.host_driven) return;
   std::size_t n = options.threads;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  impl_->threads = n;
   impl_->run_threads.reserve(n);
   for (std::size_t i = 0; i < n; ++i)
     impl_->run_threads.emplace_back([impl = impl_.get()] { impl->run_loop(); });
