@@ -18,6 +18,11 @@ inline const ToolSpec* resolve_tool(const ToolRegistry& tools, std::string_view 
   return tools.find_by_wire_name(name);
 }
 
+// One step as describe_progress() shows it: "- id: tool args → status", then its output
+// (`output`, else the result's data), its errors or its refusal, each line ending in '\n'.
+void append_step_text(std::string& out, const StepState& step, const nlohmann::json* output,
+                      const PromptOptions& options);
+
 // The host's instructions, then the rule about untrusted blocks.
 inline std::string system_text(const std::string& instructions, std::string_view format) {
   std::string out =

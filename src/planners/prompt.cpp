@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "core/json_text.hpp"
+#include "planners/planner_support.hpp"
 
 namespace rein {
 
@@ -92,28 +93,44 @@ std::string describe_task(const AgentState& state, const PromptOptions& options)
   return out;
 }
 
+namespace detail {
+
+void append_step_text(std::string& out, const StepState& s, const json* output,
+                      const PromptOptions& options) {
+  out += "- ";
+  out += s.step.id;
+  out += ": ";
+  out += s.step.tool;
+  out += ' ';
+  out += detail::json_text(s.step.args);
+  out += " → ";
+  out += to_string(s.status);
+  out += '\n';
+  if (s.status == StepStatus::succeeded) {
+    static const json none;
+    if (output == nullptr) output = s.result ? &s.result->data : &none;
+    out += mark_untrusted("tool:" + s.step.tool, value_text(*output, options.max_result_chars));
+    out += '\n';
+  } else if (s.result && !s.result->errors.empty()) {
+    std::string errors;
+    for (const auto& e : s.result->errors)
+      errors += (errors.empty() ? "" : "; ") + e;
+    out += mark_untrusted("tool:" + s.step.tool,
+                          "error: " + value_text(errors, options.max_result_chars));
+    out += '\n';
+  } else if (s.decision && !s.decision->allowed()) {
+    out += "  refused by policy rule " + s.decision->rule + ": " + s.decision->reason + "\n";
+  }
+}
+
+}  // namespace detail
+
 std::string describe_progress(const AgentState& state, const PromptOptions& options) {
   if (state.steps.empty()) return "No steps have run yet.\n";
   std::string out = "Steps so far:\n";
   for (const auto& s : state.steps) {
-    out += "- " + s.step.id + ": " + s.step.tool + " " + detail::json_text(s.step.args) + " → " +
-           std::string(to_string(s.status)) + "\n";
-    if (s.status == StepStatus::succeeded) {
-      auto it = state.outputs.find(s.step.id);
-      const json& output =
-          it != state.outputs.end() ? *it : (s.result ? s.result->data : json(nullptr));
-      out += mark_untrusted("tool:" + s.step.tool, value_text(output, options.max_result_chars)) +
-             "\n";
-    } else if (s.result && !s.result->errors.empty()) {
-      std::string errors;
-      for (const auto& e : s.result->errors)
-        errors += (errors.empty() ? "" : "; ") + e;
-      out += mark_untrusted("tool:" + s.step.tool,
-                            "error: " + value_text(errors, options.max_result_chars)) +
-             "\n";
-    } else if (s.decision && !s.decision->allowed()) {
-      out += "  refused by policy rule " + s.decision->rule + ": " + s.decision->reason + "\n";
-    }
+    auto it = state.outputs.find(s.step.id);
+    detail::append_step_text(out, s, it != state.outputs.end() ? &*it : nullptr, options);
   }
   return out;
 }

@@ -26,18 +26,14 @@ int turns_taken(const AgentState& state) {
   return turns;
 }
 
-// What a call produced, for its tool message.
+// What a call produced, for its tool message: its step as the JSON planner sees it.
 std::string result_text(const StepState* step, const PromptOptions& options,
                         const AgentState& state) {
   if (step == nullptr) return "error: this call was not run";
-  AgentState
-      one;  // describe_progress renders a single step the same way as the JSON planner sees it
-  one.steps.push_back(*step);
-  if (auto it = state.outputs.find(step->step.id); it != state.outputs.end())
-    one.outputs[step->step.id] = *it;
-  std::string text = describe_progress(one, options);
-  const auto first_line = text.find('\n');
-  return text.substr(first_line + 1);
+  auto it = state.outputs.find(step->step.id);
+  std::string text;
+  detail::append_step_text(text, *step, it != state.outputs.end() ? &*it : nullptr, options);
+  return text;
 }
 
 bool usable_id(const std::string& id) {
