@@ -156,7 +156,9 @@ Task<void> settle_answer(Turn& t, const json& answer) {
   SpanRecorder span = t.span("rein.verify");
   const Verdict verdict = co_await review_answer(t, answer);
   span.set("rein.verdict", std::string(to_string(verdict.kind)));
-  t.audit("answer", {{"answer", answer}, {"verdict", verdict.to_json()}});
+  t.audit_text(
+      "answer",
+      JsonObjectWriter().value("answer", answer).raw("verdict", verdict_text(verdict)).finish());
   switch (verdict.kind) {
     case VerdictKind::accept:
       s.final_answer = answer;

@@ -363,9 +363,12 @@ void finish_run(AgentState& s, std::vector<AuditEntry>& entries, Env& env, RunSt
     s.needs_review.push_back(
         {"", status == RunStatus::budget_exhausted ? "budget" : "run", {what}, s.outputs});
   }
-  append_audit(
-      s, entries, env, "status",
-      {{"status", to_string(status)}, {"reason", s.status_reason}, {"partial", s.partial}});
+  append_audit_text(s, entries, env.unix_millis(), "status",
+                    JsonObjectWriter()
+                        .boolean("partial", s.partial)
+                        .string("reason", s.status_reason)
+                        .string("status", to_string(status))
+                        .finish());
 }
 
 }  // namespace rein::detail
