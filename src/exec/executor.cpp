@@ -1,6 +1,7 @@
 #include "rein/executor.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <list>
 #include <map>
@@ -24,7 +25,9 @@ struct Executor::Impl {
   std::vector<std::function<void()>> ready;  // FIFO: taken in batches, in order
   std::map<std::pair<Env::TimePoint, std::uint64_t>, std::function<void()>> timers;
   std::uint64_t next_timer = 1;
-  std::size_t waiting = 0;  // run threads waiting on ready_cv
+  std::size_t waiting = 0;               // run threads waiting on ready_cv
+  std::atomic<std::uint64_t> posted{0};  // work items posted so far: what a spinning thread watches
+  static constexpr auto kSpin = std::chrono::microseconds(50);
   std::size_t threads = 1;  // run threads (a host-driven executor: its host's one)
   bool stopping = false;
 
@@ -42,6 +45,7 @@ struct Executor::Impl {
     {
       std::lock_guard lock(mutex);
       ready.push_back(std::move(fn));
+      posted.fetch_add(1, std::memory_order_release);
       if (waiting == 0) return;
     }
     ready_cv.notify_one();
@@ -63,6 +67,8 @@ struct Executor::Impl {
   // not waiting and nothing is ready).
   std::vector<std::function<void()>> next_batch(bool wait, const std::function<bool()>* done) {
     std::vector<std::function<void()>> batch;
+    const bool run_thread = wait && done == nullptr && real_clock && !options.host_driven;
+    bool spin_first = true;
     std::unique_lock lock(mutex);
     for (;;) {
       auto next_timer_at = take_due(batch);
@@ -92,6 +98,20 @@ struct Executor::Impl {
         lock.lock();
         continue;
       }
+      if (spin_first && run_thread) {
+        // Work often arrives within microseconds (a completion posting a resumption): look
+        // for it briefly before sleeping, which saves a futex wake and a context switch.
+        spin_first = false;
+        const auto seen = posted.load(std::memory_order_acquire);
+        lock.unlock();
+        const auto until = std::chrono::steady_clock::now() + kSpin;
+        while (posted.load(std::memory_order_acquire) == seen &&
+               std::chrono::steady_clock::now() < until)
+          std::this_thread::yield();
+        lock.lock();
+        continue;
+      }
+      spin_first = true;
       ++waiting;
       if (next_timer_at && real_clock) {
         ready_cv.wait_until(lock, *next_timer_at);
