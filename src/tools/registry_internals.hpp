@@ -111,7 +111,8 @@ struct ToolRegistry::Impl {
     // A result that ends the call before attempt `attempt` runs (cancelled, circuit open).
     std::optional<ToolResult> before(int attempt) const;
     // Records attempt `attempt`'s outcome; the wait before the next one, or nullopt to stop.
-    std::optional<std::chrono::nanoseconds> after(ToolResult& r, int attempt, bool counts_as_failure) const;
+    std::optional<std::chrono::nanoseconds> after(ToolResult& r, int attempt,
+                                                  bool counts_as_failure) const;
     // The result when the wait before the next attempt was cancelled.
     static ToolResult cancelled(int attempts_made);
 
@@ -132,6 +133,18 @@ struct ToolRegistry::Impl {
   std::optional<ToolResult> replay(const Entry& e, const std::string& key);
   // Records a successful keyed result in the ledger.
   void remember(const Entry& e, const std::string& key, const ToolResult& r);
+
+  // Parts of ToolRegistry::invoke_async, each a coroutine of its own so that the frames a
+  // call keeps while it waits hold only what its path needs (tool_registry_async.cpp):
+  // a call with an idempotency key (claim, ledger, attempts, ledger) ...
+  static Task<ToolResult> keyed_async(ToolRegistry& self, PreparedCall call,
+                                      const nlohmann::json& args, const InvokeOptions& options,
+                                      Executor& executor);
+  // ... and one attempt of a synchronous tool, on the blocking pool.
+  static Task<ToolResult> blocking_once(ToolRegistry& self, std::shared_ptr<const Entry> e,
+                                        const nlohmann::json& args, std::string key, int attempt,
+                                        CancellationToken cancel, Executor& executor,
+                                        bool& counts_as_failure);
 };
 
 }  // namespace rein

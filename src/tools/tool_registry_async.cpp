@@ -53,50 +53,69 @@ Task<ToolResult> ToolRegistry::invoke_async(std::string name, json args, InvokeO
                                             Executor& executor) {
   Impl::Finish finish{*env_, nullptr};  // the clock starts before validation
   Impl::PreparedCall call = impl_->prepare(name, args, options);
-  const Entry* e = finish.entry = call.entry.get();
+  finish.entry = call.entry.get();
   if (call.early) co_return finish(std::move(*call.early));
-  if (call.key.empty())
-    co_return finish(co_await attempts_async(call.entry, args, {}, options, executor));
+  Task<ToolResult> work = call.key.empty()
+                              ? attempts_async(call.entry, args, {}, options, executor)
+                              : Impl::keyed_async(*this, std::move(call), args, options, executor);
+  co_return finish(co_await std::move(work));
+}
 
+Task<ToolResult> ToolRegistry::Impl::keyed_async(ToolRegistry& self, PreparedCall call,
+                                                 const json& args, const InvokeOptions& options,
+                                                 Executor& executor) {
+  Impl& impl = *self.impl_;
+  Env& env = *self.env_;
+  const Entry* e = call.entry.get();
   const std::string slot = e->spec.name + '\0' + call.key;
   std::shared_ptr<detail::Claim> claim;
   for (;;) {
     std::shared_ptr<detail::Claim> running;
-    if ((claim = impl_->try_claim(slot, running))) break;
+    if ((claim = impl.try_claim(slot, running))) break;
     // Another call with this key is running: look again shortly, on a timer.
     for (;;) {
       {
         std::lock_guard lock(running->mutex);
         if (running->done) break;
       }
-      if (!co_await executor.sleep_until(env_->now() + std::chrono::milliseconds(5),
+      if (!co_await executor.sleep_until(env.now() + std::chrono::milliseconds(5),
                                          options.cancellation)) {
-        co_return finish(make_result(ToolStatus::error, "cancelled by the caller"));
+        co_return make_result(ToolStatus::error, "cancelled by the caller");
       }
     }
   }
   std::optional<ToolResult> replayed;
-  if (impl_->memory_ledger) {
-    replayed = impl_->replay(*e, call.key);
+  if (impl.memory_ledger) {
+    replayed = impl.replay(*e, call.key);
   } else {
-    replayed = co_await executor.blocking([&] { return impl_->replay(*e, call.key); });
+    replayed = co_await executor.blocking([&] { return impl.replay(*e, call.key); });
   }
   if (replayed) {
-    impl_->release(slot, claim);
-    co_return finish(std::move(*replayed));
+    impl.release(slot, claim);
+    co_return std::move(*replayed);
   }
-  ToolResult r = co_await attempts_async(call.entry, args, call.key, options, executor);
+  ToolResult r = co_await self.attempts_async(call.entry, args, call.key, options, executor);
   r.idempotency_key = call.key;
   if (r.ok()) {
     r.tool_version = e->spec.version;
-    if (impl_->memory_ledger) {
-      impl_->remember(*e, call.key, r);
+    if (impl.memory_ledger) {
+      impl.remember(*e, call.key, r);
     } else {
-      co_await executor.blocking([&] { impl_->remember(*e, call.key, r); });
+      co_await executor.blocking([&] { impl.remember(*e, call.key, r); });
     }
   }
-  impl_->release(slot, claim);
-  co_return finish(std::move(r));
+  impl.release(slot, claim);
+  co_return r;
+}
+
+Task<ToolResult> ToolRegistry::Impl::blocking_once(ToolRegistry& self,
+                                                   std::shared_ptr<const Entry> e, const json& args,
+                                                   std::string key, int attempt,
+                                                   CancellationToken cancel, Executor& executor,
+                                                   bool& counts_as_failure) {
+  // A synchronous tool blocks a thread of the blocking pool, never a run thread.
+  co_return co_await executor.blocking(
+      [&] { return self.run_once(e, args, key, attempt, cancel, counts_as_failure); });
 }
 
 Task<ToolResult> ToolRegistry::attempts_async(std::shared_ptr<const Entry> e, const json& args,
@@ -106,7 +125,12 @@ Task<ToolResult> ToolRegistry::attempts_async(std::shared_ptr<const Entry> e, co
   for (int attempt = 1;; ++attempt) {
     if (auto stop = attempts.before(attempt)) co_return std::move(*stop);
     bool counts_as_failure = false;
-    ToolResult r = co_await once_async(e, args, key, attempt, options.cancellation, executor, counts_as_failure);
+    Task<ToolResult> once =
+        e->fn
+            ? Impl::blocking_once(*this, e, args, key, attempt, options.cancellation, executor,
+                                  counts_as_failure)
+            : once_async(e, args, key, attempt, options.cancellation, executor, counts_as_failure);
+    ToolResult r = co_await std::move(once);
     const auto wait = attempts.after(r, attempt, counts_as_failure);
     if (!wait) co_return r;
     if (!co_await executor.sleep_until(env_->now() + *wait, options.cancellation)) {
@@ -118,11 +142,7 @@ Task<ToolResult> ToolRegistry::attempts_async(std::shared_ptr<const Entry> e, co
 Task<ToolResult> ToolRegistry::once_async(std::shared_ptr<const Entry> e, const json& args,
                                           std::string key, int attempt, CancellationToken cancel,
                                           Executor& executor, bool& counts_as_failure) {
-  if (e->fn) {
-    // A synchronous tool blocks a thread of the blocking pool, never a run thread.
-    co_return co_await executor.blocking(
-        [&] { return run_once(e, args, key, attempt, cancel, counts_as_failure); });
-  }
+  // An asynchronous tool's attempt (a synchronous one's is Impl::blocking_once).
   const auto timeout = e->spec.timeout;
   const auto deadline = timeout.count() > 0 ? env_->now() + timeout : Env::TimePoint::max();
   auto control = std::make_shared<CallControl>();
