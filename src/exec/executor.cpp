@@ -42,13 +42,12 @@ struct Executor::Impl {
   std::vector<std::thread> run_threads;
 
   void post(std::function<void()> fn) {
-    {
-      std::lock_guard lock(mutex);
-      ready.push_back(std::move(fn));
-      posted.fetch_add(1, std::memory_order_release);
-      if (waiting == 0) return;
-    }
-    ready_cv.notify_one();
+    // Notified under the lock: a completion posted from a host thread may be what lets the
+    // run end and the host destroy the executor, which takes this lock first.
+    std::lock_guard lock(mutex);
+    ready.push_back(std::move(fn));
+    posted.fetch_add(1, std::memory_order_release);
+    if (waiting > 0) ready_cv.notify_one();
   }
 
   // Moves due timers to `out`; returns the next deadline still pending. Call locked.
@@ -146,8 +145,7 @@ struct Executor::Impl {
     blocking_queue.push_back(std::move(fn));
     ++blocking_outstanding;
     if (blocking_idle > 0) {
-      lock.unlock();
-      blocking_cv.notify_one();
+      blocking_cv.notify_one();  // under the lock, as in post()
       return;
     }
     if (blocking_pool.size() < std::max<std::size_t>(1, options.blocking_threads)) {
@@ -230,9 +228,9 @@ Executor::Timer Executor::call_at(Env::TimePoint when, std::function<void()> fn)
     timer.id = impl_->next_timer++;
     const bool earliest = impl_->timers.empty() || when < impl_->timers.begin()->first.first;
     impl_->timers.emplace(std::make_pair(when, timer.id), std::move(fn));
-    if (!earliest || impl_->waiting == 0) return timer;
+    // A waiting thread must now wake earlier; notified under the lock, as in post().
+    if (earliest && impl_->waiting > 0) impl_->ready_cv.notify_one();
   }
-  impl_->ready_cv.notify_one();  // a waiting thread must now wake earlier
   return timer;
 }
 
