@@ -22,6 +22,7 @@
 #include "rein/agent_state.hpp"
 #include "rein/audit.hpp"
 #include "rein/error.hpp"
+#include "rein/task.hpp"
 #include "rein/tool.hpp"
 
 namespace rein {
@@ -47,6 +48,14 @@ class RunStore {
   virtual bool durable() const = 0;
   // Saves `state` and appends `entries` (continuing the run's chain) atomically.
   virtual Status commit(const AgentState& state, std::span<const AuditEntry> entries) = 0;
+  // The same, finishing later: `done` receives what commit() would return, once, from any
+  // thread, when the commit is as durable as commit()'s. `state` and `entries` stay valid and
+  // unchanged until then. A store whose commits_asynchronously() is true does this without
+  // blocking the caller, and the runtime calls it where runs are driven, parking the run; the
+  // default calls commit() (the runtime then keeps calling commit() on its blocking pool).
+  virtual bool commits_asynchronously() const { return false; }
+  virtual void commit_async(const AgentState& state, std::span<const AuditEntry> entries,
+                            Completion<Status> done);
   // Appends entries without a checkpoint. The runtime uses it only for stores that are not
   // durable, between the commits it makes when a run starts, changes status, or is changed by
   // the host; the runtime's own copy of a running run is then newer than the store's.
@@ -58,8 +67,8 @@ class RunStore {
   // The outcome journal: one result per (run, step, attempt).
   virtual Status record_outcome(std::string_view run_id, std::string_view step_id, int attempt,
                                 const ToolResult& result) = 0;
-  virtual Result<std::optional<ToolResult>> find_outcome(std::string_view run_id, std::string_view step_id,
-                                                         int attempt) = 0;
+  virtual Result<std::optional<ToolResult>> find_outcome(std::string_view run_id,
+                                                         std::string_view step_id, int attempt) = 0;
   // A run's audit entries in order (all runs when `run_id` is empty).
   virtual Result<std::vector<AuditEntry>> read_audit(std::string_view run_id) = 0;
 };
@@ -95,7 +104,7 @@ class MemoryRunStore final : public RunStore {
     std::map<std::string, ToolResult, std::less<>> outcomes;  // by step and attempt
     bool ended = false;
   };
-  Run& run_of(std::string_view run_id);  // call with mutex_ held
+  Run& run_of(std::string_view run_id);              // call with mutex_ held
   void append(std::span<const AuditEntry> entries);  // call with mutex_ held
   void append(std::vector<AuditEntry>&& entries);
   void forget_oldest_ended();

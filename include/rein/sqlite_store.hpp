@@ -8,6 +8,10 @@
 // that are waiting in one (each in a savepoint of its own, so one that fails leaves the others
 // committed), then tells each how its commit went. No commit returns before its transaction is
 // committed, so many runs stepping at once share the cost of each sync to disk.
+// commit_async() queues the same way without blocking: a writer thread of the store's own
+// (started by the first such commit) leads the groups that begin with one, and tells each
+// through its completion. Runs driven by Runtime::run_async park on it instead of holding a
+// thread of the blocking pool.
 //
 // The schema is versioned (PRAGMA user_version) and migrated forward on open; a database
 // written by a newer rein, or a file that is not a rein database, is refused with a clear
@@ -20,13 +24,15 @@
 // Thread safety: every member may be called from any thread.
 #pragma once
 
-#include <deque>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "rein/audit.hpp"
@@ -55,6 +61,9 @@ class SqliteStore final : public RunStore, public IdempotencyStore {
   // RunStore
   bool durable() const override { return true; }
   Status commit(const AgentState& state, std::span<const AuditEntry> entries) override;
+  bool commits_asynchronously() const override { return true; }
+  void commit_async(const AgentState& state, std::span<const AuditEntry> entries,
+                    Completion<Status> done) override;
   // Refused: a durable store takes audit entries only with their checkpoint.
   Status append_audit(std::vector<AuditEntry> entries) override;
   Result<std::optional<AgentState>> load(std::string_view run_id) override;
@@ -89,12 +98,23 @@ class SqliteStore final : public RunStore, public IdempotencyStore {
   static constexpr std::size_t kMaxGroup = 256;  // commits written in one transaction at most
   void write_group(const std::vector<Writer*>& group);
   Status write_checkpoint(const Writer& w);
+  // With writers_mutex_ held by `lock` and a group's leader at the front: writes the group,
+  // tells its waiting writers, wakes the next leader; returns the asynchronous writers of the
+  // group, to be completed (and freed) after the lock is let go.
+  std::vector<Writer*> lead(std::unique_lock<std::mutex>& lock);
+  void hand_over();  // wakes the writer (or the writer thread) now at the front
+  static void complete(const std::vector<Writer*>& finished);
+  void async_writer_loop();
 
   mutable std::mutex mutex_;
   std::uint64_t commits_ = 0;       // guarded by mutex_
   std::uint64_t transactions_ = 0;  // guarded by mutex_
-  std::mutex writers_mutex_;        // guards writers_
+  std::mutex writers_mutex_;        // guards writers_ and what follows up to db_
   std::deque<Writer*> writers_;
+  std::size_t async_queued_ = 0;      // asynchronous writers in writers_
+  bool stopping_ = false;             // the destructor runs: the writer thread drains and ends
+  std::condition_variable async_cv_;  // the writer thread: an asynchronous writer leads
+  std::thread async_writer_;
   sqlite3* db_;
   std::unique_ptr<Statements> statements_;
 };

@@ -122,7 +122,8 @@ bool begin_calls(Turn& t, const std::vector<Call>& calls) {
     st.status = StepStatus::running;
     ++st.attempts;
     if (c.spec->side_effects && has_key_support(*c.spec) && st.idempotency_key.empty()) {
-      st.idempotency_key = s.run_id + ":" + st.step.id + (st.retries > 0 ? "#" + std::to_string(st.retries) : "");
+      st.idempotency_key =
+          s.run_id + ":" + st.step.id + (st.retries > 0 ? "#" + std::to_string(st.retries) : "");
     }
     side_effects = side_effects || c.spec->side_effects;
   }
@@ -133,7 +134,8 @@ bool begin_calls(Turn& t, const std::vector<Call>& calls) {
 
 bool act_here(const Turn& t, const std::vector<Call>& calls) {
   if (!t.executor.options().blocking_inline) return false;
-  return std::none_of(calls.begin(), calls.end(), [&t](const Call& c) { return t.tools.is_async(c.step->step.tool); });
+  return std::none_of(calls.begin(), calls.end(),
+                      [&t](const Call& c) { return t.tools.is_async(c.step->step.tool); });
 }
 
 Result<std::vector<Outcome>> act_now(Turn& t, std::vector<Call> calls) {
@@ -151,11 +153,13 @@ Result<std::vector<Outcome>> act_now(Turn& t, std::vector<Call> calls) {
     std::vector<std::function<void()>> tasks;
     tasks.reserve(calls.size());
     for (std::size_t i = 0; i < calls.size(); ++i) {
-      tasks.emplace_back([&t, &calls, &results, &cancel, i] { call_here(t, calls[i], results[i], cancel); });
+      tasks.emplace_back(
+          [&t, &calls, &results, &cancel, i] { call_here(t, calls[i], results[i], cancel); });
     }
     t.core.pool.run_all(tasks);
   }
-  for (std::size_t i = 0; i < calls.size(); ++i) out.push_back({calls[i].step, std::move(results[i]), true});
+  for (std::size_t i = 0; i < calls.size(); ++i)
+    out.push_back({calls[i].step, std::move(results[i]), true});
   return out;
 }
 
@@ -164,7 +168,7 @@ Task<Result<std::vector<Outcome>>> act(Turn& t, std::vector<Call> calls) {
   if (calls.empty()) co_return out;
   // The intent: once committed, a crash can no longer lose track of these calls.
   if (begin_calls(t, calls) && t.core.store->durable()) {
-    auto committed = co_await store_io(t, [&t] { return t.core.commit(t.slot, t.state, t.entries); });
+    auto committed = co_await commit_checkpoint(t, true);
     if (!committed) co_return std::move(committed).error();
   }
   std::vector<ToolResult> results(calls.size());

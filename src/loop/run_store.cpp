@@ -24,6 +24,11 @@ std::vector<PendingApproval> pending_approvals_of(const AgentState& state) {
   return out;
 }
 
+void RunStore::commit_async(const AgentState& state, std::span<const AuditEntry> entries,
+                            Completion<Status> done) {
+  done(commit(state, entries));
+}
+
 MemoryRunStore::Run& MemoryRunStore::run_of(std::string_view run_id) {
   auto it = runs_.find(run_id);
   if (it == runs_.end()) it = runs_.emplace(std::string(run_id), Run{}).first;

@@ -106,6 +106,9 @@ void verify_now(Turn& turn, std::vector<Outcome> outcomes);
 // The critic on the final answer (the plan stage settles it at once).
 Task<Verdict> review_answer(Turn& turn, const nlohmann::json& answer);
 Task<Status> commit(Turn& turn);
+// Commits the turn's state (with `checkpoint`, as RuntimeCore::commit) and its audit entries:
+// parked on a store that commits asynchronously, else on the blocking pool.
+Task<Status> commit_checkpoint(Turn& turn, bool checkpoint);
 // The same for a store in memory, which never waits.
 Status commit_now(Turn& turn);
 

@@ -4,6 +4,8 @@
 #include <array>
 #include <condition_variable>
 #include <fstream>
+#include <system_error>
+#include <thread>
 
 #include "core/json_text.hpp"
 #include "statement.hpp"
@@ -103,20 +105,28 @@ struct SqliteStore::Statements {
   Statement begin, commit, rollback;  // prepared once: re-parsing them was a tenth of a commit
   Statement savepoint, release_savepoint, rollback_to_savepoint;  // one writer of a group
   Statement upsert_run, insert_audit, delete_approvals, insert_approval, load_run, list_runs,
-      pending_approvals, insert_outcome, find_outcome, audit_all, audit_run, find_idem, insert_idem, anchors;
+      pending_approvals, insert_outcome, find_outcome, audit_all, audit_run, find_idem, insert_idem,
+      anchors;
 };
 
 bool looks_like_sqlite(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   char header[16] = {};
   in.read(header, sizeof header);
-  return in.gcount() == 16 && std::string_view(header, 16) == std::string_view("SQLite format 3\0", 16);
+  return in.gcount() == 16 &&
+         std::string_view(header, 16) == std::string_view("SQLite format 3\0", 16);
 }
 
 SqliteStore::SqliteStore(sqlite3* db) : db_(db), statements_(std::make_unique<Statements>()) {}
 
 SqliteStore::~SqliteStore() {
-  statements_.reset();  // finalize statements before closing
+  {
+    std::lock_guard lock(writers_mutex_);
+    stopping_ = true;
+  }
+  async_cv_.notify_one();
+  if (async_writer_.joinable()) async_writer_.join();  // after it wrote what was queued
+  statements_.reset();                                 // finalize statements before closing
   sqlite3_close_v2(db_);
 }
 
@@ -136,13 +146,16 @@ Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::pa
   if (auto s = exec(db, "PRAGMA journal_mode=WAL", where + ": not a usable SQLite database"); !s) {
     return std::move(s).error();
   }
-  if (auto s = exec(db, options.synchronous_normal ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL",
-                    where);
+  if (auto s = exec(
+          db, options.synchronous_normal ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL",
+          where);
       !s) {
     return std::move(s).error();
   }
-  if (auto s = store->migrate(); !s) return Error(s.error().code(), where + ": " + s.error().message());
-  if (auto s = store->prepare(); !s) return Error(s.error().code(), where + ": " + s.error().message());
+  if (auto s = store->migrate(); !s)
+    return Error(s.error().code(), where + ": " + s.error().message());
+  if (auto s = store->prepare(); !s)
+    return Error(s.error().code(), where + ": " + s.error().message());
   return store;
 }
 
@@ -156,9 +169,9 @@ Status SqliteStore::migrate() {
   const auto current = version.integer(0);
   version.reset();
   if (current > kSchemaVersion) {
-    return Error(ErrorCode::invalid_argument,
-                 "database schema version " + std::to_string(current) +
-                     " is newer than this rein supports (" + std::to_string(kSchemaVersion) + ")");
+    return Error(ErrorCode::invalid_argument, "database schema version " + std::to_string(current) +
+                                                  " is newer than this rein supports (" +
+                                                  std::to_string(kSchemaVersion) + ")");
   }
   if (current == 0) {
     // A fresh file, or somebody else's database: refuse to add tables to a foreign one.
@@ -167,11 +180,13 @@ Status SqliteStore::migrate() {
     auto r = tables.step();
     if (!r) return std::move(r).error();
     if (tables.integer(0) != 0) {
-      return Error(ErrorCode::invalid_argument, "the database has tables but no rein schema version");
+      return Error(ErrorCode::invalid_argument,
+                   "the database has tables but no rein schema version");
     }
   }
   for (auto v = current; v < kSchemaVersion; ++v) {
-    if (auto s = exec(db_, kMigrations[static_cast<std::size_t>(v)], "migrating to schema " + std::to_string(v + 1));
+    if (auto s = exec(db_, kMigrations[static_cast<std::size_t>(v)],
+                      "migrating to schema " + std::to_string(v + 1));
         !s) {
       return s;
     }
@@ -193,25 +208,34 @@ Status SqliteStore::prepare() {
       {&st.release_savepoint, "RELEASE writer"},
       {&st.rollback_to_savepoint, "ROLLBACK TO writer"},
       {&st.upsert_run,
-       "INSERT INTO runs(run_id, status, state, audit_count, audit_head, updated_millis) VALUES(?1,?2,?3,?4,?5,?6) "
-       "ON CONFLICT(run_id) DO UPDATE SET status=?2, state=?3, audit_count=?4, audit_head=?5, updated_millis=?6"},
+       "INSERT INTO runs(run_id, status, state, audit_count, audit_head, updated_millis) "
+       "VALUES(?1,?2,?3,?4,?5,?6) "
+       "ON CONFLICT(run_id) DO UPDATE SET status=?2, state=?3, audit_count=?4, audit_head=?5, "
+       "updated_millis=?6"},
       {&st.insert_audit,
-       "INSERT INTO audit(run_id, seq, step, kind, payload, time_millis, prev_hash, hash) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"},
+       "INSERT INTO audit(run_id, seq, step, kind, payload, time_millis, prev_hash, hash) "
+       "VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"},
       {&st.delete_approvals, "DELETE FROM approvals WHERE run_id=?1"},
-      {&st.insert_approval, "INSERT INTO approvals(run_id, step_id, tool, args, approval) VALUES(?1,?2,?3,?4,?5)"},
+      {&st.insert_approval,
+       "INSERT INTO approvals(run_id, step_id, tool, args, approval) VALUES(?1,?2,?3,?4,?5)"},
       {&st.load_run, "SELECT state FROM runs WHERE run_id=?1"},
       {&st.list_runs, "SELECT run_id, status, updated_millis FROM runs ORDER BY run_id"},
-      {&st.pending_approvals, "SELECT run_id, step_id, tool, args, approval FROM approvals ORDER BY run_id, step_id"},
+      {&st.pending_approvals,
+       "SELECT run_id, step_id, tool, args, approval FROM approvals ORDER BY run_id, step_id"},
       {&st.insert_outcome,
        "INSERT INTO outcomes(run_id, step_id, attempt, result) VALUES(?1,?2,?3,?4) "
        "ON CONFLICT(run_id, step_id, attempt) DO UPDATE SET result=?4"},
-      {&st.find_outcome, "SELECT result FROM outcomes WHERE run_id=?1 AND step_id=?2 AND attempt=?3"},
+      {&st.find_outcome,
+       "SELECT result FROM outcomes WHERE run_id=?1 AND step_id=?2 AND attempt=?3"},
       {&st.audit_all,
-       "SELECT run_id, seq, step, kind, payload, time_millis, prev_hash, hash FROM audit ORDER BY run_id, seq"},
+       "SELECT run_id, seq, step, kind, payload, time_millis, prev_hash, hash FROM audit ORDER BY "
+       "run_id, seq"},
       {&st.audit_run,
-       "SELECT run_id, seq, step, kind, payload, time_millis, prev_hash, hash FROM audit WHERE run_id=?1 ORDER BY seq"},
+       "SELECT run_id, seq, step, kind, payload, time_millis, prev_hash, hash FROM audit WHERE "
+       "run_id=?1 ORDER BY seq"},
       {&st.find_idem, "SELECT result FROM idempotency WHERE tool=?1 AND key=?2"},
-      {&st.insert_idem, "INSERT INTO idempotency(tool, key, result) VALUES(?1,?2,?3) ON CONFLICT DO NOTHING"},
+      {&st.insert_idem,
+       "INSERT INTO idempotency(tool, key, result) VALUES(?1,?2,?3) ON CONFLICT DO NOTHING"},
       {&st.anchors, "SELECT run_id, audit_count, audit_head FROM runs"},
   };
   for (const auto& [statement, sql] : all) {
@@ -220,7 +244,8 @@ Status SqliteStore::prepare() {
   return {};
 }
 
-// One commit() waiting to be written: the writer queue batches concurrent ones.
+// One commit waiting to be written: the writer queue batches concurrent ones. A commit()
+// waits on `cv`; an asynchronous one is owned by the queue and told through `on_done`.
 struct SqliteStore::Writer {
   const AgentState& state;
   std::string state_text;
@@ -228,6 +253,8 @@ struct SqliteStore::Writer {
   Status result;
   bool done = false;
   std::condition_variable cv;
+  bool asynchronous = false;
+  Completion<Status> on_done;
 };
 
 Status SqliteStore::commit(const AgentState& state, std::span<const AuditEntry> entries) {
@@ -237,6 +264,39 @@ Status SqliteStore::commit(const AgentState& state, std::span<const AuditEntry> 
   writers_.push_back(&w);
   w.cv.wait(lock, [&] { return w.done || writers_.front() == &w; });
   if (w.done) return std::move(w.result);
+  const auto finished = lead(lock);
+  lock.unlock();
+  complete(finished);
+  return std::move(w.result);
+}
+
+void SqliteStore::commit_async(const AgentState& state, std::span<const AuditEntry> entries,
+                               Completion<Status> done) {
+  std::unique_ptr<Writer> w(new Writer{state, state.to_json_text(), entries});
+  w->asynchronous = true;
+  w->on_done = std::move(done);
+  std::unique_lock lock(writers_mutex_);
+  if (stopping_) {
+    lock.unlock();
+    w->on_done(Status(Error(ErrorCode::unavailable, "the store is closing")));
+    return;
+  }
+  if (!async_writer_.joinable()) {
+    try {
+      async_writer_ = std::thread([this] { async_writer_loop(); });
+    } catch (const std::system_error& e) {
+      lock.unlock();
+      w->on_done(Status(Error(ErrorCode::unavailable,
+                              std::string("cannot start the store's writer thread: ") + e.what())));
+      return;
+    }
+  }
+  writers_.push_back(w.release());
+  ++async_queued_;
+  if (writers_.size() == 1) async_cv_.notify_one();  // it leads: nobody else is writing
+}
+
+std::vector<SqliteStore::Writer*> SqliteStore::lead(std::unique_lock<std::mutex>& lock) {
   // The front writer leads: it writes everyone queued now in one transaction (group commit,
   // as LevelDB's writer queue does), and the others wait for its COMMIT.
   const std::size_t n = std::min(writers_.size(), kMaxGroup);
@@ -245,20 +305,63 @@ Status SqliteStore::commit(const AgentState& state, std::span<const AuditEntry> 
   write_group(group);
   lock.lock();
   writers_.erase(writers_.begin(), writers_.begin() + static_cast<std::ptrdiff_t>(n));
-  for (Writer* other : group) {
-    if (other == &w) continue;
-    other->done = true;
-    other->cv.notify_one();  // under the lock: it cannot return (and go) before we let go
+  std::vector<Writer*> finished;
+  for (Writer* w : group) {
+    if (w->asynchronous) {
+      finished.push_back(w);
+      --async_queued_;
+    } else {
+      w->done = true;
+      w->cv.notify_one();  // under the lock: it cannot return (and go) before we let go
+    }
   }
-  if (!writers_.empty()) writers_.front()->cv.notify_one();
-  return std::move(w.result);
+  hand_over();
+  return finished;
+}
+
+void SqliteStore::hand_over() {
+  if (writers_.empty()) {
+    if (stopping_) async_cv_.notify_one();
+    return;
+  }
+  if (writers_.front()->asynchronous) {
+    async_cv_.notify_one();
+  } else {
+    writers_.front()->cv.notify_one();
+  }
+}
+
+void SqliteStore::complete(const std::vector<Writer*>& finished) {
+  for (Writer* w : finished) {
+    std::unique_ptr<Writer> owned(w);
+    Completion<Status> done = std::move(owned->on_done);
+    Status result = std::move(owned->result);
+    owned.reset();
+    done(std::move(result));
+  }
+}
+
+void SqliteStore::async_writer_loop() {
+  std::unique_lock lock(writers_mutex_);
+  for (;;) {
+    async_cv_.wait(lock, [&] {
+      return (!writers_.empty() && writers_.front()->asynchronous) ||
+             (stopping_ && async_queued_ == 0);
+    });
+    if (writers_.empty() || !writers_.front()->asynchronous) return;  // stopping, all written
+    const auto finished = lead(lock);
+    lock.unlock();
+    complete(finished);
+    lock.lock();
+  }
 }
 
 void SqliteStore::write_group(const std::vector<Writer*>& group) {
   std::lock_guard lock(mutex_);
   auto& st = *statements_;
   auto fail_all = [&](const Status& s) {
-    for (Writer* w : group) w->result = s;
+    for (Writer* w : group)
+      w->result = s;
   };
   if (auto s = st.begin.run(); !s) return fail_all(s);
   // Anything that fails before COMMIT rolls the whole group back.
@@ -285,7 +388,8 @@ void SqliteStore::write_group(const std::vector<Writer*>& group) {
   }
   if (auto s = st.commit.run(); !s) return fail_all(s);
   guard.armed = false;
-  commits_ += static_cast<std::uint64_t>(std::count_if(group.begin(), group.end(), [](const Writer* w) { return w->result.ok(); }));
+  commits_ += static_cast<std::uint64_t>(
+      std::count_if(group.begin(), group.end(), [](const Writer* w) { return w->result.ok(); }));
   ++transactions_;
 }
 
@@ -326,8 +430,11 @@ Status SqliteStore::write_checkpoint(const Writer& w) {
   if (!has_approvals) return {};
   if (auto s = st.delete_approvals.bind(1, state.run_id).run(); !s) return s;
   for (const auto& p : pending_approvals_of(state)) {
-    json approval = {{"id", p.approval.id}, {"status", p.approval.status}, {"rule", p.approval.rule},
-                     {"reason", p.approval.reason}, {"requested_millis", p.approval.requested_millis}};
+    json approval = {{"id", p.approval.id},
+                     {"status", p.approval.status},
+                     {"rule", p.approval.rule},
+                     {"reason", p.approval.reason},
+                     {"requested_millis", p.approval.requested_millis}};
     if (auto s = st.insert_approval.bind(1, p.run_id)
                      .bind(2, p.step_id)
                      .bind(3, p.tool)
@@ -360,12 +467,13 @@ Result<std::optional<AgentState>> SqliteStore::load(std::string_view run_id) {
   }
   json parsed = json::parse(text, nullptr, false);
   if (parsed.is_discarded()) {
-    return Error(ErrorCode::data_loss, "checkpoint of run '" + std::string(run_id) + "' is not valid JSON");
+    return Error(ErrorCode::data_loss,
+                 "checkpoint of run '" + std::string(run_id) + "' is not valid JSON");
   }
   auto state = AgentState::from_json(parsed);
   if (!state) {
-    return Error(ErrorCode::data_loss,
-                 "checkpoint of run '" + std::string(run_id) + "' is corrupt: " + state.error().message());
+    return Error(ErrorCode::data_loss, "checkpoint of run '" + std::string(run_id) +
+                                           "' is corrupt: " + state.error().message());
   }
   return std::optional<AgentState>{std::move(*state)};
 }
@@ -401,7 +509,8 @@ Result<std::vector<PendingApproval>> SqliteStore::pending_approvals() {
     p.args = json::parse(q.text(3), nullptr, false);
     json a = json::parse(q.text(4), nullptr, false);
     if (p.args.is_discarded() || !a.is_object()) {
-      return Error(ErrorCode::data_loss, "approval of run '" + p.run_id + "' step '" + p.step_id + "' is corrupt");
+      return Error(ErrorCode::data_loss,
+                   "approval of run '" + p.run_id + "' step '" + p.step_id + "' is corrupt");
     }
     p.approval.id = a.value("id", "");
     p.approval.status = a.value("status", "pending");
@@ -417,11 +526,15 @@ Status SqliteStore::record_outcome(std::string_view run_id, std::string_view ste
                                    const ToolResult& result) {
   const std::string text = detail::json_text(result.to_json());
   std::lock_guard lock(mutex_);
-  return statements_->insert_outcome.bind(1, run_id).bind(2, step_id).bind(3, attempt).bind(4, text).run();
+  return statements_->insert_outcome.bind(1, run_id)
+      .bind(2, step_id)
+      .bind(3, attempt)
+      .bind(4, text)
+      .run();
 }
 
-Result<std::optional<ToolResult>> SqliteStore::find_outcome(std::string_view run_id, std::string_view step_id,
-                                                            int attempt) {
+Result<std::optional<ToolResult>> SqliteStore::find_outcome(std::string_view run_id,
+                                                            std::string_view step_id, int attempt) {
   std::string text;
   {
     std::lock_guard lock(mutex_);

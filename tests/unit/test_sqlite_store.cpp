@@ -1,8 +1,11 @@
+#include <unistd.h>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <thread>
-#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -15,12 +18,14 @@ namespace {
 struct TempDb {
   TempDb() {
     static int n = 0;
-    path = fs::temp_directory_path() / ("rein_store_" + std::to_string(::getpid()) + "_" + std::to_string(++n) + ".db");
+    path = fs::temp_directory_path() /
+           ("rein_store_" + std::to_string(::getpid()) + "_" + std::to_string(++n) + ".db");
     remove();
   }
   ~TempDb() { remove(); }
   void remove() const {
-    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path.string() + suffix);
+    for (const char* suffix : {"", "-wal", "-shm"})
+      fs::remove(path.string() + suffix);
   }
   fs::path path;
 };
@@ -52,7 +57,8 @@ TEST_CASE("checkpoints and audit commit together and load back", "[store]") {
   auto s = state_of("run-1");
   std::vector<rein::AuditEntry> entries;
   entries.push_back(rein::make_audit_entry("run-1", 0, "", 0, "run", {{"goal", "g"}}, 1));
-  entries.push_back(rein::make_audit_entry("run-1", 1, entries[0].hash, 0, "status", {{"status", "running"}}, 2));
+  entries.push_back(
+      rein::make_audit_entry("run-1", 1, entries[0].hash, 0, "status", {{"status", "running"}}, 2));
   s.audit_count = 2;
   s.audit_head = entries[1].hash;
   REQUIRE((*store)->commit(s, entries).ok());
@@ -100,8 +106,11 @@ TEST_CASE("outcome journal, idempotency ledger and approvals", "[store]") {
   CHECK_FALSE(store->find_outcome("run-1", "slide", 2)->has_value());
 
   REQUIRE(store->record("slides.make", "A100-qbr", r).ok());
-  REQUIRE(store->record("slides.make", "A100-qbr", rein::ToolResult::success({{"slide_id", "S999"}})).ok());
-  CHECK((*store->find("slides.make", "A100-qbr"))->data["slide_id"] == "S001");  // the first record stays
+  REQUIRE(
+      store->record("slides.make", "A100-qbr", rein::ToolResult::success({{"slide_id", "S999"}}))
+          .ok());
+  CHECK((*store->find("slides.make", "A100-qbr"))->data["slide_id"] ==
+        "S001");  // the first record stays
   CHECK_FALSE(store->find("slides.make", "other")->has_value());
 
   auto s = state_of("run-2");
@@ -138,13 +147,15 @@ TEST_CASE("opening refuses newer schemas, foreign databases and non-databases", 
   exec(db.path, "PRAGMA user_version=7");
   auto newer = rein::SqliteStore::open(db.path);
   REQUIRE_FALSE(newer.ok());
-  CHECK(newer.error().message().find("database schema version 7 is newer than this rein supports (1)") != std::string::npos);
+  CHECK(newer.error().message().find(
+            "database schema version 7 is newer than this rein supports (1)") != std::string::npos);
 
   TempDb foreign;
   exec(foreign.path, "CREATE TABLE customers(id INTEGER)");
   auto f = rein::SqliteStore::open(foreign.path);
   REQUIRE_FALSE(f.ok());
-  CHECK(f.error().message().find("the database has tables but no rein schema version") != std::string::npos);
+  CHECK(f.error().message().find("the database has tables but no rein schema version") !=
+        std::string::npos);
 
   TempDb junk;
   { std::ofstream(junk.path) << std::string(4096, 'x'); }
@@ -165,7 +176,8 @@ TEST_CASE("a corrupt checkpoint is reported, not loaded", "[store]") {
   auto loaded = store->load("run-1");
   REQUIRE_FALSE(loaded.ok());
   CHECK(loaded.error().code() == rein::ErrorCode::data_loss);
-  CHECK(loaded.error().message() == "checkpoint of run 'run-1' is corrupt: agent state: field 'run_id' must be a string");
+  CHECK(loaded.error().message() ==
+        "checkpoint of run 'run-1' is corrupt: agent state: field 'run_id' must be a string");
   exec(db.path, "UPDATE runs SET state='not json'");
   CHECK(store->load("run-1").error().message() == "checkpoint of run 'run-1' is not valid JSON");
 }
@@ -176,7 +188,8 @@ TEST_CASE("concurrency: many runs commit to one store from many threads", "[conc
   // figure a slow or sanitized machine should have to meet.
   const rein::SqliteStoreOptions patient{.busy_timeout = std::chrono::minutes(1)};
   auto store = *rein::SqliteStore::open(db.path, patient);
-  auto second = *rein::SqliteStore::open(db.path, patient);  // another connection, as another process would have
+  auto second = *rein::SqliteStore::open(
+      db.path, patient);  // another connection, as another process would have
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
   for (int t = 0; t < 6; ++t) {
@@ -197,7 +210,8 @@ TEST_CASE("concurrency: many runs commit to one store from many threads", "[conc
       }
     });
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : threads)
+    th.join();
   CHECK(failures == 0);
   auto all = store->read_audit("");
   REQUIRE(all.ok());
@@ -207,8 +221,10 @@ TEST_CASE("concurrency: many runs commit to one store from many threads", "[conc
   CHECK((*store->load("run-3"))->step_index == 39);
 }
 
-TEST_CASE("concurrency: concurrent commits share transactions, and one that fails leaves the others committed",
-          "[concurrency]") {
+TEST_CASE(
+    "concurrency: concurrent commits share transactions, and one that fails leaves the others "
+    "committed",
+    "[concurrency]") {
   TempDb db;
   auto store = *rein::SqliteStore::open(db.path, {.busy_timeout = std::chrono::minutes(1)});
   constexpr int kThreads = 32, kCommits = 30;
@@ -234,7 +250,8 @@ TEST_CASE("concurrency: concurrent commits share transactions, and one that fail
       }
     });
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : threads)
+    th.join();
   CHECK(good_failed == 0);
   CHECK(bad_succeeded == 0);
   auto all = store->read_audit("");
@@ -251,5 +268,86 @@ TEST_CASE("concurrency: concurrent commits share transactions, and one that fail
   const auto stats = store->write_stats();
   CHECK(stats.commits == static_cast<std::uint64_t>(kThreads * kCommits));  // the good ones
   CHECK(stats.transactions <= stats.commits);
-  WARN("group commit: " << stats.commits << " commits in " << stats.transactions << " transactions");
+  WARN("group commit: " << stats.commits << " commits in " << stats.transactions
+                        << " transactions");
+}
+
+TEST_CASE(
+    "concurrency: asynchronous commits queue with blocking ones, complete on the store's "
+    "writer thread, and are all written before the store closes",
+    "[concurrency][store]") {
+  TempDb db;
+  constexpr std::size_t kRuns = 200;
+  // Each run's state and entry stay put until its completion, as commit_async asks.
+  std::vector<rein::AgentState> states;
+  std::vector<std::vector<rein::AuditEntry>> entries;
+  for (std::size_t r = 0; r < kRuns; ++r) {
+    const std::string run = "async-" + std::to_string(r);
+    states.push_back(state_of(run));
+    entries.push_back({rein::make_audit_entry(run, 0, "", 0, "status", {{"r", r}}, 0)});
+    states.back().audit_count = 1;
+    states.back().audit_head = entries.back().front().hash;
+  }
+  std::mutex mutex;
+  std::vector<rein::Status> results;
+  std::set<std::thread::id> threads_seen;
+  std::atomic<int> blocking_failed{0};
+  {
+    auto store = *rein::SqliteStore::open(db.path, {.busy_timeout = std::chrono::minutes(1)});
+    REQUIRE(store->commits_asynchronously());
+    // Blocking commits of other runs, at the same time, from threads of their own.
+    std::vector<std::thread> blocking;
+    for (int t = 0; t < 4; ++t) {
+      blocking.emplace_back([&, t] {
+        const std::string run = "blocking-" + std::to_string(t);
+        auto s = state_of(run);
+        std::string head;
+        for (int i = 0; i < 20; ++i) {
+          auto e = rein::make_audit_entry(run, i, head, i, "status", {{"i", i}}, i);
+          head = e.hash;
+          s.audit_count = i + 1;
+          s.audit_head = head;
+          if (!store->commit(s, std::vector{e}).ok()) ++blocking_failed;
+        }
+      });
+    }
+    for (std::size_t r = 0; r < kRuns; ++r) {
+      store->commit_async(states[r], entries[r],
+                          rein::Completion<rein::Status>(
+                              [&](rein::Status s) {
+                                std::lock_guard lock(mutex);
+                                results.push_back(std::move(s));
+                                threads_seen.insert(std::this_thread::get_id());
+                              },
+                              nullptr));
+    }
+    for (auto& th : blocking)
+      th.join();
+  }  // closing the store writes what is still queued first
+  CHECK(blocking_failed == 0);
+  REQUIRE(results.size() == kRuns);
+  for (const auto& s : results)
+    CHECK(s.ok());
+  CHECK(threads_seen.count(std::this_thread::get_id()) == 0);  // never on the caller's thread
+  auto store = *rein::SqliteStore::open(db.path);
+  auto all = store->read_audit("");
+  REQUIRE(all.ok());
+  CHECK(all->size() == kRuns + 4 * 20);
+  auto anchors = store->audit_anchors();
+  CHECK(rein::verify_audit(*all, &*anchors).ok);
+  CHECK((*store->load("async-17"))->audit_count == 1);
+
+  SECTION("a failing asynchronous commit is told why and changes nothing") {
+    std::optional<rein::Status> told;
+    rein::AgentState again = states[0];
+    again.goal = "must not be stored";
+    store->commit_async(
+        again, entries[0],
+        rein::Completion<rein::Status>([&](rein::Status s) { told = std::move(s); }, nullptr));
+    store.reset();  // drains the queue
+    REQUIRE(told.has_value());
+    CHECK_FALSE(told->ok());
+    auto reopened = *rein::SqliteStore::open(db.path);
+    CHECK((*reopened->load("async-0"))->goal == "g");
+  }
 }
