@@ -42,12 +42,13 @@ struct Executor::Impl {
   std::vector<std::thread> run_threads;
 
   void post(std::function<void()> fn) {
-    // Notified under the lock: a completion posted from a host thread may be what lets the
-    // run end and the host destroy the executor, which takes this lock first.
-    std::lock_guard lock(mutex);
-    ready.push_back(std::move(fn));
-    posted.fetch_add(1, std::memory_order_release);
-    if (waiting > 0) ready_cv.notify_one();
+    {
+      std::lock_guard lock(mutex);
+      ready.push_back(std::move(fn));
+      posted.fetch_add(1, std::memory_order_release);
+      if (waiting == 0) return;
+    }
+    ready_cv.notify_one();
   }
 
   // Moves due timers to `out`; returns the next deadline still pending. Call locked.
@@ -145,7 +146,8 @@ struct Executor::Impl {
     blocking_queue.push_back(std::move(fn));
     ++blocking_outstanding;
     if (blocking_idle > 0) {
-      blocking_cv.notify_one();  // under the lock, as in post()
+      lock.unlock();
+      blocking_cv.notify_one();
       return;
     }
     if (blocking_pool.size() < std::max<std::size_t>(1, options.blocking_threads)) {
@@ -209,7 +211,10 @@ Executor::~Executor() {
 }
 
 void Executor::post(std::function<void()> fn) {
-  impl_->post(std::move(fn));
+  // Held until the notify is done: a completion posted from a host thread may be what lets the
+  // run end and the host destroy this executor meanwhile.
+  const std::shared_ptr<Impl> impl = impl_;
+  impl->post(std::move(fn));
 }
 
 void Executor::post_blocking(std::function<void()> fn) {
@@ -217,20 +222,22 @@ void Executor::post_blocking(std::function<void()> fn) {
     fn();
     return;
   }
-  impl_->post_blocking(impl_, std::move(fn));
+  const std::shared_ptr<Impl> impl = impl_;  // as in post()
+  impl->post_blocking(impl, std::move(fn));
 }
 
 Executor::Timer Executor::call_at(Env::TimePoint when, std::function<void()> fn) {
+  const std::shared_ptr<Impl> impl = impl_;  // as in post()
   Timer timer;
   timer.when = when;
   {
-    std::lock_guard lock(impl_->mutex);
-    timer.id = impl_->next_timer++;
-    const bool earliest = impl_->timers.empty() || when < impl_->timers.begin()->first.first;
-    impl_->timers.emplace(std::make_pair(when, timer.id), std::move(fn));
-    // A waiting thread must now wake earlier; notified under the lock, as in post().
-    if (earliest && impl_->waiting > 0) impl_->ready_cv.notify_one();
+    std::lock_guard lock(impl->mutex);
+    timer.id = impl->next_timer++;
+    const bool earliest = impl->timers.empty() || when < impl->timers.begin()->first.first;
+    impl->timers.emplace(std::make_pair(when, timer.id), std::move(fn));
+    if (!earliest || impl->waiting == 0) return timer;
   }
+  impl->ready_cv.notify_one();  // a waiting thread must now wake earlier
   return timer;
 }
 
