@@ -10,8 +10,9 @@
 // committed, so many runs stepping at once share the cost of each sync to disk.
 // commit_async() queues the same way without blocking: a writer thread of the store's own
 // (started by the first such commit) leads the groups that begin with one, and tells each
-// through its completion. Runs driven by Runtime::run_async park on it instead of holding a
-// thread of the blocking pool.
+// through its completion (on that thread: a completion must not block, nor call commit()).
+// Runs driven by Runtime::run_async park on it instead of holding a thread of the blocking
+// pool. The destructor writes what is still queued before it returns.
 //
 // The schema is versioned (PRAGMA user_version) and migrated forward on open; a database
 // written by a newer rein, or a file that is not a rein database, is refused with a clear
