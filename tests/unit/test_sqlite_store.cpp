@@ -38,6 +38,15 @@ rein::AgentState state_of(const std::string& run) {
   return s;
 }
 
+// The next entry of `s`'s audit chain (step i), with `s` moved on to it, ready to commit.
+rein::AuditEntry advance_chain(rein::AgentState& s, int i) {
+  auto e = rein::make_audit_entry(s.run_id, i, s.audit_head, i, "status", {{"i", i}}, i);
+  s.audit_count = i + 1;
+  s.audit_head = e.hash;
+  s.step_index = i;
+  return e;
+}
+
 void exec(const fs::path& path, const std::string& sql) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
@@ -197,13 +206,8 @@ TEST_CASE("concurrency: many runs commit to one store from many threads", "[conc
       auto& target = t % 2 == 0 ? store : second;
       const std::string run = "run-" + std::to_string(t);
       auto s = state_of(run);
-      std::string head;
       for (int i = 0; i < 40; ++i) {
-        auto e = rein::make_audit_entry(run, i, head, i, "status", {{"i", i}}, i);
-        head = e.hash;
-        s.audit_count = i + 1;
-        s.audit_head = head;
-        s.step_index = i;
+        auto e = advance_chain(s, i);
         if (!target->commit(s, std::vector{e}).ok()) ++failures;
         if (!target->record_outcome(run, "s", i, rein::ToolResult::success({})).ok()) ++failures;
         if (!target->load(run).ok()) ++failures;
@@ -301,12 +305,8 @@ TEST_CASE(
       blocking.emplace_back([&, t] {
         const std::string run = "blocking-" + std::to_string(t);
         auto s = state_of(run);
-        std::string head;
         for (int i = 0; i < 20; ++i) {
-          auto e = rein::make_audit_entry(run, i, head, i, "status", {{"i", i}}, i);
-          head = e.hash;
-          s.audit_count = i + 1;
-          s.audit_head = head;
+          auto e = advance_chain(s, i);
           if (!store->commit(s, std::vector{e}).ok()) ++blocking_failed;
         }
       });
