@@ -39,6 +39,15 @@ struct RateLimit {
   friend bool operator==(const RateLimit&, const RateLimit&) = default;
 };
 
+// What model calls may spend: tokens and cost (unset: no limit). The run's Budgets hold the
+// same two; LlmGateway applies one per run and one per principal.
+struct LlmBudget {
+  std::optional<std::int64_t> max_tokens;  // prompt + completion
+  std::optional<double> max_cost;          // in the host's currency unit
+
+  friend bool operator==(const LlmBudget&, const LlmBudget&) = default;
+};
+
 struct ToolUsage {
   std::int64_t calls = 0;
   // Start times (Usage::now_millis units) of recent calls, oldest first; the runtime trims

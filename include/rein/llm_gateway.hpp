@@ -11,8 +11,9 @@
 //         server's default, which is not 0);
 //      b. budgets: the prompt's estimated tokens plus max_tokens (or
 //         default_completion_estimate), priced for this model, are checked against the run's
-//         and the principal's usage with PolicyEngine::check_llm_call; a call that would go
-//         over is refused before it is sent (budget_exhausted, naming the rule);
+//         and the principal's usage (GatewayOptions::run_budget, principal_budget, checked
+//         as PolicyEngine::check_llm_call checks a run's); a call that would go over is
+//         refused before it is sent (budget_exhausted, naming the rule);
 //      c. the call; on success its cost is computed from the price table (unless the endpoint
 //         reported one), usage is recorded per run, per principal and per model, the answer is
 //         cached, and returned;
@@ -41,7 +42,7 @@
 #include "rein/error.hpp"
 #include "rein/llm.hpp"
 #include "rein/llm_cache.hpp"
-#include "rein/policy.hpp"
+#include "rein/budget.hpp"
 
 namespace rein {
 
@@ -79,8 +80,8 @@ struct GatewayOptions {
   std::chrono::milliseconds cache_ttl{std::chrono::minutes(10)};
   bool cache_nonzero_temperature = false;
 
-  std::optional<PolicyEngine> run_budgets;        // token/cost budgets per run
-  std::optional<PolicyEngine> principal_budgets;  // token/cost budgets per principal, over all runs
+  LlmBudget run_budget;        // tokens and cost per run (unset: no limit)
+  LlmBudget principal_budget;  // tokens and cost per principal, over all its runs
   std::int64_t default_completion_estimate = 512;  // tokens, when a request sets no max_tokens
 
   Env* env = nullptr;  // the cache's clock; nullptr: Env::system()

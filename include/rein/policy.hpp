@@ -148,6 +148,9 @@ class PolicyEngine {
   // deny decision (rule budget.max_tokens or budget.max_cost) when usage plus the call would
   // go over the token or cost budget, nullopt otherwise.
   std::optional<PolicyDecision> check_llm_call(const Usage& usage, std::int64_t tokens, double cost) const;
+  // The same check against any budget (PolicyEngine::check_llm_call passes the policy's).
+  static std::optional<PolicyDecision> check_llm_call(const LlmBudget& budget, const Usage& usage,
+                                                      std::int64_t tokens, double cost);
 
   const PolicySpec& spec() const;
   nlohmann::json to_json() const;  // the documented format; from_json(to_json()) round-trips

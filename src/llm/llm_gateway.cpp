@@ -8,6 +8,7 @@
 
 #include "core/host_call.hpp"
 #include "core/json_text.hpp"
+#include "rein/policy.hpp"
 #include "rein/sha256.hpp"
 
 namespace rein {
@@ -82,20 +83,20 @@ struct LlmGateway::Impl {
   // Reserves the estimate when the budgets allow it; the error names the budget otherwise.
   Status reserve(const LlmRequest& r, const std::string& model, std::int64_t tokens, double cost) {
     std::lock_guard lock(mutex);
-    auto check = [&](const std::optional<PolicyEngine>& policy, const std::string& key,
+    auto check = [&](const LlmBudget& budget, const std::string& key,
                      std::unordered_map<std::string, Account>& accounts,
                      const char* scope) -> Status {
-      if (!policy || key.empty()) return {};
+      if ((!budget.max_tokens && !budget.max_cost) || key.empty()) return {};
       auto it = accounts.find(key);
       const Usage used = it == accounts.end() ? Usage{} : it->second.as_policy_usage();
-      if (auto denied = policy->check_llm_call(used, tokens, cost)) {
+      if (auto denied = PolicyEngine::check_llm_call(budget, used, tokens, cost)) {
         return Error(ErrorCode::budget_exhausted, std::string(scope) + " '" + key +
                                                       "': " + denied->rule + ": " + denied->reason);
       }
       return {};
     };
-    Status s = check(options.run_budgets, r.run_id, runs, "run");
-    if (s) s = check(options.principal_budgets, r.principal, principals, "principal");
+    Status s = check(options.run_budget, r.run_id, runs, "run");
+    if (s) s = check(options.principal_budget, r.principal, principals, "principal");
     if (!s) {
       for_accounts(r, model, [](Account& a) { ++a.usage.refused; });
       return s;

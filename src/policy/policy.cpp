@@ -481,7 +481,13 @@ std::optional<PolicyDecision> PolicyEngine::check_run_budgets(const Usage& usage
 
 std::optional<PolicyDecision> PolicyEngine::check_llm_call(const Usage& usage, std::int64_t tokens,
                                                            double cost) const {
-  const Budgets& b = compiled_->spec.budgets;
+  const Budgets& budgets = compiled_->spec.budgets;
+  return check_llm_call(LlmBudget{.max_tokens = budgets.max_tokens, .max_cost = budgets.max_cost}, usage,
+                        tokens, cost);
+}
+
+std::optional<PolicyDecision> PolicyEngine::check_llm_call(const LlmBudget& b, const Usage& usage,
+                                                           std::int64_t tokens, double cost) {
   if (b.max_tokens && usage.tokens + tokens > *b.max_tokens) {
     return PolicyDecision{Decision::deny, "budget.max_tokens",
                           "token budget: the call needs about " + std::to_string(tokens) + " tokens but " +

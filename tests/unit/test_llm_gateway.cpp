@@ -48,11 +48,8 @@ LlmRequest request(const std::string& text, std::optional<double> temperature = 
   return r;
 }
 
-rein::PolicyEngine budgets(std::optional<std::int64_t> tokens, std::optional<double> cost) {
-  rein::PolicySpec spec;
-  spec.budgets.max_tokens = tokens;
-  spec.budgets.max_cost = cost;
-  return *rein::PolicyEngine::create(spec);
+rein::LlmBudget budgets(std::optional<std::int64_t> tokens, std::optional<double> cost) {
+  return {.max_tokens = tokens, .max_cost = cost};
 }
 
 }  // namespace
@@ -297,8 +294,8 @@ TEST_CASE("LlmGateway refuses a call that would exceed a budget before sending i
   FakeModel model{"m"};
   rein::GatewayOptions o;
   o.endpoints = {{"m", "gpt-x", model.callback(), rein::ModelPrice{2.0, 8.0}}};
-  o.run_budgets = budgets(2000, std::nullopt);
-  o.principal_budgets = budgets(std::nullopt, 0.01);
+  o.run_budget = budgets(2000, std::nullopt);
+  o.principal_budget = budgets(std::nullopt, 0.01);
   auto gateway = LlmGateway::create(o);
 
   LlmRequest r = request("x");
@@ -326,7 +323,7 @@ TEST_CASE("LlmGateway refuses a call that would exceed a budget before sending i
     FakeModel slow{"slow"};
     rein::GatewayOptions c;
     c.endpoints = {{"slow", "s", slow.callback(), std::nullopt}};
-    c.run_budgets = budgets(1000, std::nullopt);  // room for about eight 110-token estimates
+    c.run_budget = budgets(1000, std::nullopt);  // room for about eight 110-token estimates
     auto g = LlmGateway::create(c);
     std::atomic<int> refusals{0};
     std::vector<std::thread> threads;
