@@ -210,8 +210,10 @@ json concurrent_runs(int runs, Model model) {
   auto tools = std::make_shared<ToolRegistry>();
   RuntimeOptions options;
   options.executor = executor;
+  AgentConfig agent{.name = "bench", .tools = tools, .policy = allow_data_tools(),
+                    .planner = std::make_shared<ReactPlanner>()};
   if (synchronous) {
-    options.llm = [](const LlmRequest& request) -> Result<LlmResponse> {
+    agent.llm = [](const LlmRequest& request) -> Result<LlmResponse> {
       std::this_thread::sleep_for(kThink);
       return model_turn(request);
     };
@@ -229,9 +231,9 @@ json concurrent_runs(int runs, Model model) {
       o.max_idle_connections = static_cast<std::size_t>(runs);
       auto client = OpenAiClient::create(o);
       if (!client) throw std::runtime_error(client.error().message());
-      options.llm_async = client->async_callback();
+      agent.llm_async = client->async_callback();
     } else {
-      options.llm_async = [executor](LlmRequest request, LlmCompletion done) {
+      agent.llm_async = [executor](LlmRequest request, LlmCompletion done) {
         auto answer = model_turn(request);
         executor->call_at(executor->env().now() + kThink,
                           [done, answer] { done.complete(answer); });
@@ -246,9 +248,7 @@ json concurrent_runs(int runs, Model model) {
       });
     }
   }
-  Runtime runtime(AgentConfig{"bench", tools, allow_data_tools(),
-                              std::make_shared<ReactPlanner>(), nullptr},
-                  std::move(options));
+  Runtime runtime(std::move(agent), std::move(options));
 
   std::mutex m;
   std::condition_variable all_done;

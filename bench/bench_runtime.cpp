@@ -81,7 +81,7 @@ struct Stepper {
       (void)runtime->start(RunRequest{"bench", {"riley", {"analyst"}}, nullptr, run_id});
       steps = 0;
     }
-    auto status = runtime->advance(run_id);
+    auto status = runtime->step(run_id);
     keep(status);
     ++steps;
   }

@@ -61,11 +61,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", policy.error().to_string().c_str());
     return 1;
   }
-  rein::RuntimeOptions options;
-  options.llm_async = model;
-  options.executor = executor;
-  rein::Runtime runtime({"concurrent", tools, *policy, std::make_shared<rein::ReactPlanner>()},
-                        std::move(options));
+  auto created = rein::Runtime::create(
+      rein::react_agent({.name = "concurrent", .tools = tools, .policy = *policy, .model_async = model}),
+      {.executor = executor});
+  if (!created) {
+    std::fprintf(stderr, "%s\n", created.error().to_string().c_str());
+    return 1;
+  }
+  rein::Runtime& runtime = *created;
 
   std::mutex mutex;
   std::condition_variable all_done;

@@ -265,12 +265,15 @@ rein::Result<Outcome> run_qbr(const Scenario& scenario, const Sinks& sinks) {
                                .latency = scenario.latency,
                                .timeout = scenario.tool_timeout});
   rein::Runtime runtime(
-      rein::AgentConfig{"qbr", tools, *policy, make_planner(data, scenario.region, notes),
-                        make_critic()},
+      rein::AgentConfig{.name = "qbr",
+                        .tools = tools,
+                        .policy = *policy,
+                        .planner = make_planner(data, scenario.region, notes),
+                        .critic = make_critic(),
+                        .llm = scenario.llm},
       rein::RuntimeOptions{.store = sinks.store,
                            .audit_sinks = sinks.audit,
                            .tracer = sinks.tracer,
-                           .llm = scenario.llm,
                            .max_parallel_calls = 12,
                            .max_retries_per_step = 1});
   auto run = runtime.run(rein::RunRequest{"QBR slide pack for the " + scenario.region + " region",

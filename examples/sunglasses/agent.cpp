@@ -210,7 +210,6 @@ rein::Result<Answer> answer_request(const std::string& request, const AgentOptio
   if (!policy) return policy.error();
   rein::RuntimeOptions runtime_options;
   runtime_options.env = &env;
-  runtime_options.llm = options.llm ? options.llm : builtin_store_model();
   runtime_options.max_retries_per_step = 0;
   runtime_options.max_replans = std::max(0, options.max_replans);
   const std::string run_id = env.new_id("run");
@@ -222,9 +221,15 @@ rein::Result<Answer> answer_request(const std::string& request, const AgentOptio
     if (!sink) return sink.error();
     runtime_options.audit_sinks.push_back(*sink);
   }
-  rein::Runtime runtime({"sunglasses", tools, *policy, planner,
-                         std::make_shared<StoreCritic>(pending, std::max(0, options.max_replans))},
-                        runtime_options);
+  rein::Runtime runtime(
+      rein::AgentConfig{
+          .name = "sunglasses",
+          .tools = tools,
+          .policy = *policy,
+          .planner = planner,
+          .critic = std::make_shared<StoreCritic>(pending, std::max(0, options.max_replans)),
+          .llm = options.llm ? options.llm : builtin_store_model()},
+      runtime_options);
   auto run = runtime.run(rein::RunRequest{"answer a sunglasses-store customer",
                                           {"store-assistant-1", {"store-assistant"}},
                                           {{"request", request}},

@@ -17,12 +17,14 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "rein/agent_state.hpp"
 #include "rein/env.hpp"
+#include "rein/error.hpp"
 #include "rein/task.hpp"
 #include "rein/tool.hpp"
 #include "rein/verdict.hpp"
@@ -36,6 +38,10 @@ class Critic {
   virtual Verdict review_step(const StepState& step, const ToolResult& result,
                               const AgentState& state) = 0;
   virtual Verdict review_output(const nlohmann::json& answer, const AgentState& state) = 0;
+
+  // The critic's own configuration, checked by Runtime::create before any run: an error
+  // names the rule at fault. The default has nothing to check.
+  virtual Status validate() const { return {}; }
 
   // Whether review_* may block (wait on I/O, a model, a lock held long). The runtime calls a
   // critic that may on its executor's blocking pool, and one that may not right where the run
@@ -67,7 +73,8 @@ class RuleCritic final : public Critic {
   explicit RuleCritic(Options options);
 
   // Checks on results of tools matching `tool_glob` ("*" for all). `pointer`s address the
-  // result's data. Each returns *this for chaining.
+  // result's data (RFC 6901; a malformed one is a configuration error, reported by
+  // validate(), and the check fails every result it sees). Each returns *this for chaining.
   RuleCritic& require_fields(std::string tool_glob, std::vector<std::string> pointers,
                              VerdictKind on_fail = VerdictKind::needs_review);
   RuleCritic& require_range(std::string tool_glob, std::string pointer, std::optional<double> min,
@@ -89,6 +96,8 @@ class RuleCritic final : public Critic {
 
   Verdict review_step(const StepState& step, const ToolResult& result, const AgentState& state) override;
   Verdict review_output(const nlohmann::json& answer, const AgentState& state) override;
+  // invalid_argument naming each malformed JSON pointer and the rule it was given to.
+  Status validate() const override;
   // Checks are plain computations on the result: they must not block.
   bool may_block() const noexcept override { return false; }
 
@@ -102,7 +111,10 @@ class RuleCritic final : public Critic {
     OutputCheck check;
     VerdictKind on_fail;
   };
+  void note_pointer(std::string_view rule, const std::string& pointer);
+
   Options options_;
+  std::vector<std::string> configuration_errors_;
   std::vector<Rule> rules_;
   std::vector<OutputRule> output_rules_;
 };

@@ -4,6 +4,11 @@
 // through an Env, so tests can substitute ManualEnv and run deterministically without real
 // sleeping. Env::system() is the real thing and the default everywhere.
 //
+// Lifetime: options take an Env* and borrow it (nullptr meaning Env::system(), which lives
+// for the whole process). An Env given to a component must outlive it and everything the
+// component made (a ManualEnv declared before the Runtime, say). See "Who owns what" in
+// docs/architecture.md.
+//
 // Thread safety: implementations must be safe to call from any number of threads at once.
 // Env::system() and ManualEnv are.
 #pragma once

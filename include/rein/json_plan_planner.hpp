@@ -70,6 +70,7 @@ class JsonPlanPlanner final : public Planner {
   Result<PlanDecision> plan(const PlanRequest& request) override;
   // Asynchronous end to end, repairs included: the task parks while the model answers.
   bool is_async() const noexcept override { return true; }
+  bool needs_model() const noexcept override { return true; }
   Task<Result<PlanDecision>> plan_async(const PlanRequest& request) override;
 
   // The messages of the first request of a round (system and user), for hosts and tests.

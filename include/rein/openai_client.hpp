@@ -4,7 +4,7 @@
 // Asynchronous at heart: every request of a client, from complete_async() or complete(), is
 // driven by the client's one I/O thread through libcurl's multi interface, so a thousand
 // requests in flight cost one thread. The thread starts with the first request and ends with
-// the last copy of the client. Hand async_callback() to RuntimeOptions::llm_async (a run
+// the last copy of the client. Hand async_callback() to AgentConfig::llm_async (a run
 // waiting on the model then holds no thread), or callback() to anything taking an
 // LlmCallback (complete() blocks its caller until the answer is in). Requests with
 // LlmRequest::on_delta set are streamed (server-sent events); tool-call arguments split across

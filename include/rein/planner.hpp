@@ -57,9 +57,9 @@ struct PlanRequest {
   // runtime has no LLM callback. Blocks the calling thread until the answer is in.
   std::function<Result<LlmResponse>(const LlmRequest&)> llm;
   std::optional<ReplanRequest> replan;
-  // RuntimeOptions::memory's manager (nullptr when none): planners may recall more, or ask
-  // action_stats() which actions have worked before.
-  std::shared_ptr<MemoryManager> memory;
+  // RuntimeOptions::memory's manager (nullptr when none): planners may recall more, or
+  // remember what they learned.
+  std::shared_ptr<Memory> memory;
   // The same without blocking: the planning task parks until the answer is in (set by the
   // Runtime; when empty, ask_model() falls back on `llm`).
   std::function<Task<Result<LlmResponse>>(LlmRequest)> ask;
@@ -82,6 +82,10 @@ class Planner {
   // request, and the state it refers to, outlive the task. The default runs plan().
   virtual bool is_async() const noexcept { return false; }
   virtual Task<Result<PlanDecision>> plan_async(const PlanRequest& request);
+
+  // Whether every plan asks a model: Runtime::create then refuses an agent without one
+  // (AgentConfig::llm), instead of the first run failing.
+  virtual bool needs_model() const noexcept { return false; }
 };
 
 // Plans from host code: a function of the request (typically of the state's outputs and

@@ -78,20 +78,35 @@
 namespace rein {
 
 // The agent: what it may use and how it thinks. Shared by every run of a Runtime.
+//
+// The model belongs to the agent, next to the planner that asks it: two agents of one host
+// (a cheap triage agent, a careful analyst) differ in their model as much as in their tools,
+// while the runtime only accounts for the calls (budgets, usage, spans) whichever model
+// answers. react_agent() (agent.hpp) fills this in for the common case.
 struct AgentConfig {
   std::string name = "agent";
-  std::shared_ptr<ToolRegistry> tools;
-  PolicyEngine policy;  // deny by default: an empty policy allows nothing
-  std::shared_ptr<Planner> planner;
-  std::shared_ptr<Critic> critic;  // nullptr: a RuleCritic with default options
+  std::shared_ptr<ToolRegistry> tools;  // required
+  PolicyEngine policy;                  // deny by default: an empty policy allows nothing
+  std::shared_ptr<Planner> planner;     // required
+  std::shared_ptr<Critic> critic;       // nullptr: a RuleCritic with default options
+  // The model planners (and model-based critics) ask, through PlanRequest::llm. Either may
+  // be set; the asynchronous one is used when both are. Neither: planners that ask a model
+  // get `unavailable` (fixed planners need none).
+  LlmCallback llm;
+  AsyncLlmCallback llm_async;
 };
+
+// Checks what Runtime::create checks: a registry and a planner are set, the critic's own
+// configuration is valid (Critic::validate), and the options' limits are usable. The error
+// names the field.
+Status validate(const AgentConfig& agent);
 
 // Long-term memory wired into the observe stage (opt-in): at a run's first step, items recalled
 // for the goal (or query.text) become observations with source "memory:<kind>", their content,
 // id, namespace, source, metadata and why they were picked; untrusted unless `trusted` is set,
 // so planners show them to models as data. A failed recall is audited and the run goes on.
 struct MemoryRecall {
-  std::shared_ptr<MemoryManager> manager;  // nullptr: no recall
+  std::shared_ptr<Memory> manager;  // nullptr: no recall (MemoryManager, or the host's own)
   RecallQuery query;                       // text "" → the run's goal
   bool trusted = false;
 };
@@ -105,8 +120,6 @@ struct RuntimeOptions {
   std::shared_ptr<RunStore> store;                      // nullptr: a MemoryRunStore
   std::vector<std::shared_ptr<AuditSink>> audit_sinks;  // further copies of every entry
   std::shared_ptr<Tracer> tracer;                       // nullptr: no spans
-  LlmCallback llm;                                      // given to planners (accounted, budgeted)
-  AsyncLlmCallback llm_async;                           // the same, asynchronous; used when set
   ReconcileFn reconcile;
   MemoryRecall memory;                 // recalled into the first observe stage
   std::size_t max_parallel_calls = 4;  // tool calls of one step running at once
@@ -137,18 +150,24 @@ struct RunRequest {
 
 class Runtime {
  public:
-  Runtime(AgentConfig agent, RuntimeOptions options = {});
+  // Checks the configuration (validate() and the options) and makes the runtime; the error
+  // names what is missing or malformed. The way to make a Runtime.
+  static Result<Runtime> create(AgentConfig agent, RuntimeOptions options = {});
+  // Makes the runtime without checking: a configuration that create() would refuse makes
+  // every start() fail with the same error. For configurations known to be good.
+  explicit Runtime(AgentConfig agent, RuntimeOptions options = {});
   ~Runtime();
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
+  // Moving hands over every run: the moved-from Runtime may only be destroyed or assigned.
+  Runtime(Runtime&&) noexcept;
+  Runtime& operator=(Runtime&&) noexcept;
 
   // Creates and commits a run (status running) without stepping it.
   Result<AgentState> start(RunRequest request);
-  // One loop step. A terminal or still-suspended run is returned unchanged.
-  Result<AgentState> step(std::string_view run_id);
-  // The same step, returning only the status: no copy of the state (for hosts that drive
-  // many runs and look at the state only when a run stops).
-  Result<RunStatus> advance(std::string_view run_id);
+  // One loop step; returns the status it leaves the run in (state() has the rest). A
+  // terminal or still-suspended run is left unchanged.
+  Result<RunStatus> step(std::string_view run_id);
   // Steps until the run ends or suspends. Resumes a run loaded from the store (after a crash
   // or a restart) the same way.
   Result<AgentState> run(std::string_view run_id);

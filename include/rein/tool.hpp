@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -43,6 +44,15 @@ struct Evidence {
   std::string type;     // e.g. "source", "artifact", "document"
   std::string uri;      // e.g. "billing://mrr/A100"
   std::string excerpt;  // optional quoted text ("" when none)
+
+  // Named factories: three strings in a row are easy to swap by position.
+  static Evidence source(std::string uri, std::string excerpt = {}) {
+    return {.type = "source", .uri = std::move(uri), .excerpt = std::move(excerpt)};
+  }
+  static Evidence artifact(std::string uri) { return {.type = "artifact", .uri = std::move(uri)}; }
+  static Evidence document(std::string uri, std::string excerpt = {}) {
+    return {.type = "document", .uri = std::move(uri), .excerpt = std::move(excerpt)};
+  }
 
   friend bool operator==(const Evidence&, const Evidence&) = default;
 };

@@ -45,6 +45,16 @@ RuleCritic::RuleCritic(Options options) : options_(options) {
   if (options_.env == nullptr) options_.env = &Env::system();
 }
 
+void RuleCritic::note_pointer(std::string_view rule, const std::string& pointer) {
+  if (detail::parse_json_pointer(pointer)) return;
+  configuration_errors_.push_back(std::string(rule) + ": '" + pointer + "' is not a JSON pointer (RFC 6901)");
+}
+
+Status RuleCritic::validate() const {
+  if (configuration_errors_.empty()) return {};
+  return Error(ErrorCode::invalid_argument, "RuleCritic: " + joined(configuration_errors_));
+}
+
 RuleCritic& RuleCritic::check(std::string tool_glob, StepCheck check, VerdictKind on_fail) {
   rules_.push_back({std::move(tool_glob), std::move(check), on_fail});
   return *this;
@@ -53,6 +63,7 @@ RuleCritic& RuleCritic::check(std::string tool_glob, StepCheck check, VerdictKin
 RuleCritic& RuleCritic::require_fields(std::string tool_glob, std::vector<std::string> pointers,
                                        VerdictKind on_fail) {
   for (auto& pointer : pointers) {
+    note_pointer("require_fields(\"" + tool_glob + "\")", pointer);
     auto present = at_pointer(pointer, [pointer](const json* v) -> std::optional<std::string> {
       if (v == nullptr) return "missing field: " + pointer;
       return std::nullopt;
@@ -65,6 +76,7 @@ RuleCritic& RuleCritic::require_fields(std::string tool_glob, std::vector<std::s
 
 RuleCritic& RuleCritic::require_range(std::string tool_glob, std::string pointer, std::optional<double> min,
                                       std::optional<double> max, VerdictKind on_fail) {
+  note_pointer("require_range(\"" + tool_glob + "\")", pointer);
   auto in_range = range_check(pointer, min, max);
   return check(std::move(tool_glob),
                [in_range](const StepState&, const ToolResult& r, const AgentState&) { return in_range(r.data); },
@@ -85,6 +97,7 @@ RuleCritic& RuleCritic::require_evidence(std::string tool_glob, VerdictKind on_f
 
 RuleCritic& RuleCritic::require_fresh(std::string tool_glob, std::string pointer, std::chrono::milliseconds max_age,
                                       VerdictKind on_fail) {
+  note_pointer("require_fresh(\"" + tool_glob + "\")", pointer);
   Env* env = options_.env;
   auto fresh = at_pointer(pointer, [pointer, max_age, env](const json* v) -> std::optional<std::string> {
     if (v == nullptr) return "missing timestamp: " + pointer;
@@ -106,6 +119,7 @@ RuleCritic& RuleCritic::reject_stale(std::string tool_glob, StepCheck is_stale, 
 
 RuleCritic& RuleCritic::require_output_fields(std::vector<std::string> pointers, VerdictKind on_fail) {
   for (auto& pointer : pointers) {
+    note_pointer("require_output_fields", pointer);
     auto present = at_pointer(pointer, [pointer](const json* v) -> std::optional<std::string> {
       if (v == nullptr) return "answer is missing field: " + pointer;
       return std::nullopt;
@@ -117,6 +131,7 @@ RuleCritic& RuleCritic::require_output_fields(std::vector<std::string> pointers,
 
 RuleCritic& RuleCritic::require_output_range(std::string pointer, std::optional<double> min,
                                              std::optional<double> max, VerdictKind on_fail) {
+  note_pointer("require_output_range", pointer);
   auto in_range = range_check(pointer, min, max);
   return check_output([in_range](const json& answer, const AgentState&) { return in_range(answer); }, on_fail);
 }

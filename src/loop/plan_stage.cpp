@@ -19,9 +19,9 @@ namespace {
 
 // The budgets a model call must fit; fills in the request's accounting fields.
 std::optional<Error> admit_llm_call(Turn& t, LlmRequest& request) {
-  const RuntimeOptions& o = t.core.options;
+  const AgentConfig& o = t.core.agent;
   if (!o.llm && !o.llm_async)
-    return Error(ErrorCode::unavailable, "the runtime has no LLM callback");
+    return Error(ErrorCode::unavailable, "agent '" + o.name + "' has no model (AgentConfig::llm)");
   Usage projected;
   projected.tokens = t.state.usage.tokens + t.llm_tokens;
   projected.cost = t.state.usage.cost + t.llm_cost;
@@ -50,7 +50,7 @@ void account_llm_call(Turn& t, SpanRecorder& span, const Result<LlmResponse>& re
 }
 
 // Starts the host's asynchronous callback; an exception it throws completes the request.
-void start_async_llm(const RuntimeOptions& o, LlmRequest request, LlmCompletion done) {
+void start_async_llm(const AgentConfig& o, LlmRequest request, LlmCompletion done) {
   auto started = call_host("the LLM callback", [&] { o.llm_async(std::move(request), done); });
   if (!started) done.complete(std::move(started).error());
 }
@@ -63,7 +63,7 @@ Result<LlmResponse> dropped_completion() {
 
 Task<Result<LlmResponse>> ask_llm(Turn& t, LlmRequest request) {
   if (auto refused = admit_llm_call(t, request)) co_return std::move(*refused);
-  const RuntimeOptions& o = t.core.options;
+  const AgentConfig& o = t.core.agent;
   SpanRecorder span = t.span("rein.llm_call");
   Result<LlmResponse> response = Error(ErrorCode::internal, "no answer");
   if (o.llm_async) {
@@ -91,7 +91,7 @@ Task<Result<LlmResponse>> ask_llm(Turn& t, LlmRequest request) {
 
 Result<LlmResponse> ask_llm_blocking(Turn& t, LlmRequest request) {
   if (auto refused = admit_llm_call(t, request)) return std::move(*refused);
-  const RuntimeOptions& o = t.core.options;
+  const AgentConfig& o = t.core.agent;
   SpanRecorder span = t.span("rein.llm_call");
   Result<LlmResponse> response = Error(ErrorCode::internal, "no answer");
   if (o.llm_async) {

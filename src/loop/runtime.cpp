@@ -14,6 +14,21 @@ namespace rein {
 
 using nlohmann::json;
 
+namespace {
+
+Status validate(const RuntimeOptions& options) {
+  if (options.max_parallel_calls == 0)
+    return Error(ErrorCode::invalid_argument, "RuntimeOptions::max_parallel_calls must be at least 1");
+  if (options.max_retries_per_step < 0)
+    return Error(ErrorCode::invalid_argument, "RuntimeOptions::max_retries_per_step must not be negative");
+  if (options.max_replans < 0)
+    return Error(ErrorCode::invalid_argument, "RuntimeOptions::max_replans must not be negative");
+  if (options.max_steps < 1) return Error(ErrorCode::invalid_argument, "RuntimeOptions::max_steps must be at least 1");
+  return {};
+}
+
+}  // namespace
+
 namespace detail {
 
 RuntimeCore::RuntimeCore(AgentConfig agent_config, RuntimeOptions runtime_options)
@@ -21,8 +36,10 @@ RuntimeCore::RuntimeCore(AgentConfig agent_config, RuntimeOptions runtime_option
       options(std::move(runtime_options)),
       env(options.env != nullptr ? options.env : &Env::system()),
       store(options.store != nullptr ? options.store : std::make_shared<MemoryRunStore>()),
-      pool(options.max_parallel_calls) {
+      pool(std::max<std::size_t>(options.max_parallel_calls, 1)) {
   if (!agent.critic) agent.critic = std::make_shared<RuleCritic>(RuleCritic::Options{.env = env});
+  configuration = validate(agent);
+  if (configuration) configuration = validate(options);
 }
 
 std::shared_ptr<RunSlot> RuntimeCore::slot(const std::string& run_id) {
@@ -192,18 +209,42 @@ struct Runtime::Impl {
   }
 };
 
+Status validate(const AgentConfig& agent) {
+  auto invalid = [&](std::string what) {
+    return Error(ErrorCode::invalid_argument, "agent '" + agent.name + "': " + std::move(what));
+  };
+  if (!agent.tools) return invalid("AgentConfig::tools is null (no tool registry)");
+  if (!agent.planner) return invalid("AgentConfig::planner is null");
+  if (agent.planner->needs_model() && !agent.llm && !agent.llm_async) {
+    return invalid("its planner asks a model, and AgentConfig::llm and llm_async are both empty");
+  }
+  if (agent.critic) {
+    auto checked = detail::call_host("the critic's validate()", [&] { return agent.critic->validate(); });
+    if (!checked) return invalid("AgentConfig::critic: " + checked.error().message());
+  }
+  return {};
+}
+
+
+Result<Runtime> Runtime::create(AgentConfig agent, RuntimeOptions options) {
+  if (auto s = validate(agent); !s) return std::move(s).error();
+  if (auto s = validate(options); !s) return std::move(s).error();
+  return Runtime(std::move(agent), std::move(options));
+}
+
 Runtime::Runtime(AgentConfig agent, RuntimeOptions options)
     : impl_(std::make_unique<Impl>(std::move(agent), std::move(options))) {}
 
 Runtime::~Runtime() = default;
+Runtime::Runtime(Runtime&&) noexcept = default;
+Runtime& Runtime::operator=(Runtime&&) noexcept = default;
 
 const AgentConfig& Runtime::agent() const noexcept { return impl_->core.agent; }
 RunStore& Runtime::store() noexcept { return *impl_->core.store; }
 
 Result<AgentState> Runtime::start(RunRequest request) {
   auto& core = impl_->core;
-  if (!core.agent.tools) return Error(ErrorCode::invalid_argument, "agent has no tool registry");
-  if (!core.agent.planner) return Error(ErrorCode::invalid_argument, "agent has no planner");
+  if (!core.configuration) return core.configuration.error();
   AgentState state;
   state.run_id = request.run_id.empty() ? core.env->new_id("run") : std::move(request.run_id);
   auto existing = core.store->load(state.run_id);
@@ -227,11 +268,7 @@ Result<AgentState> Runtime::start(RunRequest request) {
   return state;
 }
 
-Result<AgentState> Runtime::step(std::string_view run_id) {
-  return impl_->stepped(run_id, [](const AgentState& s) { return s; });
-}
-
-Result<RunStatus> Runtime::advance(std::string_view run_id) {
+Result<RunStatus> Runtime::step(std::string_view run_id) {
   return impl_->stepped(run_id, [](const AgentState& s) { return s.status; });
 }
 

@@ -104,6 +104,7 @@ struct RuntimeCore {
   Env* env;
   std::shared_ptr<RunStore> store;
   WorkerPool pool;
+  Status configuration;  // what Runtime::create would say: start() refuses runs when not ok
 
   std::mutex slots_mutex;
   std::unordered_map<std::string, std::shared_ptr<RunSlot>> slots;

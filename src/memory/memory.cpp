@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "memory/memory_support.hpp"
-#include "rein/memory.hpp"
+#include "rein/memory_manager.hpp"
 
 namespace rein {
 

@@ -102,7 +102,7 @@ namespace rein {
 
 Task<Result<LlmResponse>> PlanRequest::ask_model(LlmRequest request) const {
   if (ask) co_return co_await ask(std::move(request));
-  if (!llm) co_return Error(ErrorCode::unavailable, "the planner needs an LLM callback (RuntimeOptions::llm)");
+  if (!llm) co_return Error(ErrorCode::unavailable, "the planner needs a model (AgentConfig::llm)");
   co_return llm(request);
 }
 

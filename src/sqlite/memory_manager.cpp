@@ -9,7 +9,7 @@
 
 #include "core/json_text.hpp"
 #include "memory/memory_support.hpp"
-#include "rein/memory.hpp"
+#include "rein/memory_manager.hpp"
 #include "rein/sha256.hpp"
 #include "sqlite/statement.hpp"
 #include "memory/vector_index.hpp"
@@ -368,12 +368,12 @@ Result<std::vector<std::int64_t>> MemoryManager::remember_document(MemoryRecord 
   return remember_all(parts);  // one transaction: all chunks or none
 }
 
-Result<std::optional<MemoryItem>> MemoryManager::get(std::int64_t id) {
+Result<MemoryItem> MemoryManager::get(std::int64_t id) {
   std::lock_guard lock(impl_->mutex);
   auto items = impl_->items_by_id({id});
   if (!items) return items.error();
-  if (items->empty()) return std::optional<MemoryItem>();
-  return std::optional<MemoryItem>(std::move(items->front()));
+  if (items->empty()) return Error(ErrorCode::not_found, "no memory item " + std::to_string(id));
+  return std::move(items->front());
 }
 
 Result<Recall> MemoryManager::recall(const RecallQuery& q) {

@@ -16,9 +16,8 @@ using nlohmann::json;
 
 namespace {
 
-AgentConfig react_agent(std::shared_ptr<ToolRegistry> tools, PolicyEngine policy = allow_all()) {
-  return AgentConfig{"async", std::move(tools), std::move(policy), std::make_shared<ReactPlanner>(),
-                     nullptr};
+AgentConfig async_agent(std::shared_ptr<ToolRegistry> tools, AsyncLlmCallback model) {
+  return react_agent({.name = "async", .tools = std::move(tools), .policy = allow_all(), .model_async = std::move(model)});
 }
 
 RunRequest request(std::string id) {
@@ -37,8 +36,7 @@ std::vector<std::pair<std::string, std::string>> simulate(int n) {
   Stops stops;
   std::vector<std::pair<std::string, std::string>> heads;
   {
-    Runtime runtime(react_agent(tools),
-                    RuntimeOptions{.env = &env, .llm_async = work.model(), .executor = executor});
+    Runtime runtime(async_agent(tools, work.model()), RuntimeOptions{.env = &env, .executor = executor});
     for (int i = 0; i < n; ++i)
       REQUIRE(runtime.run_async(request("run-" + std::to_string(i)), stops.callback()));
     executor->run_until([&] { return stops.count.load() == n; });
@@ -86,8 +84,7 @@ TEST_CASE("async runs: thousands of runs park on a few threads and all finish ve
   Stops stops;
   constexpr int kRuns = 2000;
   {
-    Runtime runtime(react_agent(tools),
-                    RuntimeOptions{.llm_async = work.model(), .executor = executor});
+    Runtime runtime(async_agent(tools, work.model()), RuntimeOptions{.executor = executor});
     for (int i = 0; i < kRuns; ++i)
       REQUIRE(runtime.run_async(request("r" + std::to_string(i)), stops.callback()));
     REQUIRE(eventually([&] { return stops.count.load() == kRuns; }));
@@ -254,7 +251,7 @@ TEST_CASE("async runs: the asynchronous ReAct planner repairs a bad turn while p
     }
     timed(std::move(request), std::move(done));
   };
-  Runtime runtime(react_agent(tools), RuntimeOptions{.llm_async = model, .executor = executor});
+  Runtime runtime(async_agent(tools, model), RuntimeOptions{.executor = executor});
   auto run = runtime.run_async(request("repair")).get();
   REQUIRE(run);
   CHECK(run->status == RunStatus::completed);
@@ -282,9 +279,8 @@ TEST_CASE("async runs: a synchronous planner may wait on an asynchronous model, 
     }).detach();
   };
   Runtime runtime(
-      AgentConfig{"async", tools, allow_all(), std::make_shared<AskingPlanner>(), nullptr},
-      RuntimeOptions{.llm_async = model,
-                     .executor_options = {.threads = 1, .blocking_threads = 2}});
+      AgentConfig{"async", tools, allow_all(), std::make_shared<AskingPlanner>(), nullptr, {}, model},
+      RuntimeOptions{.executor_options = {.threads = 1, .blocking_threads = 2}});
   auto blocking = runtime.run(request("sync"));
   REQUIRE(blocking);
   CHECK(blocking->final_answer == json{{"model_said", "42"}});
@@ -392,8 +388,7 @@ TEST_CASE("async runs: runs whose model is an OpenAiClient over HTTP park while 
   Stops stops;
   constexpr int kRuns = 300;  // as many as max_idle_connections
   {
-    Runtime runtime(react_agent(tools),
-                    RuntimeOptions{.llm_async = client->async_callback(), .executor = executor});
+    Runtime runtime(async_agent(tools, client->async_callback()), RuntimeOptions{.executor = executor});
     for (int i = 0; i < kRuns; ++i)
       REQUIRE(runtime.run_async(request("h" + std::to_string(i)), stops.callback()));
     REQUIRE(eventually([&] { return stops.count.load() == kRuns; }));

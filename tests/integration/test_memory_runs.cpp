@@ -34,12 +34,11 @@ TEST_CASE("recalled memories reach the planner as untrusted observations with pr
   ScriptedLlm llm(
       {LlmResponse{R"({"final_answer": "ask Dana"})", {}, "stop", 10, 5, 0, "", false}});
   RuntimeOptions options;
-  options.llm = llm.callback();
   options.memory.manager = memory_with_facts();
   options.memory.query.namespaces = {"app"};
-  Runtime runtime(
-      AgentConfig{"memory-agent", tools, allow_all(), std::make_shared<JsonPlanPlanner>(), nullptr},
-      options);
+  Runtime runtime(AgentConfig{"memory-agent", tools, allow_all(), std::make_shared<JsonPlanPlanner>(),
+                              nullptr, llm.callback()},
+                  options);
   auto state = runtime.run(
       RunRequest{"Who owns the Acme renewal? Approve refund?", {"ana", {}}, nullptr, ""});
   REQUIRE(state.ok());
@@ -66,10 +65,9 @@ TEST_CASE("recalled memories reach the planner as untrusted observations with pr
   SECTION("trusted when the host says so") {
     RuntimeOptions trusted = options;
     ScriptedLlm again({LlmResponse{R"({"final_answer": 1})", {}, "stop", 1, 1, 0, "", false}});
-    trusted.llm = again.callback();
     trusted.memory.trusted = true;
     Runtime rt(AgentConfig{"memory-agent", tools, allow_all(), std::make_shared<JsonPlanPlanner>(),
-                           nullptr},
+                           nullptr, again.callback()},
                trusted);
     auto s = rt.run(RunRequest{"Acme renewal", {"ana", {}}, nullptr, ""});
     REQUIRE(s.ok());

@@ -79,11 +79,8 @@ struct World {
 
   Runtime runtime(std::shared_ptr<Planner> planner, ScriptedLlm& llm,
                   PolicyEngine policy = allow_all(), std::shared_ptr<Critic> critic = nullptr) {
-    RuntimeOptions options;
-    options.llm = llm.callback();
-    return Runtime(
-        AgentConfig{"model-agent", tools, std::move(policy), std::move(planner), std::move(critic)},
-        std::move(options));
+    return Runtime(AgentConfig{"model-agent", tools, std::move(policy), std::move(planner),
+                               std::move(critic), llm.callback()});
   }
 };
 

@@ -23,9 +23,11 @@ struct Harness {
     }).ok());
   }
 
-  Runtime runtime(std::shared_ptr<Planner> planner, PolicyEngine policy = allow_all(), RuntimeOptions options = {}) {
+  Runtime runtime(std::shared_ptr<Planner> planner, PolicyEngine policy = allow_all(), RuntimeOptions options = {},
+                  LlmCallback llm = {}) {
     if (!options.tracer) options.tracer = tracer;
-    return Runtime(AgentConfig{"test-agent", tools, std::move(policy), std::move(planner), critic}, std::move(options));
+    return Runtime(AgentConfig{"test-agent", tools, std::move(policy), std::move(planner), critic, std::move(llm)},
+                   std::move(options));
   }
 };
 
@@ -366,7 +368,7 @@ TEST_CASE("planners reach the host's model with tokens and cost accounted and bu
     if (!reply) return std::move(reply).error();
     return PlanDecision::finish({{"said", reply->content}});
   });
-  auto run = h.runtime(planner, allow_all(), RuntimeOptions{.llm = llm.callback()}).run(RunRequest{"g", {}, nullptr, ""});
+  auto run = h.runtime(planner, allow_all(), {}, llm.callback()).run(RunRequest{"g", {}, nullptr, ""});
   CHECK(run->status == RunStatus::completed);
   CHECK(run->usage.tokens == 50);
   CHECK(run->usage.cost == Approx(0.01));
@@ -383,14 +385,14 @@ TEST_CASE("planners reach the host's model with tokens and cost accounted and bu
     }
     return PlanDecision::finish(nullptr);
   });
-  auto capped = h.runtime(greedy, allow_all(tight), RuntimeOptions{.llm = llm.callback()}).run(RunRequest{"g", {}, nullptr, ""});
+  auto capped = h.runtime(greedy, allow_all(tight), {}, llm.callback()).run(RunRequest{"g", {}, nullptr, ""});
   CHECK(capped->status == RunStatus::budget_exhausted);
   CHECK(capped->usage.tokens == 50);  // the first call went through; the second was refused before sending
   CHECK(llm.remaining() == 1);
 
   auto no_llm = h.runtime(planner).run(RunRequest{"g", {}, nullptr, ""});
   CHECK(no_llm->status == RunStatus::failed);
-  CHECK(no_llm->status_reason == "planner: unavailable: the runtime has no LLM callback");
+  CHECK(no_llm->status_reason == "planner: unavailable: agent 'test-agent' has no model (AgentConfig::llm)");
 }
 
 TEST_CASE("a planner may ask a person, and the run resumes with the answer", "[runtime]") {

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <thread>
 
-#include "rein/memory.hpp"
+#include "rein/memory_manager.hpp"
 
 using nlohmann::json;
 using rein::MemoryKind;
@@ -78,17 +78,19 @@ TEST_CASE("MemoryManager stores, deduplicates by content hash, and validates", "
   CHECK(*memory->remember(r) == *id);  // the same item, refreshed
   auto item = memory->get(*id);
   REQUIRE(item.ok());
-  REQUIRE(item->has_value());
-  CHECK((*item)->metadata["checked"] == true);
-  CHECK((*item)->confidence == 0.9);
-  CHECK((*item)->content_hash.size() == 64);
+  CHECK(item->metadata["checked"] == true);
+  CHECK(item->confidence == 0.9);
+  CHECK(item->content_hash.size() == 64);
   CHECK(*memory->remember(fact("Acme renews in March", "principal:ana")) !=
         *id);  // another namespace
   CHECK(*memory->remember(fact("Acme renews in March", "app", MemoryKind::episodic)) !=
         *id);  // another kind
   CHECK(*memory->count() == 3);
   CHECK(*memory->count("app") == 2);
-  CHECK_FALSE(memory->get(9999)->has_value());
+  auto missing = memory->get(9999);
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code() == rein::ErrorCode::not_found);
+  CHECK(missing.error().message() == "no memory item 9999");
 
   CHECK(memory->remember(fact("")).error().message().find("content") != std::string::npos);
   MemoryRecord bad = fact("x");
@@ -265,8 +267,8 @@ TEST_CASE("remember_document splits text into overlapping chunks", "[memory]") {
   std::string joined;
   for (std::size_t i = 0; i < ids->size(); ++i) {
     auto chunk = memory->get((*ids)[i]);
-    REQUIRE(chunk->has_value());
-    const auto& c = **chunk;
+    REQUIRE(chunk);
+    const auto& c = *chunk;
     CHECK(c.content.size() <= 100);
     CHECK(c.metadata["doc"] == "handbook");
     CHECK(c.metadata["chunk"] == i);
@@ -275,7 +277,8 @@ TEST_CASE("remember_document splits text into overlapping chunks", "[memory]") {
           std::string::npos);  // never cut inside a character
   }
   auto last = memory->get(ids->back());
-  CHECK(text.substr(text.size() - 20) == (*last)->content.substr((*last)->content.size() - 20));
+  REQUIRE(last);
+  CHECK(text.substr(text.size() - 20) == last->content.substr(last->content.size() - 20));
 }
 
 TEST_CASE("outcome learning reports mean effectiveness with a 95% interval", "[memory]") {
