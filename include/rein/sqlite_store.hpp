@@ -25,22 +25,17 @@
 // Thread safety: every member may be called from any thread.
 #pragma once
 
-#include <condition_variable>
+#include <chrono>
 #include <cstdint>
-#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "rein/audit.hpp"
 #include "rein/idempotency.hpp"
 #include "rein/run_store.hpp"
-
-struct sqlite3;
 
 namespace rein {
 
@@ -91,36 +86,9 @@ class SqliteStore final : public RunStore, public IdempotencyStore {
   Result<std::map<std::string, AuditAnchor>> audit_anchors();
 
  private:
-  struct Statements;
-  explicit SqliteStore(sqlite3* db);
-  Status migrate();
-  Status prepare();
-  struct Writer;
-  static constexpr std::size_t kMaxGroup = 256;  // commits written in one transaction at most
-  void write_group(const std::vector<Writer*>& group);
-  Status write_checkpoint(const Writer& w);
-  // With writers_mutex_ held by `lock` and a group's leader at the front: writes the group,
-  // tells its waiting writers, wakes the next leader; returns the asynchronous writers of the
-  // group, to be completed (and freed) after the lock is let go.
-  std::vector<Writer*> lead(std::unique_lock<std::mutex>& lock);
-  void hand_over();  // wakes the writer (or the writer thread) now at the front
-  static void complete(const std::vector<Writer*>& finished);
-  void async_writer_loop();
-
-  mutable std::mutex mutex_;
-  std::uint64_t commits_ = 0;       // guarded by mutex_
-  std::uint64_t transactions_ = 0;  // guarded by mutex_
-  std::mutex writers_mutex_;        // guards writers_ and what follows up to db_
-  std::deque<Writer*> writers_;
-  std::size_t async_queued_ = 0;      // asynchronous writers in writers_
-  bool stopping_ = false;             // the destructor runs: the writer thread drains and ends
-  std::condition_variable async_cv_;  // the writer thread: an asynchronous writer leads
-  std::thread async_writer_;
-  sqlite3* db_;
-  std::unique_ptr<Statements> statements_;
+  struct Impl;
+  explicit SqliteStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
-
-// True when the file at `path` starts with SQLite's header (used to tell audit formats apart).
-bool looks_like_sqlite(const std::filesystem::path& path);
 
 }  // namespace rein

@@ -1,5 +1,3 @@
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -9,10 +7,10 @@
 
 #include "core/json_text.hpp"
 #include "memory/memory_support.hpp"
+#include "memory/vector_index.hpp"
 #include "rein/memory_manager.hpp"
 #include "rein/sha256.hpp"
-#include "sqlite/statement.hpp"
-#include "memory/vector_index.hpp"
+#include "sqlite/database.hpp"
 
 namespace rein {
 
@@ -21,7 +19,6 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kSchema = R"sql(
-PRAGMA journal_mode=WAL;
 CREATE TABLE IF NOT EXISTS memory_items(
   id INTEGER PRIMARY KEY, kind TEXT NOT NULL, ns TEXT NOT NULL, content TEXT NOT NULL,
   metadata TEXT NOT NULL, source TEXT NOT NULL, confidence REAL NOT NULL, created INTEGER NOT NULL,
@@ -40,6 +37,8 @@ CREATE TABLE IF NOT EXISTS memory_outcomes(
   parameters TEXT NOT NULL, effectiveness REAL NOT NULL, at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS memory_outcomes_kind ON memory_outcomes(kind, signature);
 )sql";
+
+constexpr std::chrono::milliseconds kBusyTimeout{5000};
 
 constexpr const char* kItemColumns =
     "id, kind, ns, content, metadata, source, confidence, created, expires, hash";
@@ -72,23 +71,11 @@ std::string age_text(std::int64_t millis) {
 struct MemoryManager::Impl {
   MemoryOptions options;
   Env* env = nullptr;
-  sqlite3* db = nullptr;
+  sqlite::Database db;
   std::mutex mutex;
   detail::VectorIndex vectors;
   std::unordered_map<std::int64_t, std::pair<std::string, MemoryKind>>
       vector_meta;  // ns, kind of indexed rows
-
-  ~Impl() {
-    if (db != nullptr) sqlite3_close_v2(db);
-  }
-
-  Status exec(const char* sql) {
-    char* message = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &message) == SQLITE_OK) return {};
-    std::string text = message != nullptr ? message : "unknown error";
-    sqlite3_free(message);
-    return Error(ErrorCode::unavailable, "memory: " + text);
-  }
 
   Result<MemoryItem> read_item(sqlite::Statement& s) {
     MemoryItem item;
@@ -185,16 +172,13 @@ Result<std::shared_ptr<MemoryManager>> MemoryManager::open(const std::filesystem
   auto impl = std::make_unique<Impl>();
   impl->env = options.env != nullptr ? options.env : &Env::system();
   impl->options = std::move(options);
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &impl->db, flags, nullptr) != SQLITE_OK) {
-    const std::string message = impl->db != nullptr ? sqlite3_errmsg(impl->db) : "out of memory";
-    return Error(ErrorCode::unavailable, "cannot open memory '" + path.string() + "': " + message);
-  }
-  sqlite3_busy_timeout(impl->db, 5000);
-  if (auto s = impl->exec(kSchema); !s) {
-    return Error(ErrorCode::data_loss,
-                 "memory '" + path.string() +
-                     "' is not a usable SQLite database (FTS5 is needed): " + s.error().message());
+  const std::string what = "memory '" + path.string() + "'";
+  auto db = sqlite::Database::open(path, {.create = true, .busy_timeout = kBusyTimeout}, what);
+  if (!db) return std::move(db).error();
+  impl->db = std::move(*db);
+  if (auto s = impl->db.exec(kSchema, what + " is not a usable SQLite database (FTS5 is needed)");
+      !s) {
+    return s.error();
   }
   if (auto s = impl->load_vectors(); !s) return s.error();
   return std::shared_ptr<MemoryManager>(new MemoryManager(std::move(impl)));
@@ -279,11 +263,8 @@ Result<std::vector<std::int64_t>> MemoryManager::remember_all(
 
   const std::int64_t now = impl.env->unix_millis();
   std::lock_guard lock(impl.mutex);
-  if (auto s = impl.exec("BEGIN IMMEDIATE"); !s) return s.error();
-  auto rollback = [&](Error e) {
-    (void)impl.exec("ROLLBACK");
-    return e;
-  };
+  sqlite::Transaction transaction(impl.db);  // all records or none
+  if (auto s = transaction.begin(); !s) return s.error();
   sqlite::Statement insert, vector_insert;
   if (auto st = insert.prepare(
           impl.db,
@@ -294,12 +275,12 @@ Result<std::vector<std::int64_t>> MemoryManager::remember_all(
           "excluded.confidence, "
           "expires = excluded.expires RETURNING id");
       !st) {
-    return rollback(st.error());
+    return st.error();
   }
   if (auto st = vector_insert.prepare(
           impl.db, "INSERT OR REPLACE INTO memory_vectors(id, dim, vec) VALUES (?1, ?2, ?3)");
       !st) {
-    return rollback(st.error());
+    return st.error();
   }
   std::vector<std::int64_t> ids(n);
   std::vector<std::string> namespaces;
@@ -318,14 +299,14 @@ Result<std::vector<std::int64_t>> MemoryManager::remember_all(
       insert.bind_null(8);
     }
     auto row = insert.step();
-    if (!row) return rollback(at(i, row.error()));
-    if (!*row) return rollback(Error(ErrorCode::internal, "memory: the insert returned no id"));
+    if (!row) return at(i, row.error());
+    if (!*row) return Error(ErrorCode::internal, "memory: the insert returned no id");
     ids[i] = insert.integer(0);
     insert.reset();
     if (!vectors[i].empty()) {
       vector_insert.bind(1, ids[i]).bind(2, static_cast<std::int64_t>(vectors[i].size()));
       vector_insert.bind_blob(3, vectors[i].data(), vectors[i].size() * sizeof(float));
-      if (auto st = vector_insert.run(); !st) return rollback(at(i, st.error()));
+      if (auto st = vector_insert.run(); !st) return at(i, st.error());
     }
     if (std::find(namespaces.begin(), namespaces.end(), r.ns) == namespaces.end())
       namespaces.push_back(r.ns);
@@ -338,10 +319,10 @@ Result<std::vector<std::int64_t>> MemoryManager::remember_all(
           [&](sqlite::Statement& s) {
             s.bind(1, ns).bind(2, static_cast<std::int64_t>(impl.options.max_items_per_namespace));
           });
-      if (!removed) return rollback(removed.error());
+      if (!removed) return removed.error();
     }
   }
-  if (auto s = impl.exec("COMMIT"); !s) return rollback(s.error());
+  if (auto s = transaction.commit(); !s) return s.error();
   for (std::size_t i = 0; i < n; ++i) {
     if (!vectors[i].empty() && impl.vectors.add(ids[i], vectors[i].data(), vectors[i].size())) {
       impl.vector_meta[ids[i]] = {records[i].ns, records[i].kind};

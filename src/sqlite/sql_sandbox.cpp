@@ -11,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include "sqlite/database.hpp"
 #include "sqlite/sql_function_guard.hpp"
 #include "sqlite/sql_text.hpp"
 
@@ -107,13 +108,14 @@ const std::vector<std::string>& default_sql_functions() {
 }
 
 struct SqlSandbox::Impl {
-  sqlite3* db = nullptr;
+  // Destroyed in reverse order: a pending plan (`plan`, below) is rolled back, then the
+  // connection closed, then the functions it called are freed.
+  std::unique_ptr<SqlFunctionGuard> guard;  // bounded printf, instr, replace, trim
+  sqlite::Database db;
   SqlSandboxOptions options;
   Env* env = nullptr;
   std::map<std::string, TableInfo> tables;  // keyed by lower-case name
   std::set<std::string> functions;          // lower-case
-  std::unique_ptr<SqlFunctionGuard> guard;  // bounded printf, instr, replace, trim
-  bool pending = false;
 
   // State the callbacks share with execute().
   enum class Phase { idle, preparing, running };
@@ -125,32 +127,6 @@ struct SqlSandbox::Impl {
   std::int64_t heap_at_start = 0;
   bool timed_out = false;
   bool heap_exceeded = false;
-
-  ~Impl() {
-    if (db != nullptr) {
-      if (pending) rollback_savepoint();
-      sqlite3_close_v2(db);
-    }
-  }
-
-  Status exec(const char* sql) {
-    char* message = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-      std::string text = message != nullptr ? message : sqlite3_errmsg(db);
-      sqlite3_free(message);
-      return Error(ErrorCode::internal, std::string("sandbox: ") + sql + ": " + text);
-    }
-    return {};
-  }
-
-  void rollback_savepoint() {
-    // The plan's savepoint is the connection's outermost transaction, so a full ROLLBACK
-    // undoes exactly the plan, and (unlike ROLLBACK TO + RELEASE, which commits an empty write
-    // transaction and bumps the file's change counter) leaves the file byte-for-byte as it was.
-    // An interrupt or a full disk may already have rolled it back.
-    if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-    pending = false;
-  }
 
   int deny(std::string reason) {
     if (denial.empty()) denial = "step " + std::to_string(statement) + ": " + std::move(reason);
@@ -288,20 +264,27 @@ struct SqlSandbox::Impl {
     if (guard && !guard->refusal().empty()) {
       return Error(ErrorCode::budget_exhausted, where + ": " + guard->refusal());
     }
+    // The plan's SQL is the caller's: SQL errors are bad input (sqlite/database.hpp's table).
     const int primary = rc & 0xff;
     if (primary == SQLITE_TOOBIG) {
-      return Error(ErrorCode::budget_exhausted,
+      return Error(sqlite::error_code(rc),
                    where + ": a value or statement exceeds the sandbox's size limits (" +
-                       sqlite3_errmsg(db) + ")");
+                       sqlite3_errmsg(db.handle()) + ")");
     }
     if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
-      return Error(ErrorCode::unavailable, where + ": the database is busy: " + sqlite3_errmsg(db));
+      return Error(sqlite::error_code(rc),
+                   where + ": the database is busy: " + sqlite3_errmsg(db.handle()));
     }
-    return Error(ErrorCode::invalid_argument, where + ": " + sqlite3_errmsg(db));
+    return sqlite::error_of(db.handle(), rc, where, sqlite::SqlFrom::caller);
   }
 
   Result<std::vector<SqlRowChange>> read_changes(const std::string& changeset);
   Result<nlohmann::json> select(std::string_view sql, const nlohmann::json& params);
+
+  // The savepoint of the plan awaiting commit() or rollback(); declared last, so that a plan
+  // still pending is rolled back first on destruction. It is the connection's outermost
+  // transaction, so rolling it back is a plain ROLLBACK, which leaves the file as it was.
+  std::optional<sqlite::Savepoint> plan;
 };
 
 SqlSandbox::SqlSandbox(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -311,14 +294,14 @@ Result<std::unique_ptr<SqlSandbox>> SqlSandbox::open(const std::string& path,
                                                      SqlSandboxOptions options) {
   auto impl = std::make_unique<Impl>();
   impl->env = options.env != nullptr ? options.env : &Env::system();
-  if (sqlite3_open_v2(path.c_str(), &impl->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK) {
-    const std::string message = impl->db != nullptr ? sqlite3_errmsg(impl->db) : "out of memory";
-    return Error(ErrorCode::not_found, "sandbox: cannot open '" + path + "': " + message);
+  {
+    auto db = sqlite::Database::open(
+        path, {.create = false, .busy_timeout = options.busy_timeout, .wal = false},
+        "'" + path + "'");
+    if (!db) return Error(db.error().code(), "sandbox: " + db.error().message());
+    impl->db = std::move(*db);
   }
-  sqlite3* db = impl->db;
-  sqlite3_extended_result_codes(db, 1);
-  sqlite3_busy_timeout(db, static_cast<int>(options.busy_timeout.count()));
+  sqlite3* db = impl->db.handle();
   sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
   sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
   sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
@@ -355,16 +338,22 @@ Result<std::unique_ptr<SqlSandbox>> SqlSandbox::open(const std::string& path,
   }
   for (const auto& access : options.tables) {
     TableInfo info{access.table, access, {}, {}, {}};
-    sqlite3_stmt* stmt = nullptr;
-    sqlite3_prepare_v2(db, "SELECT name, pk FROM pragma_table_info(?1)", -1, &stmt, nullptr);
-    sqlite3_bind_text(stmt, 1, access.table.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite::Statement layout;
+    if (auto s = layout.prepare(impl->db, "SELECT name, pk FROM pragma_table_info(?1)",
+                                "reading the layout of '" + access.table + "'", false);
+        !s) {
+      return Error(s.error().code(), "sandbox: " + s.error().message());
+    }
+    layout.bind(1, access.table);
     bool has_key = false;
-    while (sqlite3_step(stmt) == SQLITE_ROW) {
-      info.columns.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
-      info.primary_key.push_back(sqlite3_column_int(stmt, 1) > 0);
+    for (;;) {
+      auto row = layout.step();
+      if (!row) return Error(row.error().code(), "sandbox: " + row.error().message());
+      if (!*row) break;
+      info.columns.push_back(layout.text(0));
+      info.primary_key.push_back(layout.integer(1) > 0);
       has_key = has_key || info.primary_key.back();
     }
-    sqlite3_finalize(stmt);
     if (info.columns.empty()) {
       return Error(ErrorCode::not_found,
                    "sandbox: table '" + access.table + "' does not exist in '" + path + "'");
@@ -394,23 +383,21 @@ Result<std::unique_ptr<SqlSandbox>> SqlSandbox::open(const std::string& path,
 }
 
 bool SqlSandbox::pending() const noexcept {
-  return impl_->pending;
+  return impl_->plan.has_value();
 }
 
 Status SqlSandbox::commit() {
-  if (!impl_->pending)
-    return Error(ErrorCode::invalid_argument, "sandbox: no pending plan to commit");
-  if (sqlite3_exec(impl_->db, "RELEASE rein_plan", nullptr, nullptr, nullptr) != SQLITE_OK) {
-    Error error = impl_->failure(sqlite3_errcode(impl_->db), "sandbox: commit");
-    impl_->rollback_savepoint();
-    return error;
+  if (!impl_->plan) return Error(ErrorCode::invalid_argument, "sandbox: no pending plan to commit");
+  auto released = impl_->plan->release();
+  impl_->plan.reset();  // rolls the plan back when it could not be released
+  if (!released) {
+    return Error(released.error().code(), "sandbox: commit: " + released.error().message());
   }
-  impl_->pending = false;
   return {};
 }
 
 Status SqlSandbox::rollback() {
-  if (impl_->pending) impl_->rollback_savepoint();
+  impl_->plan.reset();
   return {};
 }
 
@@ -420,13 +407,13 @@ namespace {
 class PlanCallbacks {
  public:
   explicit PlanCallbacks(SqlSandbox::Impl& impl) : impl_(impl) {
-    sqlite3_set_authorizer(impl_.db, &SqlSandbox::Impl::authorizer_callback, &impl_);
-    sqlite3_progress_handler(impl_.db, impl_.options.progress_interval,
+    sqlite3_set_authorizer(impl_.db.handle(), &SqlSandbox::Impl::authorizer_callback, &impl_);
+    sqlite3_progress_handler(impl_.db.handle(), impl_.options.progress_interval,
                              &SqlSandbox::Impl::progress_callback, &impl_);
   }
   ~PlanCallbacks() {
-    sqlite3_set_authorizer(impl_.db, nullptr, nullptr);
-    sqlite3_progress_handler(impl_.db, 0, nullptr, nullptr);
+    sqlite3_set_authorizer(impl_.db.handle(), nullptr, nullptr);
+    sqlite3_progress_handler(impl_.db.handle(), 0, nullptr, nullptr);
     impl_.phase = SqlSandbox::Impl::Phase::idle;
   }
   PlanCallbacks(const PlanCallbacks&) = delete;
@@ -437,17 +424,9 @@ class PlanCallbacks {
 };
 
 struct Prepared {
-  sqlite3_stmt* stmt = nullptr;
+  sqlite::Statement stmt;
   std::string comment;
   std::string sql;
-};
-
-struct PreparedList {
-  std::vector<Prepared> items;
-  ~PreparedList() {
-    for (auto& p : items)
-      sqlite3_finalize(p.stmt);
-  }
 };
 
 struct SessionGuard {
@@ -461,7 +440,7 @@ struct SessionGuard {
 
 Result<SqlOutcome> SqlSandbox::execute(const SqlPlan& plan, const nlohmann::json& params) {
   Impl& impl = *impl_;
-  if (impl.pending) {
+  if (impl.plan) {
     return Error(ErrorCode::invalid_argument,
                  "sandbox: a plan is pending; commit() or rollback() it first");
   }
@@ -485,96 +464,90 @@ Result<SqlOutcome> SqlSandbox::execute(const SqlPlan& plan, const nlohmann::json
   impl.guard->clear();
   impl.statement = 0;
 
-  PreparedList prepared;
+  // Any failure from here on rolls the plan back: the savepoint goes last (after the
+  // statements are finalized and the callbacks removed) unless handed to impl.plan.
+  sqlite::Savepoint savepoint(impl.db, "rein_plan");
+  std::vector<Prepared> prepared;
   SessionGuard session;  // outlives the callbacks: the change set is read without them
   {
     PlanCallbacks callbacks(impl);
     // 1. Prepare (and so authorize) every statement before any runs.
     impl.phase = Impl::Phase::preparing;
-    const char* tail = plan.sql.c_str();
-    const char* end = plan.sql.c_str() + plan.sql.size();
-    while (tail < end) {
-      impl.statement = prepared.items.size() + 1;
-      sqlite3_stmt* stmt = nullptr;
-      const char* start = tail;
-      const int rc =
-          sqlite3_prepare_v3(impl.db, start, static_cast<int>(end - start), 0, &stmt, &tail);
+    std::string_view rest = plan.sql;
+    while (!rest.empty()) {
+      impl.statement = prepared.size() + 1;
+      const std::string_view start = rest;
+      sqlite::Statement stmt;
+      const int rc = stmt.prepare_first(impl.db, start, rest);
       if (rc != SQLITE_OK) return impl.failure(rc, "plan step " + std::to_string(impl.statement));
-      if (stmt == nullptr) break;  // only comments or whitespace remain
-      auto [comment, sql] =
-          split_leading_comment(std::string_view(start, static_cast<std::size_t>(tail - start)));
-      prepared.items.push_back({stmt, std::move(comment), std::move(sql)});
-      if (prepared.items.size() > impl.options.max_statements) {
+      if (stmt.handle() == nullptr) break;  // only comments or whitespace remain
+      auto [comment, sql] = split_leading_comment(start.substr(0, start.size() - rest.size()));
+      prepared.push_back({std::move(stmt), std::move(comment), std::move(sql)});
+      sqlite3_stmt* const handle = prepared.back().stmt.handle();
+      if (prepared.size() > impl.options.max_statements) {
         return Error(ErrorCode::budget_exhausted, "plan: more than max_statements (" +
                                                       std::to_string(impl.options.max_statements) +
                                                       ") statements");
       }
-      if (sqlite3_stmt_readonly(stmt) == 0 && plan.intent == SqlIntent::read) {
+      if (sqlite3_stmt_readonly(handle) == 0 && plan.intent == SqlIntent::read) {
         return Error(ErrorCode::permission_denied,
                      "plan refused: step " + std::to_string(impl.statement) +
                          ": a read plan may only contain statements that read");
       }
-      auto bound = impl.bind(stmt, params, "plan step " + std::to_string(impl.statement));
+      auto bound = impl.bind(handle, params, "plan step " + std::to_string(impl.statement));
       if (!bound) return std::move(bound).error();
     }
-    if (prepared.items.empty())
+    if (prepared.empty())
       return Error(ErrorCode::invalid_argument, "plan: contains no SQL statement");
 
     // 2. Run them in order inside one savepoint, recording changes.
     impl.phase = Impl::Phase::idle;
-    sqlite3_set_authorizer(impl.db, nullptr, nullptr);
-    if (auto begun = impl.exec("SAVEPOINT rein_plan"); !begun) return begun.error();
-    impl.pending = true;
-    if (sqlite3session_create(impl.db, "main", &session.session) != SQLITE_OK) {
-      impl.rollback_savepoint();
+    sqlite3_set_authorizer(impl.db.handle(), nullptr, nullptr);
+    if (auto begun = savepoint.begin(); !begun)
+      return Error(begun.error().code(), "sandbox: " + begun.error().message());
+    if (sqlite3session_create(impl.db.handle(), "main", &session.session) != SQLITE_OK)
       return Error(ErrorCode::internal, "sandbox: cannot create a session to record changes");
-    }
     for (const auto& [key, table] : impl.tables)
       sqlite3session_attach(session.session, table.name.c_str());
-    sqlite3_set_authorizer(impl.db, &Impl::authorizer_callback, &impl);
+    sqlite3_set_authorizer(impl.db.handle(), &Impl::authorizer_callback, &impl);
     impl.phase = Impl::Phase::running;
     impl.deadline = impl.env->now() + impl.options.deadline;
     impl.heap_at_start = sqlite3_memory_used();
     std::size_t result_bytes = 0;
-    for (std::size_t i = 0; i < prepared.items.size(); ++i) {
+    for (std::size_t i = 0; i < prepared.size(); ++i) {
       impl.statement = i + 1;
       const std::string where = "plan step " + std::to_string(i + 1);
-      Prepared& item = prepared.items[i];
+      Prepared& item = prepared[i];
+      sqlite3_stmt* const stmt = item.stmt.handle();
       SqlStepResult step;
       step.number = i + 1;
       step.comment = item.comment;
       step.sql = item.sql;
-      const int columns = sqlite3_column_count(item.stmt);
+      const int columns = sqlite3_column_count(stmt);
       for (int c = 0; c < columns; ++c)
-        step.columns.emplace_back(sqlite3_column_name(item.stmt, c));
+        step.columns.emplace_back(sqlite3_column_name(stmt, c));
       int rc;
-      while ((rc = sqlite3_step(item.stmt)) == SQLITE_ROW) {
+      while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         if (step.rows.size() >= impl.options.max_rows) {
-          impl.rollback_savepoint();
           return Error(ErrorCode::budget_exhausted, where + ": returns more than max_rows (" +
                                                         std::to_string(impl.options.max_rows) +
                                                         ") rows");
         }
         nlohmann::json row = nlohmann::json::object();
         for (int c = 0; c < columns; ++c) {
-          result_bytes += static_cast<std::size_t>(sqlite3_column_bytes(item.stmt, c));
+          result_bytes += static_cast<std::size_t>(sqlite3_column_bytes(stmt, c));
           row[step.columns[static_cast<std::size_t>(c)]] =
-              value_to_json(sqlite3_column_value(item.stmt, c));
+              value_to_json(sqlite3_column_value(stmt, c));
         }
         if (result_bytes > impl.options.max_result_bytes) {
-          impl.rollback_savepoint();
           return Error(ErrorCode::budget_exhausted,
                        where + ": results exceed max_result_bytes (" +
                            std::to_string(impl.options.max_result_bytes) + ")");
         }
         step.rows.push_back(std::move(row));
       }
-      if (rc != SQLITE_DONE) {
-        Error error = impl.failure(rc, where);
-        impl.rollback_savepoint();
-        return error;
-      }
-      step.changes = columns == 0 ? sqlite3_changes64(impl.db) : 0;
+      if (rc != SQLITE_DONE) return impl.failure(rc, where);
+      step.changes = columns == 0 ? impl.db.changes() : 0;
       outcome.steps.push_back(std::move(step));
     }
   }
@@ -585,17 +558,13 @@ Result<SqlOutcome> SqlSandbox::execute(const SqlPlan& plan, const nlohmann::json
   void* bytes = nullptr;
   if (sqlite3session_changeset(session.session, &size, &bytes) != SQLITE_OK) {
     sqlite3_free(bytes);
-    impl.rollback_savepoint();
-    return Error(ErrorCode::internal,
-                 std::string("sandbox: reading the change set: ") + sqlite3_errmsg(impl.db));
+    return Error(ErrorCode::internal, std::string("sandbox: reading the change set: ") +
+                                          sqlite3_errmsg(impl.db.handle()));
   }
   outcome.changeset.assign(static_cast<const char*>(bytes), static_cast<std::size_t>(size));
   sqlite3_free(bytes);
   auto changes = impl.read_changes(outcome.changeset);
-  if (!changes) {
-    impl.rollback_savepoint();
-    return std::move(changes).error();
-  }
+  if (!changes) return std::move(changes).error();
   outcome.changes = std::move(changes).value();
   // What the authorizer cannot see (REPLACE's implicit deletes, the host's triggers) is checked
   // on the recorded changes against the same rules.
@@ -611,18 +580,18 @@ Result<SqlOutcome> SqlSandbox::execute(const SqlPlan& plan, const nlohmann::json
       }
     }
     if (!refusal.empty() && plan.intent == SqlIntent::mutate) {
-      impl.rollback_savepoint();
       return Error(ErrorCode::permission_denied, "plan refused: it " + refusal + " table '" +
                                                      change.table +
                                                      "', which the sandbox does not allow");
     }
   }
   if (plan.intent == SqlIntent::read && !outcome.changes.empty()) {
-    impl.rollback_savepoint();  // a trigger or the host's schema wrote on a read; never keep it
+    // A trigger or the host's schema wrote on a read; never keep it.
     return Error(
         ErrorCode::permission_denied,
         "plan refused: a read plan changed " + std::to_string(outcome.changes.size()) + " rows");
   }
+  impl.plan.emplace(std::move(savepoint));
   return outcome;
 }
 
@@ -731,18 +700,13 @@ Result<std::vector<SqlRowChange>> SqlSandbox::Impl::read_changes(const std::stri
 
 Result<nlohmann::json> SqlSandbox::Impl::select(std::string_view sql,
                                                 const nlohmann::json& params) {
-  sqlite3_stmt* stmt = nullptr;
-  const char* tail = nullptr;
-  if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt, &tail) != SQLITE_OK) {
-    return Error(ErrorCode::invalid_argument, "sandbox query: " + std::string(sqlite3_errmsg(db)));
-  }
-  struct Finalize {
-    sqlite3_stmt* stmt;
-    ~Finalize() { sqlite3_finalize(stmt); }
-  } finalize{stmt};
+  sqlite::Statement query;
+  std::string_view rest;
+  if (const int rc = query.prepare_first(db, sql, rest); rc != SQLITE_OK)
+    return failure(rc, "sandbox query");
+  sqlite3_stmt* const stmt = query.handle();
   if (stmt == nullptr) return Error(ErrorCode::invalid_argument, "sandbox query: no statement");
-  if (!trim(std::string_view(tail, static_cast<std::size_t>(sql.data() + sql.size() - tail)))
-           .empty()) {
+  if (!trim(rest).empty()) {
     return Error(ErrorCode::invalid_argument, "sandbox query: one statement at a time");
   }
   if (auto bound = bind(stmt, params, "sandbox query"); !bound) return bound.error();

@@ -1,24 +1,22 @@
-#include <sqlite3.h>
-
 #include <mutex>
 
 #include "core/json_text.hpp"
 #include "core/log.hpp"
 #include "rein/llm_cache.hpp"
-#include "sqlite/statement.hpp"
+#include "sqlite/database.hpp"
 
 namespace rein {
 
 using nlohmann::json;
 
+namespace {
+constexpr std::chrono::milliseconds kBusyTimeout{2000};
+}  // namespace
+
 struct SqliteLlmCache::State {
-  sqlite3* db = nullptr;
+  sqlite::Database db;  // declared first: closed after the statements are finalized
   std::mutex mutex;
-  // close_v2 waits for the statements, which are finalized after this destructor's body.
   sqlite::Statement get, put, erase, count, evict;
-  ~State() {
-    if (db != nullptr) sqlite3_close_v2(db);
-  }
 };
 
 SqliteLlmCache::SqliteLlmCache(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -26,25 +24,16 @@ SqliteLlmCache::~SqliteLlmCache() = default;
 
 Result<std::shared_ptr<SqliteLlmCache>> SqliteLlmCache::open(const std::filesystem::path& path) {
   auto state = std::make_unique<State>();
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &state->db, flags, nullptr) != SQLITE_OK) {
-    const std::string message = state->db != nullptr ? sqlite3_errmsg(state->db) : "out of memory";
-    return Error(ErrorCode::unavailable,
-                 "cannot open LLM cache '" + path.string() + "': " + message);
-  }
-  sqlite3_busy_timeout(state->db, 2000);
+  const std::string what = "LLM cache '" + path.string() + "'";
+  auto db = sqlite::Database::open(path, {.create = true, .busy_timeout = kBusyTimeout}, what);
+  if (!db) return std::move(db).error();
+  state->db = std::move(*db);
   const char* setup =
-      "PRAGMA journal_mode=WAL;"
       "CREATE TABLE IF NOT EXISTS llm_cache(key TEXT PRIMARY KEY, response TEXT NOT NULL, "
       "expires_at INTEGER NOT NULL);"
       "CREATE INDEX IF NOT EXISTS llm_cache_expiry ON llm_cache(expires_at);";
-  char* message = nullptr;
-  if (sqlite3_exec(state->db, setup, nullptr, nullptr, &message) != SQLITE_OK) {
-    std::string text = message != nullptr ? message : "unknown error";
-    sqlite3_free(message);
-    return Error(ErrorCode::data_loss,
-                 "LLM cache '" + path.string() + "' is not a usable SQLite database: " + text);
-  }
+  if (auto st = state->db.exec(setup, what + " is not a usable SQLite database"); !st)
+    return st.error();
   State& s = *state;
   for (auto [stmt, sql] :
        {std::pair{&s.get, "SELECT response, expires_at FROM llm_cache WHERE key = ?1"},
@@ -112,7 +101,7 @@ std::size_t SqliteLlmCache::evict_expired(std::int64_t now_millis) {
   std::lock_guard lock(state_->mutex);
   state_->evict.bind(1, now_millis);
   if (!state_->evict.run()) return 0;
-  return static_cast<std::size_t>(sqlite3_changes(state_->db));
+  return static_cast<std::size_t>(state_->db.changes());
 }
 
 }  // namespace rein

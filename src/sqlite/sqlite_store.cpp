@@ -3,12 +3,13 @@
 #include <algorithm>
 #include <array>
 #include <condition_variable>
-#include <fstream>
+#include <deque>
+#include <mutex>
 #include <system_error>
 #include <thread>
 
 #include "core/json_text.hpp"
-#include "statement.hpp"
+#include "sqlite/database.hpp"
 
 namespace rein {
 
@@ -59,38 +60,6 @@ constexpr std::array<const char*, SqliteStore::kSchemaVersion> kMigrations = {
     )sql",
 };
 
-Status exec(sqlite3* db, const char* sql, const std::string& what) {
-  char* message = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-    std::string text = message != nullptr ? message : "unknown error";
-    sqlite3_free(message);
-    return Error(sqlite3_errcode(db) == SQLITE_NOTADB ? ErrorCode::data_loss : ErrorCode::internal,
-                 what + ": " + text);
-  }
-  return {};
-}
-
-// Rolls back unless committed.
-class Transaction {
- public:
-  explicit Transaction(sqlite3* db) : db_(db) {}
-  Status begin() { return exec(db_, "BEGIN IMMEDIATE", "starting a transaction"); }
-  Status commit() {
-    auto s = exec(db_, "COMMIT", "committing");
-    if (s) done_ = true;
-    return s;
-  }
-  ~Transaction() {
-    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-
- private:
-  sqlite3* db_;
-  bool done_ = false;
-};
-
 Result<ToolResult> parse_result(const std::string& text, const std::string& what) {
   json parsed = json::parse(text, nullptr, false);
   if (parsed.is_discarded()) return Error(ErrorCode::data_loss, what + " is not valid JSON");
@@ -99,71 +68,88 @@ Result<ToolResult> parse_result(const std::string& text, const std::string& what
   return r;
 }
 
+// One commit waiting to be written: the writer queue batches concurrent ones. A commit()
+// waits on `cv`; an asynchronous one is owned by the queue and told through `on_done`.
+struct Writer {
+  const AgentState& state;
+  std::string state_text;
+  std::span<const AuditEntry> entries;
+  Status result;
+  bool done = false;
+  std::condition_variable cv;
+  bool asynchronous = false;
+  Completion<Status> on_done;
+};
+
 }  // namespace
 
-struct SqliteStore::Statements {
-  Statement begin, commit, rollback;  // prepared once: re-parsing them was a tenth of a commit
-  Statement savepoint, release_savepoint, rollback_to_savepoint;  // one writer of a group
+struct SqliteStore::Impl {
+  static constexpr std::size_t kMaxGroup = 256;  // commits written in one transaction at most
+
+  explicit Impl(sqlite::Database database) : db(std::move(database)) {}
+  ~Impl();
+  Status migrate();
+  Status prepare();
+  void write_group(const std::vector<Writer*>& group);
+  Status write_checkpoint(const Writer& w);
+  // With writers_mutex held by `lock` and a group's leader at the front: writes the group,
+  // tells its waiting writers, wakes the next leader; returns the asynchronous writers of the
+  // group, to be completed (and freed) after the lock is let go.
+  std::vector<Writer*> lead(std::unique_lock<std::mutex>& lock);
+  void hand_over();  // wakes the writer (or the writer thread) now at the front
+  static void complete(const std::vector<Writer*>& finished);
+  void async_writer_loop();
+
+  sqlite::Database db;  // declared first: closed after the statements are finalized
   Statement upsert_run, insert_audit, delete_approvals, insert_approval, load_run, list_runs,
       pending_approvals, insert_outcome, find_outcome, audit_all, audit_run, find_idem, insert_idem,
       anchors;
+  mutable std::mutex mutex;  // guards db, the statements and the counts
+  std::uint64_t commits = 0;
+  std::uint64_t transactions = 0;
+  std::mutex writers_mutex;  // guards what follows
+  std::deque<Writer*> writers;
+  std::size_t async_queued = 0;      // asynchronous writers in writers
+  bool stopping = false;             // the destructor runs: the writer thread drains and ends
+  std::condition_variable async_cv;  // the writer thread: an asynchronous writer leads
+  std::thread async_writer;
 };
 
-bool looks_like_sqlite(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  char header[16] = {};
-  in.read(header, sizeof header);
-  return in.gcount() == 16 &&
-         std::string_view(header, 16) == std::string_view("SQLite format 3\0", 16);
-}
+SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SqliteStore::~SqliteStore() = default;
 
-SqliteStore::SqliteStore(sqlite3* db) : db_(db), statements_(std::make_unique<Statements>()) {}
-
-SqliteStore::~SqliteStore() {
+SqliteStore::Impl::~Impl() {
   {
-    std::lock_guard lock(writers_mutex_);
-    stopping_ = true;
+    std::lock_guard lock(writers_mutex);
+    stopping = true;
   }
-  async_cv_.notify_one();
-  if (async_writer_.joinable()) async_writer_.join();  // after it wrote what was queued
-  statements_.reset();                                 // finalize statements before closing
-  sqlite3_close_v2(db_);
+  async_cv.notify_one();
+  if (async_writer.joinable()) async_writer.join();  // after it wrote what was queued
 }
 
 Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::path& path,
                                                        SqliteStoreOptions options) {
-  sqlite3* db = nullptr;
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
-    std::string message = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close_v2(db);
-    return Error(ErrorCode::unavailable, "cannot open store '" + path.string() + "': " + message);
-  }
-  std::shared_ptr<SqliteStore> store(new SqliteStore(db));
-  sqlite3_busy_timeout(db, static_cast<int>(options.busy_timeout.count()));
-  sqlite3_extended_result_codes(db, 1);
   const std::string where = "store '" + path.string() + "'";
-  if (auto s = exec(db, "PRAGMA journal_mode=WAL", where + ": not a usable SQLite database"); !s) {
-    return std::move(s).error();
-  }
-  if (auto s = exec(
-          db, options.synchronous_normal ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL",
-          where);
-      !s) {
-    return std::move(s).error();
-  }
-  if (auto s = store->migrate(); !s)
+  auto db = sqlite::Database::open(path,
+                                   {.create = true,
+                                    .busy_timeout = options.busy_timeout,
+                                    .wal = true,
+                                    .synchronous = options.synchronous_normal ? "NORMAL" : "FULL"},
+                                   where);
+  if (!db) return std::move(db).error();
+  auto impl = std::make_unique<Impl>(std::move(*db));
+  if (auto s = impl->migrate(); !s)
     return Error(s.error().code(), where + ": " + s.error().message());
-  if (auto s = store->prepare(); !s)
+  if (auto s = impl->prepare(); !s)
     return Error(s.error().code(), where + ": " + s.error().message());
-  return store;
+  return std::shared_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
 }
 
-Status SqliteStore::migrate() {
-  Transaction tx(db_);
+Status SqliteStore::Impl::migrate() {
+  sqlite::Transaction tx(db);
   if (auto s = tx.begin(); !s) return s;
   Statement version;
-  if (auto s = version.prepare(db_, "PRAGMA user_version"); !s) return s;
+  if (auto s = version.prepare(db, "PRAGMA user_version"); !s) return s;
   auto row = version.step();
   if (!row) return std::move(row).error();
   const auto current = version.integer(0);
@@ -176,7 +162,7 @@ Status SqliteStore::migrate() {
   if (current == 0) {
     // A fresh file, or somebody else's database: refuse to add tables to a foreign one.
     Statement tables;
-    if (auto s = tables.prepare(db_, "SELECT count(*) FROM sqlite_master"); !s) return s;
+    if (auto s = tables.prepare(db, "SELECT count(*) FROM sqlite_master"); !s) return s;
     auto r = tables.step();
     if (!r) return std::move(r).error();
     if (tables.integer(0) != 0) {
@@ -185,28 +171,22 @@ Status SqliteStore::migrate() {
     }
   }
   for (auto v = current; v < kSchemaVersion; ++v) {
-    if (auto s = exec(db_, kMigrations[static_cast<std::size_t>(v)],
-                      "migrating to schema " + std::to_string(v + 1));
+    if (auto s = db.exec(kMigrations[static_cast<std::size_t>(v)],
+                         "migrating to schema " + std::to_string(v + 1));
         !s) {
       return s;
     }
   }
   if (current != kSchemaVersion) {
     const std::string set = "PRAGMA user_version=" + std::to_string(kSchemaVersion);
-    if (auto s = exec(db_, set.c_str(), "recording the schema version"); !s) return s;
+    if (auto s = db.exec(set, "recording the schema version"); !s) return s;
   }
   return tx.commit();
 }
 
-Status SqliteStore::prepare() {
-  auto& st = *statements_;
+Status SqliteStore::Impl::prepare() {
+  auto& st = *this;
   const std::pair<Statement*, const char*> all[] = {
-      {&st.begin, "BEGIN IMMEDIATE"},
-      {&st.commit, "COMMIT"},
-      {&st.rollback, "ROLLBACK"},
-      {&st.savepoint, "SAVEPOINT writer"},
-      {&st.release_savepoint, "RELEASE writer"},
-      {&st.rollback_to_savepoint, "ROLLBACK TO writer"},
       {&st.upsert_run,
        "INSERT INTO runs(run_id, status, state, audit_count, audit_head, updated_millis) "
        "VALUES(?1,?2,?3,?4,?5,?6) "
@@ -239,51 +219,40 @@ Status SqliteStore::prepare() {
       {&st.anchors, "SELECT run_id, audit_count, audit_head FROM runs"},
   };
   for (const auto& [statement, sql] : all) {
-    if (auto s = statement->prepare(db_, sql); !s) return s;
+    if (auto s = statement->prepare(db, sql); !s) return s;
   }
   return {};
 }
 
-// One commit waiting to be written: the writer queue batches concurrent ones. A commit()
-// waits on `cv`; an asynchronous one is owned by the queue and told through `on_done`.
-struct SqliteStore::Writer {
-  const AgentState& state;
-  std::string state_text;
-  std::span<const AuditEntry> entries;
-  Status result;
-  bool done = false;
-  std::condition_variable cv;
-  bool asynchronous = false;
-  Completion<Status> on_done;
-};
-
 Status SqliteStore::commit(const AgentState& state, std::span<const AuditEntry> entries) {
+  Impl& m = *impl_;
   // Serialised before queueing: concurrent writers do that part in parallel.
   Writer w{state, state.to_json_text(), entries};
-  std::unique_lock lock(writers_mutex_);
-  writers_.push_back(&w);
-  w.cv.wait(lock, [&] { return w.done || writers_.front() == &w; });
+  std::unique_lock lock(m.writers_mutex);
+  m.writers.push_back(&w);
+  w.cv.wait(lock, [&] { return w.done || m.writers.front() == &w; });
   if (w.done) return std::move(w.result);
-  const auto finished = lead(lock);
+  const auto finished = m.lead(lock);
   lock.unlock();
-  complete(finished);
+  Impl::complete(finished);
   return std::move(w.result);
 }
 
 void SqliteStore::commit_async(const AgentState& state, std::span<const AuditEntry> entries,
                                Completion<Status> done) {
+  Impl& m = *impl_;
   std::unique_ptr<Writer> w(new Writer{state, state.to_json_text(), entries});
   w->asynchronous = true;
   w->on_done = std::move(done);
-  std::unique_lock lock(writers_mutex_);
-  if (stopping_) {
+  std::unique_lock lock(m.writers_mutex);
+  if (m.stopping) {
     lock.unlock();
     w->on_done(Status(Error(ErrorCode::unavailable, "the store is closing")));
     return;
   }
-  if (!async_writer_.joinable()) {
+  if (!m.async_writer.joinable()) {
     try {
-      async_writer_ = std::thread([this] { async_writer_loop(); });
+      m.async_writer = std::thread([&m] { m.async_writer_loop(); });
     } catch (const std::system_error& e) {
       lock.unlock();
       w->on_done(Status(Error(ErrorCode::unavailable,
@@ -291,25 +260,25 @@ void SqliteStore::commit_async(const AgentState& state, std::span<const AuditEnt
       return;
     }
   }
-  writers_.push_back(w.release());
-  ++async_queued_;
-  if (writers_.size() == 1) async_cv_.notify_one();  // it leads: nobody else is writing
+  m.writers.push_back(w.release());
+  ++m.async_queued;
+  if (m.writers.size() == 1) m.async_cv.notify_one();  // it leads: nobody else is writing
 }
 
-std::vector<SqliteStore::Writer*> SqliteStore::lead(std::unique_lock<std::mutex>& lock) {
+std::vector<Writer*> SqliteStore::Impl::lead(std::unique_lock<std::mutex>& lock) {
   // The front writer leads: it writes everyone queued now in one transaction (group commit,
   // as LevelDB's writer queue does), and the others wait for its COMMIT.
-  const std::size_t n = std::min(writers_.size(), kMaxGroup);
-  std::vector<Writer*> group(writers_.begin(), writers_.begin() + static_cast<std::ptrdiff_t>(n));
+  const std::size_t n = std::min(writers.size(), kMaxGroup);
+  std::vector<Writer*> group(writers.begin(), writers.begin() + static_cast<std::ptrdiff_t>(n));
   lock.unlock();
   write_group(group);
   lock.lock();
-  writers_.erase(writers_.begin(), writers_.begin() + static_cast<std::ptrdiff_t>(n));
+  writers.erase(writers.begin(), writers.begin() + static_cast<std::ptrdiff_t>(n));
   std::vector<Writer*> finished;
   for (Writer* w : group) {
     if (w->asynchronous) {
       finished.push_back(w);
-      --async_queued_;
+      --async_queued;
     } else {
       w->done = true;
       w->cv.notify_one();  // under the lock: it cannot return (and go) before we let go
@@ -319,19 +288,19 @@ std::vector<SqliteStore::Writer*> SqliteStore::lead(std::unique_lock<std::mutex>
   return finished;
 }
 
-void SqliteStore::hand_over() {
-  if (writers_.empty()) {
-    if (stopping_) async_cv_.notify_one();
+void SqliteStore::Impl::hand_over() {
+  if (writers.empty()) {
+    if (stopping) async_cv.notify_one();
     return;
   }
-  if (writers_.front()->asynchronous) {
-    async_cv_.notify_one();
+  if (writers.front()->asynchronous) {
+    async_cv.notify_one();
   } else {
-    writers_.front()->cv.notify_one();
+    writers.front()->cv.notify_one();
   }
 }
 
-void SqliteStore::complete(const std::vector<Writer*>& finished) {
+void SqliteStore::Impl::complete(const std::vector<Writer*>& finished) {
   for (Writer* w : finished) {
     std::unique_ptr<Writer> owned(w);
     Completion<Status> done = std::move(owned->on_done);
@@ -341,14 +310,13 @@ void SqliteStore::complete(const std::vector<Writer*>& finished) {
   }
 }
 
-void SqliteStore::async_writer_loop() {
-  std::unique_lock lock(writers_mutex_);
+void SqliteStore::Impl::async_writer_loop() {
+  std::unique_lock lock(writers_mutex);
   for (;;) {
-    async_cv_.wait(lock, [&] {
-      return (!writers_.empty() && writers_.front()->asynchronous) ||
-             (stopping_ && async_queued_ == 0);
+    async_cv.wait(lock, [&] {
+      return (!writers.empty() && writers.front()->asynchronous) || (stopping && async_queued == 0);
     });
-    if (writers_.empty() || !writers_.front()->asynchronous) return;  // stopping, all written
+    if (writers.empty() || !writers.front()->asynchronous) return;  // stopping, all written
     const auto finished = lead(lock);
     lock.unlock();
     complete(finished);
@@ -356,50 +324,41 @@ void SqliteStore::async_writer_loop() {
   }
 }
 
-void SqliteStore::write_group(const std::vector<Writer*>& group) {
-  std::lock_guard lock(mutex_);
-  auto& st = *statements_;
+void SqliteStore::Impl::write_group(const std::vector<Writer*>& group) {
+  std::lock_guard lock(mutex);
   auto fail_all = [&](const Status& s) {
     for (Writer* w : group)
       w->result = s;
   };
-  if (auto s = st.begin.run(); !s) return fail_all(s);
   // Anything that fails before COMMIT rolls the whole group back.
-  struct Rollback {
-    Statement& rollback;
-    bool armed = true;
-    ~Rollback() {
-      if (armed) (void)rollback.run();
-    }
-  } guard{st.rollback};
+  sqlite::Transaction tx(db);
+  if (auto s = tx.begin(); !s) return fail_all(s);
   if (group.size() == 1) {
     if (auto s = write_checkpoint(*group.front()); !s) return fail_all(s);
   } else {
     // Each writer's changes are all or nothing, whatever the others' fate: one that fails is
     // rolled back to its savepoint and told why; the rest still commit.
     for (Writer* w : group) {
-      if (auto s = st.savepoint.run(); !s) return fail_all(s);
+      sqlite::Savepoint savepoint(db, "writer");
+      if (auto s = savepoint.begin(); !s) return fail_all(s);
       w->result = write_checkpoint(*w);
-      if (!w->result) {
-        if (auto s = st.rollback_to_savepoint.run(); !s) return fail_all(s);
-      }
-      if (auto s = st.release_savepoint.run(); !s) return fail_all(s);
+      if (auto s = w->result.ok() ? savepoint.release() : savepoint.rollback(); !s)
+        return fail_all(s);
     }
   }
-  if (auto s = st.commit.run(); !s) return fail_all(s);
-  guard.armed = false;
-  commits_ += static_cast<std::uint64_t>(
+  if (auto s = tx.commit(); !s) return fail_all(s);
+  commits += static_cast<std::uint64_t>(
       std::count_if(group.begin(), group.end(), [](const Writer* w) { return w->result.ok(); }));
-  ++transactions_;
+  ++transactions;
 }
 
 SqliteStore::WriteStats SqliteStore::write_stats() const {
-  std::lock_guard lock(mutex_);
-  return {commits_, transactions_};
+  std::lock_guard lock(impl_->mutex);
+  return {impl_->commits, impl_->transactions};
 }
 
-Status SqliteStore::write_checkpoint(const Writer& w) {
-  auto& st = *statements_;
+Status SqliteStore::Impl::write_checkpoint(const Writer& w) {
+  auto& st = *this;
   const AgentState& state = w.state;
   if (auto s = st.upsert_run.bind(1, state.run_id)
                    .bind(2, to_string(state.status))
@@ -456,8 +415,8 @@ Status SqliteStore::append_audit(std::vector<AuditEntry>) {
 Result<std::optional<AgentState>> SqliteStore::load(std::string_view run_id) {
   std::string text;
   {
-    std::lock_guard lock(mutex_);
-    auto& q = statements_->load_run;
+    std::lock_guard lock(impl_->mutex);
+    auto& q = impl_->load_run;
     ResetOnExit reset(q);
     q.bind(1, run_id);
     auto row = q.step();
@@ -479,8 +438,8 @@ Result<std::optional<AgentState>> SqliteStore::load(std::string_view run_id) {
 }
 
 Result<std::vector<RunSummary>> SqliteStore::list_runs() {
-  std::lock_guard lock(mutex_);
-  auto& q = statements_->list_runs;
+  std::lock_guard lock(impl_->mutex);
+  auto& q = impl_->list_runs;
   ResetOnExit reset(q);
   std::vector<RunSummary> out;
   for (;;) {
@@ -494,8 +453,8 @@ Result<std::vector<RunSummary>> SqliteStore::list_runs() {
 }
 
 Result<std::vector<PendingApproval>> SqliteStore::pending_approvals() {
-  std::lock_guard lock(mutex_);
-  auto& q = statements_->pending_approvals;
+  std::lock_guard lock(impl_->mutex);
+  auto& q = impl_->pending_approvals;
   ResetOnExit reset(q);
   std::vector<PendingApproval> out;
   for (;;) {
@@ -525,8 +484,8 @@ Result<std::vector<PendingApproval>> SqliteStore::pending_approvals() {
 Status SqliteStore::record_outcome(std::string_view run_id, std::string_view step_id, int attempt,
                                    const ToolResult& result) {
   const std::string text = detail::json_text(result.to_json());
-  std::lock_guard lock(mutex_);
-  return statements_->insert_outcome.bind(1, run_id)
+  std::lock_guard lock(impl_->mutex);
+  return impl_->insert_outcome.bind(1, run_id)
       .bind(2, step_id)
       .bind(3, attempt)
       .bind(4, text)
@@ -537,8 +496,8 @@ Result<std::optional<ToolResult>> SqliteStore::find_outcome(std::string_view run
                                                             std::string_view step_id, int attempt) {
   std::string text;
   {
-    std::lock_guard lock(mutex_);
-    auto& q = statements_->find_outcome;
+    std::lock_guard lock(impl_->mutex);
+    auto& q = impl_->find_outcome;
     ResetOnExit reset(q);
     q.bind(1, run_id).bind(2, step_id).bind(3, attempt);
     auto row = q.step();
@@ -552,8 +511,8 @@ Result<std::optional<ToolResult>> SqliteStore::find_outcome(std::string_view run
 }
 
 Result<std::vector<AuditEntry>> SqliteStore::read_audit(std::string_view run_id) {
-  std::lock_guard lock(mutex_);
-  auto& q = run_id.empty() ? statements_->audit_all : statements_->audit_run;
+  std::lock_guard lock(impl_->mutex);
+  auto& q = run_id.empty() ? impl_->audit_all : impl_->audit_run;
   ResetOnExit reset(q);
   if (!run_id.empty()) q.bind(1, run_id);
   std::vector<AuditEntry> out;
@@ -576,8 +535,8 @@ Result<std::vector<AuditEntry>> SqliteStore::read_audit(std::string_view run_id)
 }
 
 Result<std::map<std::string, AuditAnchor>> SqliteStore::audit_anchors() {
-  std::lock_guard lock(mutex_);
-  auto& q = statements_->anchors;
+  std::lock_guard lock(impl_->mutex);
+  auto& q = impl_->anchors;
   ResetOnExit reset(q);
   std::map<std::string, AuditAnchor> out;
   for (;;) {
@@ -592,8 +551,8 @@ Result<std::map<std::string, AuditAnchor>> SqliteStore::audit_anchors() {
 Result<std::optional<ToolResult>> SqliteStore::find(std::string_view tool, std::string_view key) {
   std::string text;
   {
-    std::lock_guard lock(mutex_);
-    auto& q = statements_->find_idem;
+    std::lock_guard lock(impl_->mutex);
+    auto& q = impl_->find_idem;
     ResetOnExit reset(q);
     q.bind(1, tool).bind(2, key);
     auto row = q.step();
@@ -608,8 +567,8 @@ Result<std::optional<ToolResult>> SqliteStore::find(std::string_view tool, std::
 
 Status SqliteStore::record(std::string_view tool, std::string_view key, const ToolResult& result) {
   const std::string text = detail::json_text(result.to_json());
-  std::lock_guard lock(mutex_);
-  return statements_->insert_idem.bind(1, tool).bind(2, key).bind(3, text).run();
+  std::lock_guard lock(impl_->mutex);
+  return impl_->insert_idem.bind(1, tool).bind(2, key).bind(3, text).run();
 }
 
 }  // namespace rein

@@ -120,6 +120,34 @@ TEST_CASE("SqlSandbox rolls back on rollback(), on a failing step and on destruc
   CHECK((*check->inspect("SELECT sum(qty) AS n FROM items"))[0]["n"] == 5);
 }
 
+TEST_CASE("SqlSandbox leaves nothing open after a plan fails while running") {
+  Db db;
+  rein::SqlSandboxOptions options;
+  options.max_rows = 2;
+  auto sandbox = db.open(options);
+  auto other = db.open();
+  REQUIRE(sandbox->execute(mutate("INSERT INTO log(id, note) VALUES (1, 'kept');")).ok());
+  REQUIRE(sandbox->commit().ok());
+  // Each fails after its UPDATE ran: a failing step, too many rows, a refused change.
+  const char* failing[] = {
+      "UPDATE items SET qty = 9 WHERE id = 1;\nINSERT INTO log(id, note) VALUES (1, 'x');",
+      "UPDATE items SET qty = 9 WHERE id = 1;\nSELECT * FROM items, items AS again;",
+      "UPDATE items SET qty = 9 WHERE id = 1;\nREPLACE INTO log(id, note) VALUES (1, 'z');"};
+  std::int64_t qty = 10;
+  for (const char* sql : failing) {
+    INFO(sql);
+    REQUIRE_FALSE(sandbox->execute(mutate(sql)).ok());
+    CHECK_FALSE(sandbox->pending());
+    // The plan's changes are gone, and the next plan commits for everyone to see.
+    CHECK((*sandbox->inspect("SELECT qty FROM items WHERE id = 1"))[0]["qty"] == 5);
+    ++qty;
+    REQUIRE(
+        sandbox->execute(mutate("UPDATE items SET qty = :qty WHERE id = 2;"), {{"qty", qty}}).ok());
+    REQUIRE(sandbox->commit().ok());
+    CHECK((*other->inspect("SELECT qty FROM items WHERE id = 2"))[0]["qty"] == qty);
+  }
+}
+
 TEST_CASE("SqlSandbox refuses what the allow-list does not grant, naming the step and rule") {
   Db db;
   auto sandbox = db.open();
