@@ -12,6 +12,9 @@
 #   tools/dev.sh fuzz [--seconds N]        libFuzzer (clang, ASan+UBSan) on the parsers of
 #                                          model output, N seconds a target (default 30),
 #                                          seeded from tests/fuzz/corpus
+#   tools/dev.sh format [--check]          clang-format every C++ source in place; --check
+#                                          changes nothing and fails, listing the files, when
+#                                          one is not formatted (CI runs it)
 #
 # Build trees live under build/ (build/release, build/address-undefined, build/thread,
 # build/fuzz).
@@ -159,8 +162,29 @@ case "$command" in
       fi
     done
     ;;
+  format)
+    install_missing clang-format
+    mapfile -t sources < <(cd "$root" && find include src tests examples bench tools \
+      \( -path bench/peers -o -path tests/fuzz/corpus \) -prune -o \
+      -type f \( -name '*.cpp' -o -name '*.hpp' \) -print | sort)
+    cd "$root"
+    if [ "${1:-}" = --check ]; then
+      unformatted=()
+      for f in "${sources[@]}"; do
+        clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || unformatted+=("$f")
+      done
+      if ((${#unformatted[@]})); then
+        echo "rein: not formatted as .clang-format says (tools/dev.sh format fixes them):" >&2
+        printf '  %s\n' "${unformatted[@]}" >&2
+        exit 1
+      fi
+      echo "rein: ${#sources[@]} sources formatted as .clang-format says"
+    else
+      clang-format -i "${sources[@]}"
+    fi
+    ;;
   *)
-    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

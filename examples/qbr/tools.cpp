@@ -22,14 +22,16 @@ rein::ToolSpec spec(std::string name, std::string description, json input, json 
 }
 
 json account_input() {
-  return json::parse(R"({"type": "object", "additionalProperties": false, "required": ["account_id"],
+  return json::parse(
+      R"({"type": "object", "additionalProperties": false, "required": ["account_id"],
       "properties": {"account_id": {"type": "string", "pattern": "^A[0-9]{3}$"}}})");
 }
 
 std::vector<std::int64_t> usage_stale(std::vector<std::int64_t> s) {
   // series[:-7] + [sum(series[-14:-7]) // 7] * 7
   std::int64_t sum = 0;
-  for (std::size_t i = s.size() - 14; i < s.size() - 7; ++i) sum += s[i];
+  for (std::size_t i = s.size() - 14; i < s.size() - 7; ++i)
+    sum += s[i];
   std::fill(s.end() - 7, s.end(), sum / 7);
   return s;
 }
@@ -37,31 +39,40 @@ std::vector<std::int64_t> usage_stale(std::vector<std::int64_t> s) {
 }  // namespace
 
 rein::FailureInjector register_tools(rein::ToolRegistry& registry, const Data& data,
-                                     std::shared_ptr<SlideStore> slides, rein::Env& env, const ToolOptions& options) {
+                                     std::shared_ptr<SlideStore> slides, rein::Env& env,
+                                     const ToolOptions& options) {
   rein::FailureRates rates = rein::FailureRates::notebook(options.failure_rate);
   rates.latency_min = rates.latency_max = options.latency;
   rein::FailureInjector chaos(rates, options.seed);
-  auto stamp_stale = [&env](rein::ToolResult& r) { r.data["as_of"] = env.unix_millis() - kStaleAgeMillis; };
+  auto stamp_stale = [&env](rein::ToolResult& r) {
+    r.data["as_of"] = env.unix_millis() - kStaleAgeMillis;
+  };
   auto with_timeout = [&options](rein::ToolSpec s) {
     s.timeout = options.timeout;
     return s;
   };
 
   (void)registry.register_tool(
-      with_timeout(spec("crm.search", "Accounts of a sales region, with owner",
-                        json::parse(R"({"type": "object", "additionalProperties": false, "required": ["region"],
+      with_timeout(spec(
+          "crm.search", "Accounts of a sales region, with owner",
+          json::parse(R"({"type": "object", "additionalProperties": false, "required": ["region"],
                             "properties": {"region": {"type": "string", "enum": ["east", "west"]}}})"),
-                        json::parse(R"({"type": "object", "required": ["accounts", "as_of"]})"))),
+          json::parse(R"({"type": "object", "required": ["accounts", "as_of"]})"))),
       chaos.wrap(
           [&data, &env](const json& args, rein::ToolContext&) {
             json accounts = json::array();
             for (const auto& a : data.accounts) {
               if (a.region == args["region"]) {
-                accounts.push_back({{"account_id", a.account_id}, {"name", a.name}, {"owner", a.owner}, {"region", a.region}});
+                accounts.push_back({{"account_id", a.account_id},
+                                    {"name", a.name},
+                                    {"owner", a.owner},
+                                    {"region", a.region}});
               }
             }
-            return rein::ToolResult::success({{"accounts", accounts}, {"as_of", env.unix_millis()}},
-                                             {{"source", "crm://accounts?region=" + args["region"].get<std::string>(), ""}});
+            return rein::ToolResult::success(
+                {{"accounts", accounts}, {"as_of", env.unix_millis()}},
+                {rein::Evidence::source("crm://accounts?region=" +
+                                        args["region"].get<std::string>())});
           },
           [stamp_stale](rein::ToolResult& r) {
             auto& accounts = r.data["accounts"];  // the notebook: accounts[:-1] or accounts
@@ -70,17 +81,21 @@ rein::FailureInjector register_tools(rein::ToolRegistry& registry, const Data& d
           }));
 
   (void)registry.register_tool(
-      with_timeout(spec("billing.mrr", "Monthly recurring revenue of an account: current value and 90-day series",
-                        account_input(),
-                        json::parse(R"({"type": "object", "required": ["current_mrr", "mrr_series", "as_of"],
+      with_timeout(spec(
+          "billing.mrr", "Monthly recurring revenue of an account: current value and 90-day series",
+          account_input(),
+          json::parse(R"({"type": "object", "required": ["current_mrr", "mrr_series", "as_of"],
                             "properties": {"current_mrr": {"type": "integer"}, "mrr_series": {"type": "array", "items": {"type": "integer"}}}})"))),
       chaos.wrap(
           [&data, &env](const json& args, rein::ToolContext&) {
             const std::string id = args["account_id"];
             auto it = data.mrr_series.find(id);
-            if (it == data.mrr_series.end()) return rein::ToolResult::failure("404: no billing account " + id);
-            return rein::ToolResult::success({{"current_mrr", it->second.back()}, {"mrr_series", it->second}, {"as_of", env.unix_millis()}},
-                                             {{"source", "billing://mrr/" + id, ""}});
+            if (it == data.mrr_series.end())
+              return rein::ToolResult::failure("404: no billing account " + id);
+            return rein::ToolResult::success({{"current_mrr", it->second.back()},
+                                              {"mrr_series", it->second},
+                                              {"as_of", env.unix_millis()}},
+                                             {rein::Evidence::source("billing://mrr/" + id)});
           },
           [stamp_stale](rein::ToolResult& r) {
             // series[:-5] + [series[-6]] * 5
@@ -92,17 +107,21 @@ rein::FailureInjector register_tools(rein::ToolRegistry& registry, const Data& d
           }));
 
   (void)registry.register_tool(
-      with_timeout(spec("product.usage", "Daily active users of an account over 90 days, and the two-week trend",
-                        account_input(),
-                        json::parse(R"({"type": "object", "required": ["daily_active", "usage_trend", "as_of"]})"))),
+      with_timeout(spec(
+          "product.usage", "Daily active users of an account over 90 days, and the two-week trend",
+          account_input(),
+          json::parse(
+              R"({"type": "object", "required": ["daily_active", "usage_trend", "as_of"]})"))),
       chaos.wrap(
           [&data, &env](const json& args, rein::ToolContext&) {
             const std::string id = args["account_id"];
             auto it = data.daily_active.find(id);
-            if (it == data.daily_active.end()) return rein::ToolResult::failure("404: no usage for " + id);
-            return rein::ToolResult::success(
-                {{"daily_active", it->second}, {"usage_trend", usage_trend(it->second)}, {"as_of", env.unix_millis()}},
-                {{"source", "usage://dau/" + id, ""}});
+            if (it == data.daily_active.end())
+              return rein::ToolResult::failure("404: no usage for " + id);
+            return rein::ToolResult::success({{"daily_active", it->second},
+                                              {"usage_trend", usage_trend(it->second)},
+                                              {"as_of", env.unix_millis()}},
+                                             {rein::Evidence::source("usage://dau/" + id)});
           },
           [stamp_stale](rein::ToolResult& r) {
             auto series = usage_stale(r.data["daily_active"].get<std::vector<std::int64_t>>());
@@ -112,7 +131,9 @@ rein::FailureInjector register_tools(rein::ToolRegistry& registry, const Data& d
           }));
 
   (void)registry.register_tool(
-      with_timeout(spec("tickets.risks", "Open support tickets of an account, as risks with severity", account_input(),
+      with_timeout(spec("tickets.risks",
+                        "Open support tickets of an account, as risks with severity",
+                        account_input(),
                         json::parse(R"({"type": "object", "required": ["top_risks", "as_of"]})"))),
       chaos.wrap(
           [&data, &env](const json& args, rein::ToolContext&) {
@@ -120,15 +141,17 @@ rein::FailureInjector register_tools(rein::ToolRegistry& registry, const Data& d
             if (data.find(id) == nullptr) return rein::ToolResult::failure("404: no account " + id);
             json risks = json::array();
             for (const auto& t : data.tickets) {
-              if (t.account_id == id && t.open) risks.push_back({{"severity", t.severity}, {"title", t.title}});
+              if (t.account_id == id && t.open)
+                risks.push_back({{"severity", t.severity}, {"title", t.title}});
             }
             return rein::ToolResult::success({{"top_risks", risks}, {"as_of", env.unix_millis()}},
-                                             {{"source", "tickets://open/" + id, ""}});
+                                             {rein::Evidence::source("tickets://open/" + id)});
           },
           stamp_stale));
 
-  auto slide_spec = spec("slides.make", "Creates the QBR slide of an account from a complete, cited deck spec",
-                         json::parse(R"({"type": "object", "additionalProperties": false, "required": ["deck_spec"],
+  auto slide_spec = spec(
+      "slides.make", "Creates the QBR slide of an account from a complete, cited deck spec",
+      json::parse(R"({"type": "object", "additionalProperties": false, "required": ["deck_spec"],
                            "properties": {"deck_spec": {"type": "object", "additionalProperties": false,
                              "required": ["account_id", "account_name", "owner", "current_mrr", "trend_90d", "top_risks",
                                           "next_actions", "citations", "idem"],
@@ -143,7 +166,8 @@ rein::FailureInjector register_tools(rein::ToolRegistry& registry, const Data& d
                                "citations": {"type": "array", "minItems": 1,
                                              "items": {"type": "object", "required": ["type", "uri"]}},
                                "idem": {"type": "string", "pattern": "^A[0-9]{3}-qbr$"}}}}})"),
-                         json::parse(R"({"type": "object", "required": ["slide_id"], "properties": {"slide_id": {"type": "string"}}})"));
+      json::parse(
+          R"({"type": "object", "required": ["slide_id"], "properties": {"slide_id": {"type": "string"}}})"));
   slide_spec.side_effects = true;
   slide_spec.idempotency.key_pointer = "/deck_spec/idem";
   slide_spec.idempotency.key_required = true;
@@ -157,7 +181,8 @@ rein::FailureInjector register_tools(rein::ToolRegistry& registry, const Data& d
           std::snprintf(id, sizeof id, "S%03d", ++slides->made);
           it->second = id;
         }
-        return rein::ToolResult::success({{"slide_id", it->second}}, {{"artifact", "slides://" + it->second, ""}});
+        return rein::ToolResult::success({{"slide_id", it->second}},
+                                         {rein::Evidence::artifact("slides://" + it->second)});
       }));
   return chaos;
 }
