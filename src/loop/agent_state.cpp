@@ -4,6 +4,7 @@
 #include "core/json_reader.hpp"
 #include "core/json_text.hpp"
 #include "core/json_writer.hpp"
+#include "core/value_fields.hpp"
 #include "loop/state_text.hpp"
 
 namespace rein {
@@ -42,11 +43,6 @@ void read_enum(JsonReader& r, const char* field, const detail::EnumNames<Enum, N
   auto parsed = names.parse(text);
   if (!parsed) return r.fail(field, "has unknown value '" + text + "'");
   out = *parsed;
-}
-
-json observation_json(const Observation& o) {
-  return {{"source", o.source}, {"content", o.content}, {"confidence", o.confidence},
-          {"trusted", o.trusted}, {"step", o.step}, {"at_millis", o.at_millis}};
 }
 
 Result<Observation> observation_from_json(const json& j, const std::string& where) {
@@ -197,34 +193,29 @@ Result<RunMetrics> metrics_from_json(const json& j, const std::string& where) {
 
 // The checkpoint's text, written directly: a run's state is serialized on every durable
 // commit, and building a json tree first doubled the cost.
-std::string result_text(const ToolResult& r) {
-  return detail::JsonObjectWriter()
-      .integer("attempts", r.attempts)
-      .value("data", r.data)
-      .integer("duration_us", r.duration.count())
-      .strings("errors", r.errors)
-      .raw("evidence", detail::evidence_text(r.evidence))
-      .string("idempotency_key", r.idempotency_key)
-      .boolean("replayed", r.replayed)
-      .string("status", to_string(r.status))
-      .string("tool_version", r.tool_version)
-      .boolean("transient", r.transient)
-      .finish();
+
+// `value`'s fields as a nested object, or null.
+template <typename T>
+void optional_object(detail::JsonObjectWriter& w, std::string_view key,
+                     const std::optional<T>& value) {
+  if (value) {
+    w.object(key, [&](auto& f) { detail::write_fields(f, *value); });
+  } else {
+    w.raw(key, "null");
+  }
 }
 
-std::string step_state_text(const StepState& s) {
-  detail::JsonObjectWriter w;
+void write_step_state(detail::JsonObjectWriter& w, const StepState& s) {
   w.raw("approval", s.approval ? detail::json_text(approval_json(*s.approval)) : std::string("null"));
   w.integer("attempts", s.attempts);
-  w.raw("decision", s.decision ? detail::decision_text(*s.decision, true) : std::string("null"));
+  optional_object(w, "decision", s.decision);
   w.string("idempotency_key", s.idempotency_key);
-  w.raw("result", s.result ? result_text(*s.result) : std::string("null"));
+  optional_object(w, "result", s.result);
   w.integer("retries", s.retries);
   w.integer("round", s.round);
   w.string("status", kStepStatusNames.name(s.status));
   w.raw("step", detail::plan_step_text(s.step));
-  w.raw("verdict", s.verdict ? detail::verdict_text(*s.verdict) : std::string("null"));
-  return w.finish();
+  optional_object(w, "verdict", s.verdict);
 }
 
 }  // namespace
@@ -239,28 +230,6 @@ std::string plan_step_text(const PlanStep& step) {
       .string("tool", step.tool)
       .string("why", step.why)
       .finish();
-}
-
-std::string evidence_text(const std::vector<Evidence>& evidence) {
-  std::string out = "[";
-  for (const auto& e : evidence) {
-    if (out.size() > 1) out.push_back(',');
-    JsonObjectWriter item;
-    if (!e.excerpt.empty()) item.string("excerpt", e.excerpt);
-    out += item.string("type", e.type).string("uri", e.uri).finish();
-  }
-  out.push_back(']');
-  return out;
-}
-
-std::string verdict_text(const Verdict& verdict) {
-  return JsonObjectWriter().string("kind", to_string(verdict.kind)).strings("reasons", verdict.reasons).finish();
-}
-
-std::string decision_text(const PolicyDecision& d, bool with_budget_flag) {
-  JsonObjectWriter w;
-  if (with_budget_flag) w.boolean("budget_exhausted", d.budget_exhausted);
-  return w.string("decision", to_string(d.decision)).string("reason", d.reason).string("rule", d.rule).finish();
 }
 
 }  // namespace detail
@@ -369,14 +338,19 @@ std::string AgentState::to_json_text() const {
       .string("goal", goal)
       .boolean("has_final_answer", final_answer.has_value())
       .value("input", input)
-      .raw("messages", array_of(messages, via_json([](const Message& m) { return rein::to_json(m); })))
+      .raw("messages",
+           array_of(messages, via_json([](const Message& m) { return rein::to_json(m); })))
       .raw("metrics", detail::json_text(metrics_json(metrics)))
       .raw("needs_review", array_of(needs_review, via_json(review_item_json)))
-      .raw("observations", array_of(observations, via_json(observation_json)))
+      .objects("observations", observations,
+               [](auto& f, const Observation& o) { detail::write_fields(f, o); })
       .value("outputs", outputs)
       .boolean("partial", partial)
       .integer("planning_rounds", planning_rounds)
-      .raw("principal", detail::JsonObjectWriter().string("id", principal.id).strings("roles", principal.roles).finish())
+      .raw("principal", detail::JsonObjectWriter()
+                            .string("id", principal.id)
+                            .strings("roles", principal.roles)
+                            .finish())
       .string("question", question)
       .strings("replan_reasons", replan_reasons)
       .raw("replan_step", replan_step ? detail::json_text(json(*replan_step)) : std::string("null"))
@@ -384,7 +358,7 @@ std::string AgentState::to_json_text() const {
       .string("status", kRunStatusNames.name(status))
       .string("status_reason", status_reason)
       .integer("step_index", step_index)
-      .raw("steps", array_of(steps, step_state_text))
+      .objects("steps", steps, write_step_state)
       .integer("updated_millis", updated_millis)
       .raw("usage", detail::json_text(rein::to_json(usage)));
   return w.finish();

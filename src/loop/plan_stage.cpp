@@ -7,6 +7,7 @@
 
 #include "core/host_call.hpp"
 #include "core/json_writer.hpp"
+#include "core/value_fields.hpp"
 #include "exec/park.hpp"
 #include "loop/state_text.hpp"
 #include "loop/turn.hpp"
@@ -156,9 +157,10 @@ Task<void> settle_answer(Turn& t, const json& answer) {
   SpanRecorder span = t.span("rein.verify");
   const Verdict verdict = co_await review_answer(t, answer);
   span.set("rein.verdict", std::string(to_string(verdict.kind)));
-  t.audit_text(
-      "answer",
-      JsonObjectWriter().value("answer", answer).raw("verdict", verdict_text(verdict)).finish());
+  t.audit_text("answer", JsonObjectWriter()
+                             .value("answer", answer)
+                             .object("verdict", [&](auto& f) { write_fields(f, verdict); })
+                             .finish());
   switch (verdict.kind) {
     case VerdictKind::accept:
       s.final_answer = answer;

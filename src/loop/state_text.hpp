@@ -1,5 +1,6 @@
-// Internal: canonical JSON text of the state's parts, shared by checkpoints (agent_state.cpp)
-// and audit payloads (runtime_step.cpp) so both always write them the same way.
+// Internal: canonical JSON text of a plan step, shared by checkpoints (agent_state.cpp) and
+// plan entries of the audit (plan_stage.cpp) so both always write it the same way. The values
+// inside steps that the audit hashes have their field lists in core/value_fields.hpp.
 #pragma once
 
 #include <string>
@@ -10,9 +11,5 @@
 namespace rein::detail {
 
 std::string plan_step_text(const PlanStep& step);
-std::string evidence_text(const std::vector<Evidence>& evidence);
-std::string verdict_text(const Verdict& verdict);
-// {"decision", "reason", "rule"}, plus "budget_exhausted" when `with_budget_flag`.
-std::string decision_text(const PolicyDecision& decision, bool with_budget_flag);
 
 }  // namespace rein::detail

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/json_writer.hpp"
+#include "core/value_fields.hpp"
 #include "exec/park.hpp"
 #include "loop/state_text.hpp"
 
@@ -169,10 +170,8 @@ void recall_memory(Turn& t) {
     o.trusted = m.trusted;
     o.step = t.state.step_index;
     o.at_millis = t.env.unix_millis();
-    t.audit("observation", {{"source", o.source},
-                            {"content", o.content},
-                            {"confidence", o.confidence},
-                            {"trusted", o.trusted}});
+    append_audit_text(t.state, t.entries, t.env.unix_millis(), "observation",
+                      canonical_text(o, kAuditObservationOmits));
     t.state.observations.push_back(std::move(o));
   }
 }
@@ -191,10 +190,8 @@ void observe(Turn& t) {
   for (auto& o : fresh) {
     o.step = t.state.step_index;
     if (o.at_millis == 0) o.at_millis = t.env.unix_millis();
-    t.audit("observation", {{"source", o.source},
-                            {"content", o.content},
-                            {"confidence", o.confidence},
-                            {"trusted", o.trusted}});
+    append_audit_text(t.state, t.entries, t.env.unix_millis(), "observation",
+                      canonical_text(o, kAuditObservationOmits));
     t.state.observations.push_back(std::move(o));
   }
 }
@@ -269,13 +266,10 @@ Authorized authorize(Turn& t) {
     // An allowed call's decision is recorded with the call (its tool_call entry); a refusal,
     // or a call sent for approval, gets an entry of its own now.
     if (d.decision != Decision::allow || d.budget_exhausted) {
-      t.audit_text("decision", JsonObjectWriter()
-                                   .string("decision", to_string(d.decision))
-                                   .string("reason", d.reason)
-                                   .string("rule", d.rule)
-                                   .string("step", st.step.id)
-                                   .string("tool", st.step.tool)
-                                   .finish());
+      const std::string step = json_string(st.step.id);
+      const std::string tool = json_string(st.step.tool);
+      const RawField call[] = {{"step", step}, {"tool", tool}};
+      t.audit_text("decision", canonical_text(d, kAuditDecisionOmits, call));
     }
     if (d.budget_exhausted) {
       st.decision = d;

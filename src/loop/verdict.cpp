@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include "core/enum_names.hpp"
+#include "core/value_fields.hpp"
 
 namespace rein {
 namespace {
@@ -21,7 +22,7 @@ void Verdict::merge(const Verdict& other) {
 }
 
 nlohmann::json Verdict::to_json() const {
-  return {{"kind", rein::to_string(kind)}, {"reasons", reasons}};
+  return detail::canonical_json(*this);
 }
 
 }  // namespace rein

@@ -2,6 +2,7 @@
 // its verdict moves the step on — accepted, retried, replanned, flagged, or the run failed.
 #include "core/host_call.hpp"
 #include "core/json_writer.hpp"
+#include "core/value_fields.hpp"
 #include "loop/state_text.hpp"
 #include "loop/turn.hpp"
 
@@ -99,21 +100,19 @@ void settle(Turn& t, Outcome& o, Verdict verdict, SpanRecorder& span) {
   const ToolResult& r = o.result;
   span.set("rein.verdict", std::string(to_string(verdict.kind)));
   // One entry per call: the decision that let it run, what came back, and what the critic
-  // made of it. The arguments are in the step's plan entry.
-  JsonObjectWriter call;
-  call.integer("attempts", r.attempts).value("data", r.data);
-  if (st.decision && o.executed) call.raw("decision", decision_text(*st.decision, false));
-  t.audit_text("tool_call", call.integer("duration_us", r.duration.count())
-                                .strings("errors", r.errors)
-                                .raw("evidence", evidence_text(r.evidence))
-                                .boolean("executed", o.executed)
-                                .string("idempotency_key", r.idempotency_key)
-                                .boolean("replayed", r.replayed)
-                                .string("status", to_string(r.status))
-                                .string("step", st.step.id)
-                                .string("tool", st.step.tool)
-                                .raw("verdict", verdict_text(verdict))
-                                .finish());
+  // made of it — the result's fields with the call's merged in. The arguments are in the
+  // step's plan entry.
+  const std::string decision =
+      st.decision && o.executed ? canonical_text(*st.decision, kAuditDecisionOmits) : std::string();
+  const std::string step = json_string(st.step.id);
+  const std::string tool = json_string(st.step.tool);
+  const std::string judged = canonical_text(verdict);
+  const RawField call[] = {{"decision", decision},
+                           {"executed", o.executed ? "true" : "false"},
+                           {"step", step},
+                           {"tool", tool},
+                           {"verdict", judged}};
+  t.audit_text("tool_call", canonical_text(r, kToolCallResultOmits, call));
   apply(t, st, std::move(o.result), std::move(verdict));
 }
 

@@ -11,8 +11,9 @@
 #include "core/enum_names.hpp"
 #include "core/glob.hpp"
 #include "core/json_pointer.hpp"
-#include "policy/policy_canonical.hpp"
 #include "core/utf8.hpp"
+#include "core/value_fields.hpp"
+#include "policy/policy_canonical.hpp"
 
 namespace rein {
 
@@ -95,8 +96,9 @@ std::string_view to_string(Decision decision) noexcept { return kDecisionNames.n
 
 std::optional<Decision> decision_from_string(std::string_view name) noexcept { return kDecisionNames.parse(name); }
 
+// The decision as the audit records it (budget_exhausted left out), from the one field list.
 json PolicyDecision::to_json() const {
-  return {{"decision", rein::to_string(decision)}, {"rule", rule}, {"reason", reason}};
+  return json::parse(detail::canonical_text(*this, detail::kAuditDecisionOmits));
 }
 
 ArgConstraint ArgConstraint::equals(std::string pointer, json value) {

@@ -1,9 +1,10 @@
 #include "rein/tool.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include "core/enum_names.hpp"
 #include "core/json_reader.hpp"
-#include <cmath>
+#include "core/value_fields.hpp"
 
 namespace rein {
 namespace {
@@ -34,22 +35,7 @@ ToolResult ToolResult::failure(std::string message, bool transient) {
 }
 
 nlohmann::json ToolResult::to_json() const {
-  nlohmann::json evidence_json = nlohmann::json::array();
-  for (const auto& e : evidence) {
-    nlohmann::json item = {{"type", e.type}, {"uri", e.uri}};
-    if (!e.excerpt.empty()) item["excerpt"] = e.excerpt;
-    evidence_json.push_back(std::move(item));
-  }
-  return {{"status", to_string(status)},
-          {"data", data},
-          {"errors", errors},
-          {"evidence", std::move(evidence_json)},
-          {"idempotency_key", idempotency_key},
-          {"tool_version", tool_version},
-          {"duration_us", duration.count()},
-          {"attempts", attempts},
-          {"transient", transient},
-          {"replayed", replayed}};
+  return detail::canonical_json(*this);
 }
 
 Result<ToolResult> ToolResult::from_json(const nlohmann::json& j) {
