@@ -17,6 +17,7 @@
 #include "benchmarks.hpp"
 #include "harness.hpp"
 #include "rein/memory.hpp"
+#include "rein/memory_manager.hpp"
 
 namespace rein::bench {
 

@@ -123,6 +123,17 @@ class [[nodiscard]] Result {
   std::variant<T, Error> storage_;
 };
 
+// True when `result` failed with ErrorCode::not_found. Lookups that may find nothing (RunStore::
+// load, RunStore::find_outcome, IdempotencyStore::find, MemoryManager::get) return Result<T> and
+// report absence as not_found, so a caller tells "absent" from "the store failed" in one test:
+//   auto state = store.load(id);
+//   if (is_not_found(state)) { /* no such run */ }
+//   else if (!state) return state.error();  // a real failure, e.g. data_loss
+template <typename T>
+bool is_not_found(const Result<T>& result) noexcept {
+  return !result.ok() && result.error().code() == ErrorCode::not_found;
+}
+
 // Success, or an Error.
 template <>
 class [[nodiscard]] Result<void> {

@@ -22,15 +22,16 @@ namespace rein {
 class IdempotencyStore {
  public:
   virtual ~IdempotencyStore() = default;
-  // The recorded result, or nullopt when none; an Error only when the store itself failed.
-  virtual Result<std::optional<ToolResult>> find(std::string_view tool, std::string_view key) = 0;
+  // The recorded result; ErrorCode::not_found when none is recorded under (tool, key), any
+  // other error only when the store itself failed. is_not_found() tells the two apart.
+  virtual Result<ToolResult> find(std::string_view tool, std::string_view key) = 0;
   // Records a successful result; recording a key twice keeps the first result.
   virtual Status record(std::string_view tool, std::string_view key, const ToolResult& result) = 0;
 };
 
 class InMemoryIdempotencyStore final : public IdempotencyStore {
  public:
-  Result<std::optional<ToolResult>> find(std::string_view tool, std::string_view key) override;
+  Result<ToolResult> find(std::string_view tool, std::string_view key) override;
   Status record(std::string_view tool, std::string_view key, const ToolResult& result) override;
   std::size_t size() const;
 

@@ -60,15 +60,20 @@ class RunStore {
   // durable, between the commits it makes when a run starts, changes status, or is changed by
   // the host; the runtime's own copy of a running run is then newer than the store's.
   virtual Status append_audit(std::vector<AuditEntry> entries) = 0;
-  virtual Result<std::optional<AgentState>> load(std::string_view run_id) = 0;
+  // The run's last checkpoint. ErrorCode::not_found when the store has none for `run_id` (an
+  // unknown run, or one with only audit entries or outcomes); any other error means the store
+  // failed (data_loss: the checkpoint is corrupt). is_not_found() tells the two apart.
+  virtual Result<AgentState> load(std::string_view run_id) = 0;
   virtual Result<std::vector<RunSummary>> list_runs() = 0;
   // Approvals still pending, across runs.
   virtual Result<std::vector<PendingApproval>> pending_approvals() = 0;
   // The outcome journal: one result per (run, step, attempt).
   virtual Status record_outcome(std::string_view run_id, std::string_view step_id, int attempt,
                                 const ToolResult& result) = 0;
-  virtual Result<std::optional<ToolResult>> find_outcome(std::string_view run_id,
-                                                         std::string_view step_id, int attempt) = 0;
+  // The journaled result; ErrorCode::not_found when none was recorded for (run, step, attempt),
+  // any other error when the store failed.
+  virtual Result<ToolResult> find_outcome(std::string_view run_id, std::string_view step_id,
+                                          int attempt) = 0;
   // A run's audit entries in order (all runs when `run_id` is empty).
   virtual Result<std::vector<AuditEntry>> read_audit(std::string_view run_id) = 0;
 };
@@ -88,13 +93,13 @@ class MemoryRunStore final : public RunStore {
   bool durable() const override { return false; }
   Status commit(const AgentState& state, std::span<const AuditEntry> entries) override;
   Status append_audit(std::vector<AuditEntry> entries) override;
-  Result<std::optional<AgentState>> load(std::string_view run_id) override;
+  Result<AgentState> load(std::string_view run_id) override;
   Result<std::vector<RunSummary>> list_runs() override;
   Result<std::vector<PendingApproval>> pending_approvals() override;
   Status record_outcome(std::string_view run_id, std::string_view step_id, int attempt,
                         const ToolResult& result) override;
-  Result<std::optional<ToolResult>> find_outcome(std::string_view run_id, std::string_view step_id,
-                                                 int attempt) override;
+  Result<ToolResult> find_outcome(std::string_view run_id, std::string_view step_id,
+                                  int attempt) override;
   Result<std::vector<AuditEntry>> read_audit(std::string_view run_id) override;
 
  private:

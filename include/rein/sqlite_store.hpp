@@ -62,17 +62,17 @@ class SqliteStore final : public RunStore, public IdempotencyStore {
                     Completion<Status> done) override;
   // Refused: a durable store takes audit entries only with their checkpoint.
   Status append_audit(std::vector<AuditEntry> entries) override;
-  Result<std::optional<AgentState>> load(std::string_view run_id) override;
+  Result<AgentState> load(std::string_view run_id) override;
   Result<std::vector<RunSummary>> list_runs() override;
   Result<std::vector<PendingApproval>> pending_approvals() override;
   Status record_outcome(std::string_view run_id, std::string_view step_id, int attempt,
                         const ToolResult& result) override;
-  Result<std::optional<ToolResult>> find_outcome(std::string_view run_id, std::string_view step_id,
-                                                 int attempt) override;
+  Result<ToolResult> find_outcome(std::string_view run_id, std::string_view step_id,
+                                  int attempt) override;
   Result<std::vector<AuditEntry>> read_audit(std::string_view run_id) override;
 
   // IdempotencyStore
-  Result<std::optional<ToolResult>> find(std::string_view tool, std::string_view key) override;
+  Result<ToolResult> find(std::string_view tool, std::string_view key) override;
   Status record(std::string_view tool, std::string_view key, const ToolResult& result) override;
 
   // Commits written so far, and the transactions they took (fewer under concurrency).

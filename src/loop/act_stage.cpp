@@ -22,10 +22,10 @@ Task<std::vector<Outcome>> recover(Turn& t) {
     if (st.status != StepStatus::running) continue;
     auto journaled = co_await store_io(
         t, [&] { return t.core.store->find_outcome(s.run_id, st.step.id, st.attempts); });
-    if (journaled && journaled->has_value()) {
+    if (journaled) {
       t.audit("recovery", {{"step", st.step.id},
                            {"action", "outcome journaled before the interruption; not run again"}});
-      out.push_back({&st, std::move(**journaled), false});
+      out.push_back({&st, std::move(*journaled), false});
       continue;
     }
     const ToolSpec* spec = t.tools.find(st.step.tool);

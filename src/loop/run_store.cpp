@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/not_found.hpp"
+
 namespace rein {
 
 namespace {
@@ -78,11 +80,11 @@ Status MemoryRunStore::append_audit(std::vector<AuditEntry> entries) {
   return {};
 }
 
-Result<std::optional<AgentState>> MemoryRunStore::load(std::string_view run_id) {
+Result<AgentState> MemoryRunStore::load(std::string_view run_id) {
   std::lock_guard lock(mutex_);
   auto it = runs_.find(run_id);
-  if (it == runs_.end()) return std::optional<AgentState>{};
-  return it->second.state;
+  if (it == runs_.end() || !it->second.state) return detail::no_run(run_id);
+  return *it->second.state;
 }
 
 Result<std::vector<RunSummary>> MemoryRunStore::list_runs() {
@@ -112,15 +114,15 @@ Status MemoryRunStore::record_outcome(std::string_view run_id, std::string_view 
   return {};
 }
 
-Result<std::optional<ToolResult>> MemoryRunStore::find_outcome(std::string_view run_id,
-                                                               std::string_view step_id,
-                                                               int attempt) {
+Result<ToolResult> MemoryRunStore::find_outcome(std::string_view run_id, std::string_view step_id,
+                                                int attempt) {
   std::lock_guard lock(mutex_);
   auto run = runs_.find(run_id);
-  if (run == runs_.end()) return std::optional<ToolResult>{};
-  auto it = run->second.outcomes.find(outcome_key(step_id, attempt));
-  if (it == run->second.outcomes.end()) return std::optional<ToolResult>{};
-  return std::optional<ToolResult>{it->second};
+  if (run != runs_.end()) {
+    auto it = run->second.outcomes.find(outcome_key(step_id, attempt));
+    if (it != run->second.outcomes.end()) return it->second;
+  }
+  return detail::no_outcome(run_id, step_id, attempt);
 }
 
 Result<std::vector<AuditEntry>> MemoryRunStore::read_audit(std::string_view run_id) {

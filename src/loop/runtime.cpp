@@ -82,10 +82,9 @@ void RuntimeCore::forget_if_ended(RunSlot& slot) {
 
 Result<AgentState*> RuntimeCore::load(RunSlot& slot, const std::string& run_id) {
   if (slot.live) return &*slot.live;
-  auto loaded = store->load(run_id);
+  auto loaded = store->load(run_id);  // not_found: "no run '<id>'"
   if (!loaded) return std::move(loaded).error();
-  if (!loaded->has_value()) return Error(ErrorCode::not_found, "no run '" + run_id + "'");
-  slot.keep(std::move(**loaded));
+  slot.keep(std::move(*loaded));
   return &*slot.live;
 }
 
@@ -247,10 +246,10 @@ Result<AgentState> Runtime::start(RunRequest request) {
   if (!core.configuration) return core.configuration.error();
   AgentState state;
   state.run_id = request.run_id.empty() ? core.env->new_id("run") : std::move(request.run_id);
-  auto existing = core.store->load(state.run_id);
-  if (!existing) return std::move(existing).error();
-  if (existing->has_value()) {
+  if (auto existing = core.store->load(state.run_id); existing) {
     return Error(ErrorCode::already_exists, "run '" + state.run_id + "' already exists");
+  } else if (!is_not_found(existing)) {
+    return std::move(existing).error();
   }
   state.goal = std::move(request.goal);
   state.principal = std::move(request.principal);

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/json_text.hpp"
+#include "core/not_found.hpp"
 #include "sqlite/database.hpp"
 
 namespace rein {
@@ -412,7 +413,7 @@ Status SqliteStore::append_audit(std::vector<AuditEntry>) {
                "a durable store takes audit entries only with their checkpoint (use commit)");
 }
 
-Result<std::optional<AgentState>> SqliteStore::load(std::string_view run_id) {
+Result<AgentState> SqliteStore::load(std::string_view run_id) {
   std::string text;
   {
     std::lock_guard lock(impl_->mutex);
@@ -421,7 +422,7 @@ Result<std::optional<AgentState>> SqliteStore::load(std::string_view run_id) {
     q.bind(1, run_id);
     auto row = q.step();
     if (!row) return std::move(row).error();
-    if (!*row) return std::optional<AgentState>{};
+    if (!*row) return detail::no_run(run_id);
     text = q.text(0);
   }
   json parsed = json::parse(text, nullptr, false);
@@ -434,7 +435,7 @@ Result<std::optional<AgentState>> SqliteStore::load(std::string_view run_id) {
     return Error(ErrorCode::data_loss, "checkpoint of run '" + std::string(run_id) +
                                            "' is corrupt: " + state.error().message());
   }
-  return std::optional<AgentState>{std::move(*state)};
+  return std::move(*state);
 }
 
 Result<std::vector<RunSummary>> SqliteStore::list_runs() {
@@ -492,8 +493,8 @@ Status SqliteStore::record_outcome(std::string_view run_id, std::string_view ste
       .run();
 }
 
-Result<std::optional<ToolResult>> SqliteStore::find_outcome(std::string_view run_id,
-                                                            std::string_view step_id, int attempt) {
+Result<ToolResult> SqliteStore::find_outcome(std::string_view run_id, std::string_view step_id,
+                                             int attempt) {
   std::string text;
   {
     std::lock_guard lock(impl_->mutex);
@@ -502,12 +503,10 @@ Result<std::optional<ToolResult>> SqliteStore::find_outcome(std::string_view run
     q.bind(1, run_id).bind(2, step_id).bind(3, attempt);
     auto row = q.step();
     if (!row) return std::move(row).error();
-    if (!*row) return std::optional<ToolResult>{};
+    if (!*row) return detail::no_outcome(run_id, step_id, attempt);
     text = q.text(0);
   }
-  auto r = parse_result(text, "journaled outcome of step '" + std::string(step_id) + "'");
-  if (!r) return std::move(r).error();
-  return std::optional<ToolResult>{std::move(*r)};
+  return parse_result(text, "journaled outcome of step '" + std::string(step_id) + "'");
 }
 
 Result<std::vector<AuditEntry>> SqliteStore::read_audit(std::string_view run_id) {
@@ -548,7 +547,7 @@ Result<std::map<std::string, AuditAnchor>> SqliteStore::audit_anchors() {
   return out;
 }
 
-Result<std::optional<ToolResult>> SqliteStore::find(std::string_view tool, std::string_view key) {
+Result<ToolResult> SqliteStore::find(std::string_view tool, std::string_view key) {
   std::string text;
   {
     std::lock_guard lock(impl_->mutex);
@@ -557,12 +556,10 @@ Result<std::optional<ToolResult>> SqliteStore::find(std::string_view tool, std::
     q.bind(1, tool).bind(2, key);
     auto row = q.step();
     if (!row) return std::move(row).error();
-    if (!*row) return std::optional<ToolResult>{};
+    if (!*row) return detail::no_idempotency_record(tool, key);
     text = q.text(0);
   }
-  auto r = parse_result(text, "idempotency record of '" + std::string(tool) + "'");
-  if (!r) return std::move(r).error();
-  return std::optional<ToolResult>{std::move(*r)};
+  return parse_result(text, "idempotency record of '" + std::string(tool) + "'");
 }
 
 Status SqliteStore::record(std::string_view tool, std::string_view key, const ToolResult& result) {

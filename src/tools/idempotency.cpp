@@ -1,5 +1,7 @@
 #include "rein/idempotency.hpp"
 
+#include "core/not_found.hpp"
+
 namespace rein {
 
 std::string InMemoryIdempotencyStore::slot(std::string_view tool, std::string_view key) {
@@ -10,12 +12,11 @@ std::string InMemoryIdempotencyStore::slot(std::string_view tool, std::string_vi
   return s;
 }
 
-Result<std::optional<ToolResult>> InMemoryIdempotencyStore::find(std::string_view tool,
-                                                                  std::string_view key) {
+Result<ToolResult> InMemoryIdempotencyStore::find(std::string_view tool, std::string_view key) {
   std::lock_guard lock(mutex_);
   auto it = results_.find(slot(tool, key));
-  if (it == results_.end()) return std::optional<ToolResult>{};
-  return std::optional<ToolResult>{it->second};
+  if (it == results_.end()) return detail::no_idempotency_record(tool, key);
+  return it->second;
 }
 
 Status InMemoryIdempotencyStore::record(std::string_view tool, std::string_view key,

@@ -73,8 +73,8 @@ Status check_spec(const ToolSpec& spec) {
 }
 
 // The ledger may be the host's own code: whatever it throws becomes an error value.
-Result<std::optional<ToolResult>> guarded_find(IdempotencyStore& store, std::string_view tool,
-                                               std::string_view key) {
+Result<ToolResult> guarded_find(IdempotencyStore& store, std::string_view tool,
+                                std::string_view key) {
   return detail::call_host("idempotency store", [&] { return store.find(tool, key); }, ErrorCode::unavailable);
 }
 
@@ -210,12 +210,12 @@ void ToolRegistry::Impl::release(const std::string& slot, const std::shared_ptr<
 
 std::optional<ToolResult> ToolRegistry::Impl::replay(const Entry& e, const std::string& key) {
   auto recorded = guarded_find(*store, e.spec.name, key);
+  if (is_not_found(recorded)) return std::nullopt;
   if (!recorded) {
     return make_result(ToolStatus::error, "idempotency ledger unavailable: " + recorded.error().message(),
                        /*transient=*/true);
   }
-  if (!recorded->has_value()) return std::nullopt;
-  ToolResult r = std::move(**recorded);
+  ToolResult r = std::move(*recorded);
   r.replayed = true;
   r.attempts = 0;
   r.idempotency_key = key;

@@ -157,7 +157,11 @@ int main(int argc, char** argv) {
                         rein::RuntimeOptions{.store = *store, .max_parallel_calls = 2});
 
   auto existing = (*store)->load(run_id);
-  const bool resume = existing && existing->has_value();
+  if (!existing && !rein::is_not_found(existing)) {
+    std::fprintf(stderr, "%s\n", existing.error().to_string().c_str());
+    return 4;
+  }
+  const bool resume = existing.ok();
   rein::RunRequest request{"post the ledger", {"crash-test", {"ledger"}}, nullptr, run_id};
   rein::Result<rein::AgentState> run = rein::Error(rein::ErrorCode::internal, "not run");
   if (!async) {

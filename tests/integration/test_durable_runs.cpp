@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 #include <thread>
 
+#include <sqlite3.h>
+
 #include "runtime_fixture.hpp"
 #include "../support/waiting.hpp"
 
@@ -238,6 +240,40 @@ TEST_CASE("recovery after an interruption follows the journal", "[runtime][recov
     CHECK(run->status == RunStatus::completed);
     CHECK(w.log.count("email.send") == 0);
   }
+}
+
+TEST_CASE("a corrupt checkpoint is a store failure, not an absent run", "[runtime][store]") {
+  const auto db = temp_db_path("corrupt");
+  World w(db);
+  w.add(spec("crm.search"));
+  Runtime rt(AgentConfig{"a", w.tools, allow_all(), StaticPlanner::fixed({call("s", "crm.search")}),
+                         nullptr},
+             RuntimeOptions{.store = w.store});
+  AgentState broken;
+  broken.run_id = "broken";
+  REQUIRE(w.store->commit(broken, {}).ok());
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
+  const int rc = sqlite3_exec(raw, "UPDATE runs SET state='not json'", nullptr, nullptr, nullptr);
+  sqlite3_close(raw);
+  REQUIRE(rc == SQLITE_OK);
+
+  // start neither says "already exists" nor starts a fresh run over the unreadable one.
+  auto started = rt.start(RunRequest{"g", {}, nullptr, "broken"});
+  REQUIRE_FALSE(started.ok());
+  CHECK(started.error().code() == ErrorCode::data_loss);
+  auto resumed = rt.run("broken");
+  REQUIRE_FALSE(resumed.ok());
+  CHECK(resumed.error().code() == ErrorCode::data_loss);
+  CHECK(w.log.count("crm.search") == 0);
+
+  // An id the store does not know is absent: run says so, start takes it (once).
+  CHECK(rt.run("nobody").error().code() == ErrorCode::not_found);
+  auto fresh = rt.run(RunRequest{"g", {}, nullptr, "fresh"});
+  REQUIRE(fresh.ok());
+  CHECK(fresh->status == RunStatus::completed);
+  CHECK(rt.start(RunRequest{"g", {}, nullptr, "fresh"}).error().code() ==
+        ErrorCode::already_exists);
 }
 
 TEST_CASE("concurrency: many runs at once in one process and one database", "[concurrency]") {

@@ -58,3 +58,15 @@ TEST_CASE("Status is success or an error", "[error]") {
   Error taken = std::move(failed).error();
   CHECK(taken.code() == ErrorCode::timeout);
 }
+
+TEST_CASE("is_not_found tells absence from other failures", "[error]") {
+  Result<int> found = 1;
+  CHECK_FALSE(rein::is_not_found(found));
+  Result<int> absent = Error(ErrorCode::not_found, "no run 'r'");
+  CHECK(rein::is_not_found(absent));
+  Result<int> corrupt = Error(ErrorCode::data_loss, "checkpoint of run 'r' is corrupt");
+  CHECK_FALSE(rein::is_not_found(corrupt));
+  CHECK(rein::is_not_found(Status(Error(ErrorCode::not_found, "no key"))));
+  CHECK_FALSE(rein::is_not_found(Status{}));
+  CHECK_FALSE(rein::is_not_found(Status(Error(ErrorCode::unavailable, "busy"))));
+}

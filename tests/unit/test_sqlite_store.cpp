@@ -73,9 +73,10 @@ TEST_CASE("checkpoints and audit commit together and load back", "[store]") {
   REQUIRE((*store)->commit(s, entries).ok());
   auto loaded = (*store)->load("run-1");
   REQUIRE(loaded.ok());
-  REQUIRE(loaded->has_value());
-  CHECK((*loaded)->to_json() == s.to_json());
-  CHECK_FALSE((*store)->load("nope")->has_value());
+  CHECK(loaded->to_json() == s.to_json());
+  auto unknown = (*store)->load("nope");
+  CHECK(rein::is_not_found(unknown));
+  CHECK(unknown.error().message() == "no run 'nope'");
 
   auto audit = (*store)->read_audit("run-1");
   REQUIRE(audit.ok());
@@ -101,7 +102,7 @@ TEST_CASE("a failed commit changes nothing", "[store]") {
   auto dup = rein::make_audit_entry("run-1", 0, "", 1, "status", json::object(), 2);
   auto st = store->commit(s, std::vector{dup});
   REQUIRE_FALSE(st.ok());
-  CHECK((*store->load("run-1"))->goal == "g");
+  CHECK(store->load("run-1")->goal == "g");
   CHECK(store->read_audit("run-1")->size() == 1);
 }
 
@@ -111,15 +112,23 @@ TEST_CASE("outcome journal, idempotency ledger and approvals", "[store]") {
   auto r = rein::ToolResult::success({{"slide_id", "S001"}});
   REQUIRE(store->record_outcome("run-1", "slide", 1, r).ok());
   CHECK(*store->find_outcome("run-1", "slide", 1) == r);
-  CHECK_FALSE(store->find_outcome("run-1", "slide", 2)->has_value());
+  auto other_attempt = store->find_outcome("run-1", "slide", 2);
+  CHECK(rein::is_not_found(other_attempt));
+  CHECK(other_attempt.error().message() ==
+        "no outcome journaled for run 'run-1' step 'slide' attempt 2");
+  CHECK(rein::is_not_found(store->find_outcome("run-9", "slide", 1)));
 
   REQUIRE(store->record("slides.make", "A100-qbr", r).ok());
   REQUIRE(
       store->record("slides.make", "A100-qbr", rein::ToolResult::success({{"slide_id", "S999"}}))
           .ok());
-  CHECK((*store->find("slides.make", "A100-qbr"))->data["slide_id"] ==
+  CHECK(store->find("slides.make", "A100-qbr")->data["slide_id"] ==
         "S001");  // the first record stays
-  CHECK_FALSE(store->find("slides.make", "other")->has_value());
+  auto other_key = store->find("slides.make", "other");
+  CHECK(rein::is_not_found(other_key));
+  CHECK(other_key.error().message() ==
+        "no result of tool 'slides.make' recorded under idempotency key 'other'");
+  CHECK(rein::is_not_found(store->find("slides.other", "A100-qbr")));
 
   auto s = state_of("run-2");
   rein::StepState st;
@@ -146,7 +155,7 @@ TEST_CASE("state survives reopening the file", "[store]") {
     REQUIRE(store->commit(state_of("run-1"), {}).ok());
   }
   auto again = *rein::SqliteStore::open(db.path);
-  CHECK(again->load("run-1")->has_value());
+  CHECK(again->load("run-1").ok());
 }
 
 TEST_CASE("opening refuses newer schemas, foreign databases and non-databases", "[store]") {
@@ -183,10 +192,28 @@ TEST_CASE("a corrupt checkpoint is reported, not loaded", "[store]") {
   auto loaded = store->load("run-1");
   REQUIRE_FALSE(loaded.ok());
   CHECK(loaded.error().code() == rein::ErrorCode::data_loss);
+  CHECK_FALSE(rein::is_not_found(loaded));  // corrupt is not absent
   CHECK(loaded.error().message() ==
         "checkpoint of run 'run-1' is corrupt: agent state: field 'run_id' must be a string");
   exec(db.path, "UPDATE runs SET state='not json'");
   CHECK(store->load("run-1").error().message() == "checkpoint of run 'run-1' is not valid JSON");
+}
+
+TEST_CASE("a corrupt outcome or ledger record is data_loss, not absent", "[store]") {
+  TempDb db;
+  auto store = *rein::SqliteStore::open(db.path);
+  REQUIRE(store->record_outcome("run-1", "slide", 1, rein::ToolResult::success({})).ok());
+  REQUIRE(store->record("slides.make", "k", rein::ToolResult::success({})).ok());
+  exec(db.path, "UPDATE outcomes SET result='not json'");
+  exec(db.path, "UPDATE idempotency SET result='[1]'");
+  auto outcome = store->find_outcome("run-1", "slide", 1);
+  REQUIRE_FALSE(outcome.ok());
+  CHECK(outcome.error().code() == rein::ErrorCode::data_loss);
+  CHECK_FALSE(rein::is_not_found(outcome));
+  auto recorded = store->find("slides.make", "k");
+  REQUIRE_FALSE(recorded.ok());
+  CHECK(recorded.error().code() == rein::ErrorCode::data_loss);
+  CHECK_FALSE(rein::is_not_found(recorded));
 }
 
 TEST_CASE("concurrency: many runs commit to one store from many threads", "[concurrency]") {
@@ -220,7 +247,7 @@ TEST_CASE("concurrency: many runs commit to one store from many threads", "[conc
   CHECK(all->size() == 240);
   auto anchors = store->audit_anchors();
   CHECK(rein::verify_audit(*all, &*anchors).ok);
-  CHECK((*store->load("run-3"))->step_index == 39);
+  CHECK(store->load("run-3")->step_index == 39);
 }
 
 TEST_CASE(
@@ -262,8 +289,8 @@ TEST_CASE(
   auto anchors = store->audit_anchors();
   CHECK(rein::verify_audit(*all, &*anchors).ok);
   for (int t = 0; t < kThreads; ++t) {
-    auto loaded = *store->load("run-" + std::to_string(t));
-    REQUIRE(loaded.has_value());
+    auto loaded = store->load("run-" + std::to_string(t));
+    REQUIRE(loaded.ok());
     CHECK(loaded->goal == "g");
     CHECK(loaded->step_index == kCommits - 1);
   }
@@ -333,7 +360,7 @@ TEST_CASE(
   CHECK(all->size() == kRuns + 4 * 20);
   auto anchors = store->audit_anchors();
   CHECK(rein::verify_audit(*all, &*anchors).ok);
-  CHECK((*store->load("async-17"))->audit_count == 1);
+  CHECK(store->load("async-17")->audit_count == 1);
 
   SECTION("a failing asynchronous commit is told why and changes nothing") {
     std::optional<rein::Status> told;
@@ -346,6 +373,6 @@ TEST_CASE(
     REQUIRE(told.has_value());
     CHECK_FALSE(told->ok());
     auto reopened = *rein::SqliteStore::open(db.path);
-    CHECK((*reopened->load("async-0"))->goal == "g");
+    CHECK(reopened->load("async-0")->goal == "g");
   }
 }

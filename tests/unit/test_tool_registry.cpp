@@ -419,7 +419,7 @@ TEST_CASE("failed side effects are not recorded, and keyless ones are never retr
 namespace {
 class ThrowingStore final : public rein::IdempotencyStore {
  public:
-  rein::Result<std::optional<ToolResult>> find(std::string_view, std::string_view) override {
+  rein::Result<ToolResult> find(std::string_view, std::string_view) override {
     throw std::runtime_error("disk on fire");
   }
   rein::Status record(std::string_view, std::string_view, const ToolResult&) override { return {}; }
