@@ -45,8 +45,8 @@ bool is_suspended(RunStatus status) noexcept;  // waits for the host, then resum
 
 // Something the run learned from outside its tools: a sensor, a user, the host.
 struct Observation {
-  std::string source;  // e.g. "user", "crm-webhook"
-  nlohmann::json content;
+  std::string source{};  // e.g. "user", "crm-webhook"
+  nlohmann::json content{};
   double confidence = 1.0;  // 0..1, as the source reports it
   bool trusted = false;     // false: shown to models as data, never as instructions
   std::int64_t step = 0;    // the loop step that took it in
@@ -57,11 +57,11 @@ struct Observation {
 
 // One node of the plan: a tool call and the steps it needs first.
 struct PlanStep {
-  std::string id;  // unique within the run
-  std::string tool;
+  std::string id{};  // unique within the run
+  std::string tool{};
   nlohmann::json args = nlohmann::json::object();
-  std::vector<std::string> depends_on;  // ids of steps whose success this one needs
-  std::string why;                      // the planner's reason, for people and audits
+  std::vector<std::string> depends_on{};  // ids of steps whose success this one needs
+  std::string why{};                      // the planner's reason, for people and audits
 
   friend bool operator==(const PlanStep&, const PlanStep&) = default;
 };
@@ -80,11 +80,11 @@ std::string_view to_string(StepStatus status) noexcept;
 std::optional<StepStatus> step_status_from_string(std::string_view name) noexcept;
 
 struct Approval {
-  std::string id;
+  std::string id{};
   std::string status = "pending";  // pending, approved, denied
-  std::string rule;                // the policy rule that asked for it
-  std::string reason;
-  std::string note;  // the person's note
+  std::string rule{};                // the policy rule that asked for it
+  std::string reason{};
+  std::string note{};  // the person's note
   std::int64_t requested_millis = 0;
   std::int64_t decided_millis = 0;
 
@@ -93,31 +93,31 @@ struct Approval {
 
 // A plan step and everything that happened to it.
 struct StepState {
-  PlanStep step;
+  PlanStep step{};
   StepStatus status = StepStatus::pending;
   std::int64_t round = 0;       // the planning round that added it
   int attempts = 0;             // times it was handed to the tool
   int retries = 0;              // critic retries used
-  std::string idempotency_key;  // side-effecting steps: the key of the current attempt
-  std::optional<PolicyDecision> decision;
-  std::optional<ToolResult> result;
-  std::optional<Verdict> verdict;
-  std::optional<Approval> approval;
+  std::string idempotency_key{};  // side-effecting steps: the key of the current attempt
+  std::optional<PolicyDecision> decision{};
+  std::optional<ToolResult> result{};
+  std::optional<Verdict> verdict{};
+  std::optional<Approval> approval{};
 };
 
 // Something that needs a person: an unverifiable result, a denied call, an unknown outcome.
 struct ReviewItem {
-  std::string step_id;  // "" for run-level items
-  std::string source;   // "critic", "policy", "approval", "recovery", "budget", "planner"
-  std::vector<std::string> issues;
-  nlohmann::json data;  // what was produced, for the reviewer (may be null)
+  std::string step_id{};  // "" for run-level items
+  std::string source{};   // "critic", "policy", "approval", "recovery", "budget", "planner"
+  std::vector<std::string> issues{};
+  nlohmann::json data{};  // what was produced, for the reviewer (may be null)
 
   friend bool operator==(const ReviewItem&, const ReviewItem&) = default;
 };
 
 // Counters beyond Usage, for reports.
 struct RunMetrics {
-  std::map<std::string, std::int64_t> errors_by_tool;
+  std::map<std::string, std::int64_t> errors_by_tool{};
   std::int64_t retries = 0;   // critic retries
   std::int64_t replans = 0;
   std::int64_t denials = 0;
@@ -129,28 +129,28 @@ struct RunMetrics {
 struct AgentState {
   static constexpr int kFormatVersion = 1;
 
-  std::string run_id;
-  std::string goal;
-  Principal principal;
-  nlohmann::json input;  // anything the host passes to its planner (null when none)
-  std::vector<Message> messages;
-  std::vector<Observation> observations;
-  std::vector<StepState> steps;  // the plan so far, in the order steps were planned
+  std::string run_id{};
+  std::string goal{};
+  Principal principal{};
+  nlohmann::json input{};  // anything the host passes to its planner (null when none)
+  std::vector<Message> messages{};
+  std::vector<Observation> observations{};
+  std::vector<StepState> steps{};  // the plan so far, in the order steps were planned
   std::int64_t step_index = 0;   // loop steps completed
   std::int64_t planning_rounds = 0;
-  Usage usage;
-  RunMetrics metrics;
+  Usage usage{};
+  RunMetrics metrics{};
   RunStatus status = RunStatus::running;
-  std::string status_reason;
+  std::string status_reason{};
   nlohmann::json outputs = nlohmann::json::object();  // step id -> accepted data
-  std::optional<nlohmann::json> final_answer;
+  std::optional<nlohmann::json> final_answer{};
   bool partial = false;  // outputs are incomplete (budget, failure, cancel)
-  std::vector<ReviewItem> needs_review;
-  std::string question;             // awaiting_input: what the planner asked
-  std::vector<nlohmann::json> answers;  // the host's answers, in order
-  std::optional<std::string> replan_step;  // asks for a new plan: the failed step ("" = the answer)
-  std::vector<std::string> replan_reasons;
-  std::string audit_head;           // hash of the run's last audit entry ("" before any)
+  std::vector<ReviewItem> needs_review{};
+  std::string question{};             // awaiting_input: what the planner asked
+  std::vector<nlohmann::json> answers{};  // the host's answers, in order
+  std::optional<std::string> replan_step{};  // asks for a new plan: the failed step ("" = the answer)
+  std::vector<std::string> replan_reasons{};
+  std::string audit_head{};           // hash of the run's last audit entry ("" before any)
   std::int64_t audit_count = 0;     // entries in the run's audit chain
   std::int64_t created_millis = 0;
   std::int64_t updated_millis = 0;

@@ -37,14 +37,14 @@
 namespace rein {
 
 struct AuditEntry {
-  std::string run_id;
+  std::string run_id{};
   std::int64_t seq = 0;   // position in the run's chain, from 0
   std::int64_t step = 0;  // the loop step that wrote it
-  std::string kind;
-  std::string payload;  // canonical JSON text
+  std::string kind{};
+  std::string payload{};  // canonical JSON text
   std::int64_t time_millis = 0;
-  std::string prev_hash;
-  std::string hash;
+  std::string prev_hash{};
+  std::string hash{};
 
   // The payload as a JSON value (null when the text is not JSON).
   nlohmann::json payload_json() const;
@@ -71,14 +71,14 @@ inline AuditEntry make_audit_entry(const std::string& run_id, std::int64_t seq, 
 // The end of a run's chain as recorded elsewhere (the run's checkpoint).
 struct AuditAnchor {
   std::int64_t count = 0;
-  std::string head;  // hash of the last entry
+  std::string head{};  // hash of the last entry
 };
 
 struct AuditVerification {
   bool ok = true;
   std::int64_t entries = 0;
-  std::optional<std::int64_t> first_bad;  // 0-based position of the first bad entry
-  std::string reason;
+  std::optional<std::int64_t> first_bad{};  // 0-based position of the first bad entry
+  std::string reason{};
 
   // {"ok": ..., "entries": N, "first_bad": K|null, "reason": ...}
   nlohmann::json to_json() const;

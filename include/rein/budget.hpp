@@ -19,12 +19,12 @@
 namespace rein {
 
 struct Budgets {
-  std::optional<std::int64_t> max_steps;       // loop steps per run
-  std::optional<std::int64_t> max_tool_calls;  // tool calls per run, all tools together
-  std::map<std::string, std::int64_t, std::less<>> max_tool_calls_per_tool;  // by exact name
-  std::optional<std::int64_t> max_tokens;      // LLM tokens per run (prompt + completion)
-  std::optional<double> max_cost;              // in the host's currency unit
-  std::optional<std::chrono::milliseconds> max_wall_time;
+  std::optional<std::int64_t> max_steps{};       // loop steps per run
+  std::optional<std::int64_t> max_tool_calls{};  // tool calls per run, all tools together
+  std::map<std::string, std::int64_t, std::less<>> max_tool_calls_per_tool{};  // by exact name
+  std::optional<std::int64_t> max_tokens{};      // LLM tokens per run (prompt + completion)
+  std::optional<double> max_cost{};              // in the host's currency unit
+  std::optional<std::chrono::milliseconds> max_wall_time{};
 
   friend bool operator==(const Budgets&, const Budgets&) = default;
 };
@@ -32,7 +32,7 @@ struct Budgets {
 // At most `max_calls` calls of each tool matching `tool` (an exact name, or a glob with * and
 // ?) within any sliding window of `window`.
 struct RateLimit {
-  std::string tool;
+  std::string tool{};
   std::int64_t max_calls = 0;
   std::chrono::milliseconds window{1000};
 
@@ -42,8 +42,8 @@ struct RateLimit {
 // What model calls may spend: tokens and cost (unset: no limit). The run's Budgets hold the
 // same two; LlmGateway applies one per run and one per principal.
 struct LlmBudget {
-  std::optional<std::int64_t> max_tokens;  // prompt + completion
-  std::optional<double> max_cost;          // in the host's currency unit
+  std::optional<std::int64_t> max_tokens{};  // prompt + completion
+  std::optional<double> max_cost{};          // in the host's currency unit
 
   friend bool operator==(const LlmBudget&, const LlmBudget&) = default;
 };
@@ -52,7 +52,7 @@ struct ToolUsage {
   std::int64_t calls = 0;
   // Start times (Usage::now_millis units) of recent calls, oldest first; the runtime trims
   // those older than the policy's longest rate-limit window.
-  std::vector<std::int64_t> recent_call_millis;
+  std::vector<std::int64_t> recent_call_millis{};
 };
 
 struct Usage {
@@ -62,7 +62,7 @@ struct Usage {
   double cost = 0.0;
   std::chrono::milliseconds wall_time{0};
   std::int64_t now_millis = 0;  // "now" for rate-limit windows
-  std::map<std::string, ToolUsage, std::less<>> per_tool;
+  std::map<std::string, ToolUsage, std::less<>> per_tool{};
 
   // Counts one call of `tool` made at `at_millis`, dropping timestamps older than
   // `keep_window` (pass PolicyEngine::longest_rate_window()).

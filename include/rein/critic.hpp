@@ -103,13 +103,13 @@ class RuleCritic final : public Critic {
 
  private:
   struct Rule {
-    std::string tool_glob;
-    StepCheck check;
-    VerdictKind on_fail;
+    std::string tool_glob{};
+    StepCheck check{};
+    VerdictKind on_fail{};
   };
   struct OutputRule {
-    OutputCheck check;
-    VerdictKind on_fail;
+    OutputCheck check{};
+    VerdictKind on_fail{};
   };
   void note_pointer(std::string_view rule, const std::string& pointer);
 

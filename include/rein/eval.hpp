@@ -46,7 +46,7 @@ struct Episode {
   std::int64_t silent_errors = 0;  // wrong results passed off as right (must be 0)
   bool crashed = false;       // the episode function failed (set by evaluate when it throws)
   double wall_ms = 0.0;
-  std::string error;          // why it crashed
+  std::string error{};          // why it crashed
 };
 
 struct EvalOptions {
@@ -64,7 +64,7 @@ struct EvalReport {
   std::int64_t silent_errors = 0;
   std::int64_t crashes = 0;
   double completion_rate = 0.0;
-  Interval completion_ci95;
+  Interval completion_ci95{};
   double needs_review_rate = 0.0;
   double wall_p50_ms = 0.0;
   double wall_p95_ms = 0.0;

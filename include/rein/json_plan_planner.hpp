@@ -38,7 +38,7 @@ namespace rein {
 struct PlanReview {
   enum class Kind { approve, revise, reject };
   Kind kind = Kind::approve;
-  std::string feedback;  // revise: what to change; reject: why
+  std::string feedback{};  // revise: what to change; reject: why
 
   static PlanReview approved() { return {}; }
   static PlanReview revise(std::string feedback) { return {Kind::revise, std::move(feedback)}; }
@@ -50,17 +50,17 @@ using PlanApprovalFn =
 enum class ResponseFormatMode { none, json_object, json_schema };
 
 struct JsonPlanOptions {
-  std::string instructions;  // the host's system instructions: role, rules, style
-  std::string model;         // "" → the callback's default
+  std::string instructions{};  // the host's system instructions: role, rules, style
+  std::string model{};         // "" → the callback's default
   std::optional<double> temperature = 0.0;
   std::optional<int> max_tokens = 2048;
   ResponseFormatMode response_format = ResponseFormatMode::json_schema;
   int max_repairs = 2;     // corrections after an invalid answer
   int max_revisions = 2;   // rounds of host feedback per planning round
-  PlanApprovalFn approve;  // nullptr: plans run without being shown
-  PromptOptions prompt;
+  PlanApprovalFn approve{};  // nullptr: plans run without being shown
+  PromptOptions prompt{};
   std::vector<std::string> tags = {"planner"};
-  std::string complexity;  // for LlmGateway routing
+  std::string complexity{};  // for LlmGateway routing
 };
 
 class JsonPlanPlanner final : public Planner {

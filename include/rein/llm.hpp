@@ -29,31 +29,31 @@ namespace rein {
 
 // A piece of a streamed response, as it arrives.
 struct LlmDelta {
-  std::string content;          // text added to the answer
+  std::string content{};          // text added to the answer
   int tool_call_index = -1;     // >= 0: this delta belongs to that tool call
-  std::string tool_call_id;     // set on a tool call's first delta
-  std::string tool_name;        // set on a tool call's first delta
-  std::string arguments;        // a fragment of the tool call's JSON arguments
+  std::string tool_call_id{};     // set on a tool call's first delta
+  std::string tool_name{};        // set on a tool call's first delta
+  std::string arguments{};        // a fragment of the tool call's JSON arguments
 };
 using LlmDeltaCallback = std::function<void(const LlmDelta&)>;
 
 struct LlmRequest {
-  std::string model;  // empty: the callback's default
-  std::vector<Message> messages;
-  nlohmann::json tools;            // OpenAI "tools" array (ToolRegistry::openai_catalog), or null
-  nlohmann::json response_format;  // e.g. {"type": "json_schema", ...}, or null
-  std::optional<double> temperature;
-  std::optional<int> max_tokens;
-  std::vector<std::string> stop;
-  std::optional<std::int64_t> seed;
-  std::vector<std::string> tags;  // for routing and accounting ("planner", "critic", ...)
-  std::string complexity;         // for routing: "low", "medium", "high" or "" (unspecified)
+  std::string model{};  // empty: the callback's default
+  std::vector<Message> messages{};
+  nlohmann::json tools{};            // OpenAI "tools" array (ToolRegistry::openai_catalog), or null
+  nlohmann::json response_format{};  // e.g. {"type": "json_schema", ...}, or null
+  std::optional<double> temperature{};
+  std::optional<int> max_tokens{};
+  std::vector<std::string> stop{};
+  std::optional<std::int64_t> seed{};
+  std::vector<std::string> tags{};  // for routing and accounting ("planner", "critic", ...)
+  std::string complexity{};         // for routing: "low", "medium", "high" or "" (unspecified)
   // Set by the Runtime for accounting; not sent to the model.
-  std::string run_id;
-  std::string principal;
+  std::string run_id{};
+  std::string principal{};
   // When set, a client that can stream does, calling this for every piece as it arrives; the
   // returned LlmResponse is still the whole assembled answer. Not part of the cache key.
-  LlmDeltaCallback on_delta;
+  LlmDeltaCallback on_delta{};
 };
 
 // Rough token count of a request's prompt (estimate_tokens of its messages, plus its tools and
@@ -61,13 +61,13 @@ struct LlmRequest {
 std::int64_t estimate_prompt_tokens(const LlmRequest& request);
 
 struct LlmResponse {
-  std::string content;
-  std::vector<ToolCall> tool_calls;
-  std::string finish_reason;  // "stop", "tool_calls", "length", ...
+  std::string content{};
+  std::vector<ToolCall> tool_calls{};
+  std::string finish_reason{};  // "stop", "tool_calls", "length", ...
   std::int64_t prompt_tokens = 0;
   std::int64_t completion_tokens = 0;
   double cost = 0.0;  // in the host's currency unit, when the callback knows it
-  std::string model;
+  std::string model{};
   bool cached = false;  // answered from a cache: no tokens or cost were spent
 
   std::int64_t total_tokens() const { return prompt_tokens + completion_tokens; }

@@ -59,29 +59,29 @@ struct ModelPrice {
 };
 
 struct ModelEndpoint {
-  std::string name;                 // unique; routes refer to it
-  std::string model;                // sent as LlmRequest::model; "" keeps the request's
-  LlmCallback call;                 // e.g. OpenAiClient::callback()
-  std::optional<ModelPrice> price;  // else GatewayOptions::prices[model], else free
+  std::string name{};                 // unique; routes refer to it
+  std::string model{};                // sent as LlmRequest::model; "" keeps the request's
+  LlmCallback call{};                 // e.g. OpenAiClient::callback()
+  std::optional<ModelPrice> price{};  // else GatewayOptions::prices[model], else free
 };
 
 struct GatewayRoute {
-  std::string complexity;          // matches LlmRequest::complexity; "" matches any
-  std::vector<std::string> tags;   // all must be among the request's tags; empty matches any
-  std::vector<std::string> chain;  // endpoint names: the first choice, then its fallbacks
+  std::string complexity{};          // matches LlmRequest::complexity; "" matches any
+  std::vector<std::string> tags{};   // all must be among the request's tags; empty matches any
+  std::vector<std::string> chain{};  // endpoint names: the first choice, then its fallbacks
 };
 
 struct GatewayOptions {
-  std::vector<ModelEndpoint> endpoints;                   // at least one
-  std::vector<GatewayRoute> routes;                       // first match wins
-  std::map<std::string, ModelPrice, std::less<>> prices;  // by model name
+  std::vector<ModelEndpoint> endpoints{};                   // at least one
+  std::vector<GatewayRoute> routes{};                       // first match wins
+  std::map<std::string, ModelPrice, std::less<>> prices{};  // by model name
 
-  std::shared_ptr<LlmCache> cache;  // nullptr: no caching
+  std::shared_ptr<LlmCache> cache{};  // nullptr: no caching
   std::chrono::milliseconds cache_ttl{std::chrono::minutes(10)};
   bool cache_nonzero_temperature = false;
 
-  LlmBudget run_budget;        // tokens and cost per run (unset: no limit)
-  LlmBudget principal_budget;  // tokens and cost per principal, over all its runs
+  LlmBudget run_budget{};        // tokens and cost per run (unset: no limit)
+  LlmBudget principal_budget{};  // tokens and cost per principal, over all its runs
   std::int64_t default_completion_estimate = 512;  // tokens, when a request sets no max_tokens
 
   Env* env = nullptr;  // the cache's clock; nullptr: Env::system()

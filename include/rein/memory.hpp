@@ -40,24 +40,24 @@ using EmbedFn = std::function<Result<std::vector<float>>(std::string_view text)>
 struct MemoryRecord {
   MemoryKind kind = MemoryKind::semantic;
   std::string ns = "default";
-  std::string content;
+  std::string content{};
   nlohmann::json metadata = nlohmann::json::object();
-  std::string source;                            // where it came from (a tool, a document, a run)
+  std::string source{};                            // where it came from (a tool, a document, a run)
   double confidence = 1.0;                       // 0..1
-  std::optional<std::chrono::milliseconds> ttl;  // nullopt: MemoryOptions::default_ttl
+  std::optional<std::chrono::milliseconds> ttl{};  // nullopt: MemoryOptions::default_ttl
 };
 
 struct MemoryItem {
   std::int64_t id = 0;
   MemoryKind kind = MemoryKind::semantic;
-  std::string ns;
-  std::string content;
-  nlohmann::json metadata;
-  std::string source;
+  std::string ns{};
+  std::string content{};
+  nlohmann::json metadata{};
+  std::string source{};
   double confidence = 1.0;
   std::int64_t created_millis = 0;
-  std::optional<std::int64_t> expires_millis;
-  std::string content_hash;  // SHA-256 of the content
+  std::optional<std::int64_t> expires_millis{};
+  std::string content_hash{};  // SHA-256 of the content
 };
 
 struct RankWeights {
@@ -68,28 +68,28 @@ struct RankWeights {
 };
 
 struct RecallQuery {
-  std::string text;
-  std::vector<std::string> namespaces;  // empty: every namespace
-  std::vector<MemoryKind> kinds;        // empty: every kind
+  std::string text{};
+  std::vector<std::string> namespaces{};  // empty: every namespace
+  std::vector<MemoryKind> kinds{};        // empty: every kind
   std::size_t candidates = 50;          // from each search (at most 1000)
   std::size_t top_k = 10;               // at most this many recalled
   std::int64_t budget_tokens = 2000;    // what the recalled items may take together
-  RankWeights weights;
+  RankWeights weights{};
   std::chrono::milliseconds recency_half_life = std::chrono::hours(24 * 7);
 };
 
 struct RecalledItem {
-  MemoryItem item;
+  MemoryItem item{};
   double score = 0;       // the hybrid score
   double keyword = 0;     // 0..1 (BM25, normalised within the candidates)
   double similarity = 0;  // cosine, clamped to 0..1
   double recency = 0;     // 0..1
   std::int64_t tokens = 0;
-  std::string why;  // e.g. "keyword 0.82, similarity 0.61, 3 d old, confidence 0.90"
+  std::string why{};  // e.g. "keyword 0.82, similarity 0.61, 3 d old, confidence 0.90"
 };
 
 struct Recall {
-  std::vector<RecalledItem> items;  // best first
+  std::vector<RecalledItem> items{};  // best first
   std::int64_t tokens = 0;          // used of the budget
   std::size_t skipped = 0;          // ranked high enough but did not fit the budget
 };
@@ -100,16 +100,16 @@ Recall pack_into_budget(std::vector<RecalledItem> ranked, std::int64_t budget_to
                         std::size_t top_k);
 
 struct ActionOutcome {
-  std::string action_kind;     // e.g. "send_alert"
-  nlohmann::json parameters;   // grouped by `signature`
-  std::string signature;       // "" → the canonical JSON of `parameters`
+  std::string action_kind{};     // e.g. "send_alert"
+  nlohmann::json parameters{};   // grouped by `signature`
+  std::string signature{};       // "" → the canonical JSON of `parameters`
   double effectiveness = 0.0;  // 0..1
   std::string ns = "default";
 };
 
 struct ActionStats {
-  std::string action_kind;
-  std::string signature;
+  std::string action_kind{};
+  std::string signature{};
   std::int64_t samples = 0;
   double mean = 0.0;
   double ci95_low = 0.0,

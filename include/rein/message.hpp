@@ -15,20 +15,20 @@ namespace rein {
 
 // A model's request to call a tool.
 struct ToolCall {
-  std::string id;             // the model's id for the call, echoed in the tool message
-  std::string name;           // the tool's wire name (see ToolRegistry::wire_name)
-  nlohmann::json arguments;   // parsed arguments (null when they were not valid JSON)
-  std::string raw_arguments;  // the arguments exactly as the model sent them
+  std::string id{};             // the model's id for the call, echoed in the tool message
+  std::string name{};           // the tool's wire name (see ToolRegistry::wire_name)
+  nlohmann::json arguments{};   // parsed arguments (null when they were not valid JSON)
+  std::string raw_arguments{};  // the arguments exactly as the model sent them
 
   friend bool operator==(const ToolCall&, const ToolCall&) = default;
 };
 
 struct Message {
-  std::string role;  // "system", "user", "assistant" or "tool"
-  std::string content;
-  std::vector<ToolCall> tool_calls;  // assistant messages that call tools
-  std::string tool_call_id;          // tool messages: the call answered
-  std::string name;                  // optional author name
+  std::string role{};  // "system", "user", "assistant" or "tool"
+  std::string content{};
+  std::vector<ToolCall> tool_calls{};  // assistant messages that call tools
+  std::string tool_call_id{};          // tool messages: the call answered
+  std::string name{};                  // optional author name
 
   friend bool operator==(const Message&, const Message&) = default;
 };

@@ -46,12 +46,12 @@ struct OpenAiOptions {
   // Up to and including the version, e.g. "https://api.openai.com/v1",
   // "http://localhost:11434/v1" (Ollama). Empty: $REIN_LLM_BASE_URL, then $OPENAI_BASE_URL,
   // then https://api.openai.com/v1.
-  std::string base_url;
+  std::string base_url{};
   // Sent as "Authorization: Bearer <key>". Empty: $REIN_LLM_API_KEY, then $OPENAI_API_KEY;
   // none at all: no Authorization header (local servers need none).
-  std::string api_key;
+  std::string api_key{};
   // For requests that name no model. Empty: $REIN_LLM_MODEL.
-  std::string model;
+  std::string model{};
 
   std::chrono::milliseconds connect_timeout{10'000};
   // No byte received for this long (while waiting for the answer, or between stream chunks);
@@ -70,7 +70,7 @@ struct OpenAiOptions {
   std::size_t max_idle_connections = 256;
 
   bool verify_tls = true;
-  std::string ca_file;  // a CA bundle to trust instead of the system's
+  std::string ca_file{};  // a CA bundle to trust instead of the system's
   std::vector<std::pair<std::string, std::string>>
       headers;                             // extra headers (e.g. OpenAI-Organization)
   bool use_max_completion_tokens = false;  // send max_tokens as max_completion_tokens

@@ -34,10 +34,10 @@ namespace rein {
 struct PlanDecision {
   enum class Kind { steps, finish, ask };
   Kind kind = Kind::steps;
-  std::vector<PlanStep> steps;
-  nlohmann::json answer;          // finish
-  std::string question;           // ask
-  std::vector<Message> messages;  // appended to the run's messages (e.g. the model's turn)
+  std::vector<PlanStep> steps{};
+  nlohmann::json answer{};          // finish
+  std::string question{};           // ask
+  std::vector<Message> messages{};  // appended to the run's messages (e.g. the model's turn)
 
   static PlanDecision run(std::vector<PlanStep> steps);
   static PlanDecision finish(nlohmann::json answer);
@@ -46,8 +46,8 @@ struct PlanDecision {
 
 // Why a replan was asked for.
 struct ReplanRequest {
-  std::string step_id;               // the step that failed ("" when the final answer did)
-  std::vector<std::string> reasons;  // the critic's reasons
+  std::string step_id{};               // the step that failed ("" when the final answer did)
+  std::vector<std::string> reasons{};  // the critic's reasons
 };
 
 struct PlanRequest {
@@ -56,10 +56,10 @@ struct PlanRequest {
   // Calls the host's model with usage accounted and budgets enforced; unavailable when the
   // runtime has no LLM callback. Blocks the calling thread until the answer is in.
   std::function<Result<LlmResponse>(const LlmRequest&)> llm;
-  std::optional<ReplanRequest> replan;
+  std::optional<ReplanRequest> replan{};
   // RuntimeOptions::memory's manager (nullptr when none): planners may recall more, or
   // remember what they learned.
-  std::shared_ptr<Memory> memory;
+  std::shared_ptr<Memory> memory{};
   // The same without blocking: the planning task parks until the answer is in (set by the
   // Runtime; when empty, ask_model() falls back on `llm`).
   std::function<Task<Result<LlmResponse>>(LlmRequest)> ask;

@@ -45,8 +45,8 @@ std::optional<Decision> decision_from_string(std::string_view name) noexcept;
 
 struct PolicyDecision {
   Decision decision = Decision::deny;
-  std::string rule;    // the deciding rule's id, or default_deny / budget.* / rate_limit.* / permissions
-  std::string reason;  // readable explanation
+  std::string rule{};    // the deciding rule's id, or default_deny / budget.* / rate_limit.* / permissions
+  std::string reason{};  // readable explanation
   bool budget_exhausted = false;
 
   bool allowed() const noexcept { return decision == Decision::allow; }
@@ -57,7 +57,7 @@ struct PolicyDecision {
 struct ToolMatch {
   enum class Kind { exact, glob, regex };
   Kind kind = Kind::exact;
-  std::string pattern;  // glob: * any run of characters, ? one character
+  std::string pattern{};  // glob: * any run of characters, ? one character
 
   static ToolMatch exact(std::string name) { return {Kind::exact, std::move(name)}; }
   static ToolMatch glob(std::string pattern) { return {Kind::glob, std::move(pattern)}; }
@@ -67,10 +67,10 @@ struct ToolMatch {
 
 // Where a URL argument may point, compared in canonical form (see ArgConstraint::url_in).
 struct UrlSet {
-  std::vector<std::string> schemes;  // e.g. {"https"}; at least one
-  std::vector<std::string> hosts;    // "api.example.com" or "*.example.com"; at least one
-  std::vector<int> ports;            // empty: only the scheme's default port
-  std::string path_prefix;           // whole segments: "/v1/" or "/v1"; "" for any path
+  std::vector<std::string> schemes{};  // e.g. {"https"}; at least one
+  std::vector<std::string> hosts{};    // "api.example.com" or "*.example.com"; at least one
+  std::vector<int> ports{};            // empty: only the scheme's default port
+  std::string path_prefix{};           // whole segments: "/v1/" or "/v1"; "" for any path
   friend bool operator==(const UrlSet&, const UrlSet&) = default;
 };
 
@@ -85,15 +85,15 @@ struct UrlSet {
 // any other, so such a value is never let through by these operators.
 struct ArgConstraint {
   enum class Kind { equals, one_of, regex, range, max_length, present, absent, path_under, url_in };
-  std::string pointer;
+  std::string pointer{};
   Kind kind = Kind::present;
-  nlohmann::json value;              // equals
-  std::vector<nlohmann::json> values;  // one_of
-  std::string pattern;               // regex (RE2, full match, strings only)
+  nlohmann::json value{};              // equals
+  std::vector<nlohmann::json> values{};  // one_of
+  std::string pattern{};               // regex (RE2, full match, strings only)
   std::optional<double> min, max;    // range (inclusive, numbers only)
   std::size_t max_length = 0;        // max_length (code points of a string, items of an array)
-  std::string folder;                // path_under (absolute)
-  UrlSet urls;                       // url_in
+  std::string folder{};                // path_under (absolute)
+  UrlSet urls{};                       // url_in
 
   static ArgConstraint equals(std::string pointer, nlohmann::json value);
   static ArgConstraint one_of(std::string pointer, std::vector<nlohmann::json> values);
@@ -110,19 +110,19 @@ struct ArgConstraint {
 };
 
 struct PolicyRule {
-  std::string id;  // unique within the policy
-  std::string description;
+  std::string id{};  // unique within the policy
+  std::string description{};
   int priority = 0;
   Decision decision = Decision::deny;
-  ToolMatch tool;
-  std::vector<std::string> roles;  // any of these; empty: any principal
-  std::vector<ArgConstraint> args;  // all must hold
+  ToolMatch tool{};
+  std::vector<std::string> roles{};  // any of these; empty: any principal
+  std::vector<ArgConstraint> args{};  // all must hold
 };
 
 struct PolicySpec {
-  std::vector<PolicyRule> rules;
-  Budgets budgets;
-  std::vector<RateLimit> rate_limits;
+  std::vector<PolicyRule> rules{};
+  Budgets budgets{};
+  std::vector<RateLimit> rate_limits{};
 };
 
 class PolicyEngine {

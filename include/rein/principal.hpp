@@ -11,8 +11,8 @@
 namespace rein {
 
 struct Principal {
-  std::string id;
-  std::vector<std::string> roles;
+  std::string id{};
+  std::vector<std::string> roles{};
 
   bool has_role(std::string_view role) const {
     return std::find(roles.begin(), roles.end(), role) != roles.end();

@@ -23,11 +23,11 @@ namespace rein {
 
 struct ReactAgentOptions {
   std::string name = "agent";
-  std::shared_ptr<ToolRegistry> tools;  // required
-  PolicyEngine policy;                  // deny by default: an empty policy allows nothing
-  LlmCallback model;                    // the host's model; or:
-  AsyncLlmCallback model_async;         // the same, completing later (used when set)
-  ReactOptions react;                   // instructions, turns, repairs, prompt
+  std::shared_ptr<ToolRegistry> tools{};  // required
+  PolicyEngine policy{};                  // deny by default: an empty policy allows nothing
+  LlmCallback model{};                    // the host's model; or:
+  AsyncLlmCallback model_async{};         // the same, completing later (used when set)
+  ReactOptions react{};                   // instructions, turns, repairs, prompt
 };
 
 // An AgentConfig whose planner is a ReactPlanner with `options.react`. Nothing is checked

@@ -27,15 +27,15 @@
 namespace rein {
 
 struct ReactOptions {
-  std::string instructions;  // the host's system instructions
-  std::string model;         // "" → the callback's default
+  std::string instructions{};  // the host's system instructions
+  std::string model{};         // "" → the callback's default
   std::optional<double> temperature = 0.0;
   std::optional<int> max_tokens = 1024;
   int max_turns = 12;   // turns with tool calls per run
   int max_repairs = 2;  // corrections a turn
-  PromptOptions prompt;
+  PromptOptions prompt{};
   std::vector<std::string> tags = {"planner"};
-  std::string complexity;
+  std::string complexity{};
 };
 
 class ReactPlanner final : public Planner {

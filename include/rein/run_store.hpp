@@ -28,15 +28,15 @@
 namespace rein {
 
 struct PendingApproval {
-  std::string run_id;
-  std::string step_id;
-  std::string tool;
-  nlohmann::json args;
-  Approval approval;
+  std::string run_id{};
+  std::string step_id{};
+  std::string tool{};
+  nlohmann::json args{};
+  Approval approval{};
 };
 
 struct RunSummary {
-  std::string run_id;
+  std::string run_id{};
   RunStatus status = RunStatus::running;
   std::int64_t updated_millis = 0;
 };
@@ -104,9 +104,9 @@ class MemoryRunStore final : public RunStore {
 
  private:
   struct Run {
-    std::optional<AgentState> state;  // none while only audit or outcomes arrived
-    std::vector<std::pair<std::uint64_t, AuditEntry>> audit;  // with their order across runs
-    std::map<std::string, ToolResult, std::less<>> outcomes;  // by step and attempt
+    std::optional<AgentState> state{};  // none while only audit or outcomes arrived
+    std::vector<std::pair<std::uint64_t, AuditEntry>> audit{};  // with their order across runs
+    std::map<std::string, ToolResult, std::less<>> outcomes{};  // by step and attempt
     bool ended = false;
   };
   Run& run_of(std::string_view run_id);              // call with mutex_ held

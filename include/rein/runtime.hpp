@@ -85,15 +85,15 @@ namespace rein {
 // answers. react_agent() (agent.hpp) fills this in for the common case.
 struct AgentConfig {
   std::string name = "agent";
-  std::shared_ptr<ToolRegistry> tools;  // required
-  PolicyEngine policy;                  // deny by default: an empty policy allows nothing
-  std::shared_ptr<Planner> planner;     // required
-  std::shared_ptr<Critic> critic;       // nullptr: a RuleCritic with default options
+  std::shared_ptr<ToolRegistry> tools{};  // required
+  PolicyEngine policy{};                  // deny by default: an empty policy allows nothing
+  std::shared_ptr<Planner> planner{};     // required
+  std::shared_ptr<Critic> critic{};       // nullptr: a RuleCritic with default options
   // The model planners (and model-based critics) ask, through PlanRequest::llm. Either may
   // be set; the asynchronous one is used when both are. Neither: planners that ask a model
   // get `unavailable` (fixed planners need none).
-  LlmCallback llm;
-  AsyncLlmCallback llm_async;
+  LlmCallback llm{};
+  AsyncLlmCallback llm_async{};
 };
 
 // Checks what Runtime::create checks: a registry and a planner are set, the critic's own
@@ -106,8 +106,8 @@ Status validate(const AgentConfig& agent);
 // id, namespace, source, metadata and why they were picked; untrusted unless `trusted` is set,
 // so planners show them to models as data. A failed recall is audited and the run goes on.
 struct MemoryRecall {
-  std::shared_ptr<Memory> manager;  // nullptr: no recall (MemoryManager, or the host's own)
-  RecallQuery query;                       // text "" → the run's goal
+  std::shared_ptr<Memory> manager{};  // nullptr: no recall (MemoryManager, or the host's own)
+  RecallQuery query{};                       // text "" → the run's goal
   bool trusted = false;
 };
 
@@ -117,11 +117,11 @@ using ReconcileFn = std::function<std::optional<ToolResult>(const AgentState&, c
 
 struct RuntimeOptions {
   Env* env = nullptr;                                   // nullptr: Env::system()
-  std::shared_ptr<RunStore> store;                      // nullptr: a MemoryRunStore
-  std::vector<std::shared_ptr<AuditSink>> audit_sinks;  // further copies of every entry
-  std::shared_ptr<Tracer> tracer;                       // nullptr: no spans
-  ReconcileFn reconcile;
-  MemoryRecall memory;                 // recalled into the first observe stage
+  std::shared_ptr<RunStore> store{};                      // nullptr: a MemoryRunStore
+  std::vector<std::shared_ptr<AuditSink>> audit_sinks{};  // further copies of every entry
+  std::shared_ptr<Tracer> tracer{};                       // nullptr: no spans
+  ReconcileFn reconcile{};
+  MemoryRecall memory{};                 // recalled into the first observe stage
   std::size_t max_parallel_calls = 4;  // tool calls of one step running at once
   int max_retries_per_step = 1;        // critic retries of one plan step
   int max_replans = 2;                 // replans per run
@@ -130,8 +130,8 @@ struct RuntimeOptions {
   // (its blocking pool). nullptr: the runtime makes one from executor_options (its env
   // defaulting to this runtime's) the first time it is needed. Share one among runtimes to
   // keep the thread count fixed.
-  std::shared_ptr<Executor> executor;
-  ExecutorOptions executor_options;
+  std::shared_ptr<Executor> executor{};
+  ExecutorOptions executor_options{};
 };
 
 // Told each time a run driven by run_async() stops: when it ends, and when it suspends for a
@@ -142,10 +142,10 @@ struct RuntimeOptions {
 using RunCallback = std::function<void(const Result<AgentState>& stopped)>;
 
 struct RunRequest {
-  std::string goal;
-  Principal principal;
-  nlohmann::json input;  // for the planner (null when none)
-  std::string run_id;    // "" → generated
+  std::string goal{};
+  Principal principal{};
+  nlohmann::json input{};  // for the planner (null when none)
+  std::string run_id{};    // "" → generated
 };
 
 class Runtime {

@@ -56,7 +56,7 @@ std::string_view to_string(SqlIntent intent) noexcept;
 // A plan: its declared intent and its statements, as written.
 struct SqlPlan {
   SqlIntent intent = SqlIntent::read;
-  std::string sql;
+  std::string sql{};
 };
 
 // Extracts a plan from a model's answer. The SQL is the text inside exactly one
@@ -68,16 +68,16 @@ Result<SqlPlan> parse_sql_plan(std::string_view text, std::string_view tag = "ex
 // What plans may do with one table. Reading is always allowed for a declared table; every
 // table not declared is invisible (reading it is refused too).
 struct SqlTableAccess {
-  std::string table;
+  std::string table{};
   bool insert = false;                      // mutate plans may INSERT rows
   bool remove = false;                      // mutate plans may DELETE rows
-  std::vector<std::string> update_columns;  // mutate plans may UPDATE these columns ("*": all)
+  std::vector<std::string> update_columns{};  // mutate plans may UPDATE these columns ("*": all)
 };
 
 struct SqlSandboxOptions {
-  std::vector<SqlTableAccess> tables;
+  std::vector<SqlTableAccess> tables{};
   // SQL functions plans may call beyond default_sql_functions() (lower-case names).
-  std::vector<std::string> extra_functions;
+  std::vector<std::string> extra_functions{};
   // Wall time for one plan, checked every `progress_interval` virtual-machine instructions and
   // on entry to every guarded function (see the note on deadlines above).
   std::chrono::milliseconds deadline{500};
@@ -107,9 +107,9 @@ const std::vector<std::string>& default_sql_functions();
 // One executed statement.
 struct SqlStepResult {
   std::size_t number = 0;            // 1-based position in the plan
-  std::string comment;               // the comment written above the statement
-  std::string sql;                   // the statement itself
-  std::vector<std::string> columns;  // result columns (none for INSERT, UPDATE, DELETE)
+  std::string comment{};               // the comment written above the statement
+  std::string sql{};                   // the statement itself
+  std::vector<std::string> columns{};  // result columns (none for INSERT, UPDATE, DELETE)
   nlohmann::json rows = nlohmann::json::array();  // objects keyed by column
   std::int64_t changes = 0;  // rows this statement inserted, updated or deleted
 };
@@ -117,11 +117,11 @@ struct SqlStepResult {
 // A row the plan inserted, updated or deleted, in full before and after.
 struct SqlRowChange {
   enum class Op { insert, update, remove };
-  std::string table;
+  std::string table{};
   Op op = Op::insert;
-  nlohmann::json before;  // null for an insert
-  nlohmann::json after;   // null for a delete
-  std::vector<std::string> changed_columns;
+  nlohmann::json before{};  // null for an insert
+  nlohmann::json after{};   // null for a delete
+  std::vector<std::string> changed_columns{};
 
   nlohmann::json to_json() const;
 };
@@ -130,10 +130,10 @@ std::string_view to_string(SqlRowChange::Op op) noexcept;
 
 struct SqlOutcome {
   SqlIntent intent = SqlIntent::read;
-  std::vector<SqlStepResult> steps;
+  std::vector<SqlStepResult> steps{};
   nlohmann::json result = nlohmann::json::array();  // the last statement's rows: the plan's yield
-  std::vector<SqlRowChange> changes;                // in the order SQLite recorded them
-  std::string changeset;                            // the session extension's change set (bytes)
+  std::vector<SqlRowChange> changes{};                // in the order SQLite recorded them
+  std::string changeset{};                            // the session extension's change set (bytes)
 };
 
 class SqlSandbox {

@@ -41,9 +41,9 @@ std::optional<ToolStatus> tool_status_from_string(std::string_view name) noexcep
 
 // Where a value came from: a citation the critic and the reader can check.
 struct Evidence {
-  std::string type;     // e.g. "source", "artifact", "document"
-  std::string uri;      // e.g. "billing://mrr/A100"
-  std::string excerpt;  // optional quoted text ("" when none)
+  std::string type{};     // e.g. "source", "artifact", "document"
+  std::string uri{};      // e.g. "billing://mrr/A100"
+  std::string excerpt{};  // optional quoted text ("" when none)
 
   // Named factories: three strings in a row are easy to swap by position.
   static Evidence source(std::string uri, std::string excerpt = {}) {
@@ -60,11 +60,11 @@ struct Evidence {
 // The envelope every tool call returns, whatever happened.
 struct ToolResult {
   ToolStatus status = ToolStatus::ok;
-  nlohmann::json data;              // the output (null when none)
-  std::vector<std::string> errors;  // readable reasons when status != ok
-  std::vector<Evidence> evidence;   // citations for the output
-  std::string idempotency_key;      // the key the call ran under ("" when none)
-  std::string tool_version;         // ToolSpec::version of the tool that ran
+  nlohmann::json data{};              // the output (null when none)
+  std::vector<std::string> errors{};  // readable reasons when status != ok
+  std::vector<Evidence> evidence{};   // citations for the output
+  std::string idempotency_key{};      // the key the call ran under ("" when none)
+  std::string tool_version{};         // ToolSpec::version of the tool that ran
   std::chrono::microseconds duration{0};  // wall time across all attempts
   int attempts = 0;                 // how many times the callback ran (0: never ran)
   bool transient = false;           // an error that may succeed if retried later
@@ -163,19 +163,19 @@ using AsyncToolFn = std::function<void(AsyncToolCall call)>;
 struct IdempotencyOptions {
   // JSON pointer into the arguments where the key is found (e.g. "/deck_spec/idem"). When
   // empty, the caller supplies the key in InvokeOptions.
-  std::string key_pointer;
+  std::string key_pointer{};
   // Refuse calls that arrive without a key (status denied).
   bool key_required = false;
 };
 
 struct ToolSpec {
-  std::string name;         // dotted, e.g. "billing.mrr": [A-Za-z][A-Za-z0-9_-]* parts joined by '.'
-  std::string description;  // for the model and for people; required
+  std::string name{};         // dotted, e.g. "billing.mrr": [A-Za-z][A-Za-z0-9_-]* parts joined by '.'
+  std::string description{};  // for the model and for people; required
   nlohmann::json input_schema = {{"type", "object"}};  // must describe an object
-  nlohmann::json output_schema;                        // null: output is not checked
-  std::vector<std::string> permissions;  // what a principal needs (checked by policy rules)
+  nlohmann::json output_schema{};                        // null: output is not checked
+  std::vector<std::string> permissions{};  // what a principal needs (checked by policy rules)
   bool side_effects = false;
-  IdempotencyOptions idempotency;
+  IdempotencyOptions idempotency{};
   std::string version = "v1";
   // Per attempt. For a synchronous tool, zero means no deadline: the callback runs on the
   // caller's thread (cheapest; use for tools that cannot hang). Otherwise it runs on a runner
@@ -183,8 +183,8 @@ struct ToolSpec {
   // timed out the same way (zero: it may take as long as it likes), its call's cancellation
   // token fired, and a later completion ignored.
   std::chrono::milliseconds timeout{30'000};
-  RetryPolicy retry;
-  CircuitBreakerOptions circuit_breaker;
+  RetryPolicy retry{};
+  CircuitBreakerOptions circuit_breaker{};
 };
 
 }  // namespace rein

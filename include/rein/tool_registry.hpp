@@ -44,7 +44,7 @@ namespace rein {
 
 struct ToolRegistryOptions {
   Env* env = nullptr;  // clock, sleep and randomness; nullptr means Env::system()
-  std::shared_ptr<IdempotencyStore> idempotency_store;  // nullptr: a private in-memory store
+  std::shared_ptr<IdempotencyStore> idempotency_store{};  // nullptr: a private in-memory store
   // Upper bound on runner threads for tools with a timeout. Threads are started on demand; a
   // thread stuck in an abandoned call is replaced while the bound allows. Beyond the bound,
   // calls queue for a free thread, and one that waits past its deadline times out.
@@ -52,14 +52,14 @@ struct ToolRegistryOptions {
   // How tools' input and output schemas are compiled: the default draft when a schema names
   // none, format assertion, and whether unknown keywords (vendor extensions such as "x-...")
   // are refused (the default) or ignored. A resolver here serves every tool's remote $refs.
-  JsonSchemaOptions schema_options;
+  JsonSchemaOptions schema_options{};
 };
 
 struct InvokeOptions {
   // For side-effecting tools whose spec has no key_pointer; ignored when the spec reads the
   // key from the arguments.
-  std::string idempotency_key;
-  CancellationToken cancellation;  // the caller's cancel: stops waiting, retries and the call
+  std::string idempotency_key{};
+  CancellationToken cancellation{};  // the caller's cancel: stops waiting, retries and the call
 };
 
 class ToolRegistry {

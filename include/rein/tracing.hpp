@@ -23,15 +23,15 @@
 namespace rein {
 
 struct Span {
-  std::string trace_id;        // 32 hex digits
-  std::string span_id;         // 16 hex digits
-  std::string parent_span_id;  // "" for a root span
-  std::string name;            // "rein.run", "rein.step", "rein.tool_call", ...
+  std::string trace_id{};        // 32 hex digits
+  std::string span_id{};         // 16 hex digits
+  std::string parent_span_id{};  // "" for a root span
+  std::string name{};            // "rein.run", "rein.step", "rein.tool_call", ...
   std::int64_t start_unix_nanos = 0;
   std::int64_t end_unix_nanos = 0;
   nlohmann::json attributes = nlohmann::json::object();  // string, integer, number or boolean values
   bool error = false;
-  std::string status_message;
+  std::string status_message{};
 };
 
 class Tracer {

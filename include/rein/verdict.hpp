@@ -27,7 +27,7 @@ std::optional<VerdictKind> verdict_kind_from_string(std::string_view name) noexc
 
 struct Verdict {
   VerdictKind kind = VerdictKind::accept;
-  std::vector<std::string> reasons;
+  std::vector<std::string> reasons{};
 
   static Verdict accept() { return {}; }
   static Verdict retry(std::string reason) { return {VerdictKind::retry, {std::move(reason)}}; }
