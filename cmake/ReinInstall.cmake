@@ -24,7 +24,7 @@ install(FILES
   cmake/Findre2.cmake
   DESTINATION ${REIN_CMAKE_DIR})
 
-set(REIN_PC_REQUIRES "nlohmann_json spdlog sqlite3 re2")
+set(REIN_PC_REQUIRES "nlohmann_json sqlite3 re2")
 if(REIN_WITH_CURL)
   string(APPEND REIN_PC_REQUIRES " libcurl")
 endif()
