@@ -76,8 +76,7 @@ struct HeldCalls {
   // An agent whose one-step plan calls the tool.
   static AgentConfig agent(std::shared_ptr<ToolRegistry> tools) {
     return AgentConfig{"async", std::move(tools), allow_all(),
-                       StaticPlanner::fixed({{"x", "forever.tool", json::object(), {}, ""}}),
-                       nullptr};
+                       StaticPlanner::fixed({{"x", "forever.tool", json::object(), {}, ""}}), nullptr};
   }
 };
 
@@ -375,9 +374,12 @@ TEST_CASE("async runs: runs whose model is an OpenAiClient over HTTP park while 
     test::FakeReply reply =
         have_results
             ? test::FakeReply::answer(json{{"sum", sum}}.dump())
-            : test::FakeReply::answer(
-                  "", json::array({{{"id", "a"}, {"name", "data__a"}, {"arguments", {{"n", 1}}}},
-                                   {{"id", "b"}, {"name", "data__b"}, {"arguments", {{"n", 2}}}}}));
+            : test::FakeReply::answer("", json::array({{{"id", "a"},
+                                                        {"name", "data__a"},
+                                                        {"arguments", {{"n", 1}}}},
+                                                       {{"id", "b"},
+                                                        {"name", "data__b"},
+                                                        {"arguments", {{"n", 2}}}}}));
     reply.delay = 50ms;
     return reply;
   });
@@ -409,7 +411,7 @@ TEST_CASE("async runs: runs whose model is an OpenAiClient over HTTP park while 
     CHECK(seen.front()->final_answer == json{{"sum", 3}});
   }
   CHECK(server.requests().size() == 2 * kRuns);
-  CHECK(server.connections() <= kRuns);              // the second turns reused connections
+  CHECK(server.connections() <= kRuns);  // the second turns reused connections
   CHECK(executor->blocking_threads_started() == 0);  // no run waited on a blocked thread
 }
 #endif
