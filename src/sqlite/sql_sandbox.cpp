@@ -107,6 +107,8 @@ const std::vector<std::string>& default_sql_functions() {
 }
 
 struct SqlSandbox::Impl {
+  class PlanCallbacks;  // below; nested, since Impl is private to SqlSandbox
+
   sqlite3* db = nullptr;
   SqlSandboxOptions options;
   Env* env = nullptr;
@@ -414,10 +416,8 @@ Status SqlSandbox::rollback() {
   return {};
 }
 
-namespace {
-
 // Installs the plan callbacks for a scope, and always removes them.
-class PlanCallbacks {
+class SqlSandbox::Impl::PlanCallbacks {
  public:
   explicit PlanCallbacks(SqlSandbox::Impl& impl) : impl_(impl) {
     sqlite3_set_authorizer(impl_.db, &SqlSandbox::Impl::authorizer_callback, &impl_);
@@ -435,6 +435,8 @@ class PlanCallbacks {
  private:
   SqlSandbox::Impl& impl_;
 };
+
+namespace {
 
 struct Prepared {
   sqlite3_stmt* stmt = nullptr;
@@ -488,7 +490,7 @@ Result<SqlOutcome> SqlSandbox::execute(const SqlPlan& plan, const nlohmann::json
   PreparedList prepared;
   SessionGuard session;  // outlives the callbacks: the change set is read without them
   {
-    PlanCallbacks callbacks(impl);
+    Impl::PlanCallbacks callbacks(impl);
     // 1. Prepare (and so authorize) every statement before any runs.
     impl.phase = Impl::Phase::preparing;
     const char* tail = plan.sql.c_str();
