@@ -26,11 +26,11 @@ install(FILES
   DESTINATION ${REIN_CMAKE_DIR})
 
 # Public headers include nlohmann/json, so a consumer compiles against it: Requires. SQLite,
-# RE2 and libcurl are used inside librein only: Requires.private for a shared librein, which
+# RE2, libcrypto and libcurl are used inside librein only: Requires.private for a shared librein, which
 # carries its own links to them. A static librein.a cannot carry them, and every program linking
 # it needs their libraries, so there they are in Requires as well: plain
 # `pkg-config --cflags --libs rein` links either kind, with no --static.
-set(REIN_PC_PRIVATE "sqlite3 re2")
+set(REIN_PC_PRIVATE "sqlite3 re2 libcrypto")
 if(REIN_WITH_CURL)
   string(APPEND REIN_PC_PRIVATE " libcurl")
 endif()

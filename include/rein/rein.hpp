@@ -31,7 +31,6 @@
 #include "rein/react_planner.hpp"
 #include "rein/run_store.hpp"
 #include "rein/runtime.hpp"
-#include "rein/sha256.hpp"
 #include "rein/sql_sandbox.hpp"
 #include "rein/sqlite_store.hpp"
 #include "rein/task.hpp"

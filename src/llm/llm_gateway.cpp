@@ -8,7 +8,7 @@
 
 #include "core/host_call.hpp"
 #include "core/json_text.hpp"
-#include "rein/sha256.hpp"
+#include "core/sha256.hpp"
 
 namespace rein {
 

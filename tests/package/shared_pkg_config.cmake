@@ -33,13 +33,13 @@ if(rc OR NOT dynamic MATCHES "Library soname: \\[${soname}\\]")
   message(FATAL_ERROR "librein.so's SONAME is not ${soname}:\n${dynamic}")
 endif()
 
-# A shared librein links SQLite, RE2 and libcurl itself: they are Requires.private.
+# A shared librein links SQLite, RE2, libcrypto and libcurl itself: they are Requires.private.
 file(STRINGS "${PREFIX}/lib/pkgconfig/rein.pc" requires REGEX "^Requires")
 if(NOT requires MATCHES "(^|;)Requires: nlohmann_json(;|$)")
   message(FATAL_ERROR "rein.pc's Requires should be nlohmann_json alone: ${requires}")
 endif()
-if(NOT requires MATCHES "Requires.private: sqlite3 re2")
-  message(FATAL_ERROR "rein.pc's Requires.private should name sqlite3 and re2: ${requires}")
+if(NOT requires MATCHES "Requires.private: sqlite3 re2 libcrypto")
+  message(FATAL_ERROR "rein.pc's Requires.private should name sqlite3, re2 and libcrypto: ${requires}")
 endif()
 
 set(LIBRARY_PATH "${PREFIX}/lib")
