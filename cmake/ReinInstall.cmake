@@ -10,6 +10,7 @@ install(TARGETS rein EXPORT reinTargets
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY include/rein DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.hpp")
 install(FILES "${PROJECT_BINARY_DIR}/generated/include/rein/version.hpp"
+  "${PROJECT_BINARY_DIR}/generated/include/rein/config.hpp"
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/rein)
 install(EXPORT reinTargets NAMESPACE rein:: DESTINATION ${REIN_CMAKE_DIR})
 
@@ -24,9 +25,22 @@ install(FILES
   cmake/Findre2.cmake
   DESTINATION ${REIN_CMAKE_DIR})
 
-set(REIN_PC_REQUIRES "nlohmann_json spdlog sqlite3 re2")
+# Public headers include nlohmann/json, so a consumer compiles against it: Requires. SQLite,
+# RE2, libcrypto and libcurl are used inside librein only: Requires.private for a shared librein, which
+# carries its own links to them. A static librein.a cannot carry them, and every program linking
+# it needs their libraries, so there they are in Requires as well: plain
+# `pkg-config --cflags --libs rein` links either kind, with no --static.
+set(REIN_PC_PRIVATE "sqlite3 re2 libcrypto")
 if(REIN_WITH_CURL)
-  string(APPEND REIN_PC_REQUIRES " libcurl")
+  string(APPEND REIN_PC_PRIVATE " libcurl")
+endif()
+get_target_property(_rein_type rein TYPE)
+if(_rein_type STREQUAL "SHARED_LIBRARY")
+  set(REIN_PC_REQUIRES "nlohmann_json")
+  set(REIN_PC_REQUIRES_PRIVATE "${REIN_PC_PRIVATE}")
+else()
+  set(REIN_PC_REQUIRES "nlohmann_json ${REIN_PC_PRIVATE}")
+  set(REIN_PC_REQUIRES_PRIVATE "")
 endif()
 # Relocatable: the prefix is found from the .pc file's own location, so `cmake --install
 # --prefix DIR` works without reconfiguring.

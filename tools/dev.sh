@@ -24,7 +24,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 packages=(cmake make g++ pkg-config
-          nlohmann-json3-dev libspdlog-dev libsqlite3-dev libre2-dev libcurl4-openssl-dev
+          nlohmann-json3-dev libsqlite3-dev libre2-dev libssl-dev libcurl4-openssl-dev
           catch2 libcli11-dev chromium)
 
 install_missing() {

@@ -38,10 +38,18 @@ std::vector<std::int64_t> usage_stale(std::vector<std::int64_t> s) {
 
 }  // namespace
 
+rein::FailureRates notebook_failure_rates(double rate) {
+  rein::FailureRates r;
+  r.timeout = rate * 0.25;
+  r.permanent_error = rate * 0.25;
+  r.stale = rate * 0.25;
+  return r;
+}
+
 rein::FailureInjector register_tools(rein::ToolRegistry& registry, const Data& data,
                                      std::shared_ptr<SlideStore> slides, rein::Env& env,
                                      const ToolOptions& options) {
-  rein::FailureRates rates = rein::FailureRates::notebook(options.failure_rate);
+  rein::FailureRates rates = notebook_failure_rates(options.failure_rate);
   rates.latency_min = rates.latency_max = options.latency;
   rein::FailureInjector chaos(rates, options.seed);
   auto stamp_stale = [&env](rein::ToolResult& r) {

@@ -31,6 +31,10 @@ struct ToolOptions {
 // Freshness: results carry "as_of" (Unix ms); stale ones are this old.
 inline constexpr std::int64_t kStaleAgeMillis = 3LL * 24 * 3600 * 1000;
 
+// The notebook's mix of failures for a failure rate r: timeouts r/4, bad ids (permanent errors)
+// r/4, stale data r/4; no transient errors.
+rein::FailureRates notebook_failure_rates(double rate);
+
 // Registers the five tools; returns the injector so callers can read what it injected.
 // The tools share `slides`, so a call abandoned at its deadline can never outlive it. `data` and
 // `env` must outlive the registry's calls (the notebook data and Env::system() are static).

@@ -26,11 +26,9 @@ enum class ErrorCode {
   not_found,          // an unknown tool, rule, run or key
   already_exists,     // a duplicate registration
   permission_denied,  // the policy denied the action
-  approval_required,  // the policy requires a human decision first
   budget_exhausted,   // a step, call, token, cost, time or rate budget ran out
   timeout,            // a deadline passed
   unavailable,        // transient: retry later (circuit open, overloaded, network)
-  tool_failed,        // a tool ran and reported (or threw) an error
   cancelled,          // the host cancelled the operation
   data_loss,          // stored data is corrupt or unreadable
   internal,           // a bug in rein: please report it
@@ -157,8 +155,6 @@ class [[nodiscard]] Result<void> {
   std::optional<Error> error_;
 };
 
-using Status = Result<void>;
-
-inline Status ok_status() { return Status{}; }
+using Status = Result<void>;  // success is Status{} (or `return {};`)
 
 }  // namespace rein

@@ -34,9 +34,6 @@ struct FailureRates {
   double stale = 0.0;
   std::chrono::milliseconds latency_min{0};
   std::chrono::milliseconds latency_max{0};
-
-  // The QBR notebook's mix for a failure rate r: timeouts r/4, bad ids r/4, stale r/4.
-  static FailureRates notebook(double rate);
 };
 
 class FailureInjector {

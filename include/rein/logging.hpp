@@ -1,18 +1,43 @@
-// rein's logging: silent unless the host installs a logger.
+// rein's logging: silent unless the host installs a handler.
 //
-// rein logs through spdlog. By default it writes nowhere; a host that wants rein's messages
-// passes its own spdlog logger (and chooses its sinks, pattern and level).
+// rein reports a few things that are not errors of any call (a retried tool attempt, an audit
+// sink that failed, a dropped cache entry, the HTTP I/O thread's trouble) as log messages. It
+// formats each message itself and hands it to one host-installed handler, so the host routes
+// it into whatever logging it already has. rein depends on no logging library: a host using
+// spdlog (or any other) adapts in a few lines, e.g.
 //
-// Thread safety: set_logger may be called at any time from any thread.
+//   rein::set_log_handler([log = spdlog::default_logger()](rein::LogLevel level, std::string_view
+//   m) {
+//     constexpr spdlog::level::level_enum to_spdlog[] = {spdlog::level::debug, spdlog::level::info,
+//                                                        spdlog::level::warn, spdlog::level::err};
+//     log->log(to_spdlog[static_cast<int>(level)], m);
+//   });
+//
+// Thread safety: set_log_handler may be called at any time from any thread. The handler is
+// called from whichever thread rein logs on (run threads, tool runner threads, the HTTP I/O
+// thread), possibly from several at once, so it must be thread-safe itself. A call already in
+// progress when the handler is replaced may still finish with the previous handler, which is
+// kept alive until it returns. rein never holds a lock of its own while calling the handler, so
+// the handler may call set_log_handler. Whatever the handler throws is caught and dropped.
 #pragma once
 
-#include <memory>
-
-#include <spdlog/logger.h>
+#include <functional>
+#include <string_view>
 
 namespace rein {
 
-// Routes rein's log messages to `logger`; nullptr silences rein again.
-void set_logger(std::shared_ptr<spdlog::logger> logger);
+// How much a message matters. Messages at debug are frequent (one per retried tool attempt);
+// the others are rare. rein filters nothing: the handler sees every level and decides.
+enum class LogLevel { debug, info, warn, error };
+
+// "debug", "info", "warn" or "error".
+std::string_view to_string(LogLevel level) noexcept;
+
+// Receives one message, without a trailing newline. `message` is valid only during the call.
+using LogHandler = std::function<void(LogLevel level, std::string_view message)>;
+
+// Routes rein's log messages to `handler`; an empty handler (nullptr) silences rein again,
+// which is also the default.
+void set_log_handler(LogHandler handler);
 
 }  // namespace rein

@@ -36,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "rein/config.hpp"  // REIN_WITH_CURL
 #include "rein/env.hpp"
 #include "rein/error.hpp"
 #include "rein/llm.hpp"

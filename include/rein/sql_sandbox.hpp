@@ -170,9 +170,8 @@ class SqlSandbox {
   Status run(const SqlPlan& plan, const Verifier& verify, SqlOutcome* outcome = nullptr,
              const nlohmann::json& params = nlohmann::json::object());
 
-  struct Impl;
-
  private:
+  struct Impl;
   explicit SqlSandbox(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

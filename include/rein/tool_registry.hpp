@@ -94,7 +94,8 @@ class ToolRegistry {
   // The same guards without blocking a thread: an asynchronous tool parks the task until it
   // completes, times out or is cancelled; retry backoff waits on `executor`'s timers; a
   // synchronous tool runs on `executor`'s blocking pool. Resumes on `executor`'s run threads.
-  Task<ToolResult> invoke_async(std::string name, nlohmann::json args, InvokeOptions options, Executor& executor);
+  Task<ToolResult> invoke_async(std::string name, nlohmann::json args, InvokeOptions options,
+                                Executor& executor);
   // Completions of asynchronous tools that arrived after their call had ended (timed out or
   // cancelled) and were ignored.
   std::uint64_t late_completions() const noexcept;
@@ -112,20 +113,7 @@ class ToolRegistry {
   Env& env() const noexcept { return *env_; }
 
  private:
-  struct Entry;
-  struct Impl;
-  std::shared_ptr<const Entry> entry(std::string_view name) const;
-  ToolResult run_attempts(const std::shared_ptr<const Entry>& entry, const nlohmann::json& args,
-                          const std::string& key, const InvokeOptions& options);
-  ToolResult run_once(const std::shared_ptr<const Entry>& entry, const nlohmann::json& args,
-                      const std::string& key, int attempt, const CancellationToken& cancel,
-                      bool& counts_as_failure);
-  Status add(ToolSpec spec, ToolFn fn, AsyncToolFn async_fn);
-  ToolResult invoke_async_here(std::string_view name, const nlohmann::json& args, const InvokeOptions& options);
-  Task<ToolResult> attempts_async(std::shared_ptr<const Entry> entry, const nlohmann::json& args, std::string key,
-                                  const InvokeOptions& options, Executor& executor);
-  Task<ToolResult> once_async(std::shared_ptr<const Entry> entry, const nlohmann::json& args, std::string key,
-                              int attempt, CancellationToken cancel, Executor& executor, bool& counts_as_failure);
+  struct Impl;  // src/tools/registry_internals.hpp: the entries and every guard
 
   Env* env_;
   std::unique_ptr<Impl> impl_;

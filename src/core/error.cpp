@@ -9,11 +9,9 @@ constexpr auto kNames = detail::enum_names<ErrorCode>(
     std::pair{ErrorCode::not_found, std::string_view("not_found")},
     std::pair{ErrorCode::already_exists, std::string_view("already_exists")},
     std::pair{ErrorCode::permission_denied, std::string_view("permission_denied")},
-    std::pair{ErrorCode::approval_required, std::string_view("approval_required")},
     std::pair{ErrorCode::budget_exhausted, std::string_view("budget_exhausted")},
     std::pair{ErrorCode::timeout, std::string_view("timeout")},
     std::pair{ErrorCode::unavailable, std::string_view("unavailable")},
-    std::pair{ErrorCode::tool_failed, std::string_view("tool_failed")},
     std::pair{ErrorCode::cancelled, std::string_view("cancelled")},
     std::pair{ErrorCode::data_loss, std::string_view("data_loss")},
     std::pair{ErrorCode::internal, std::string_view("internal")});

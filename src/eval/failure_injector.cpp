@@ -17,14 +17,6 @@ std::string_view to_string(InjectedFailure failure) noexcept {
   return "none";
 }
 
-FailureRates FailureRates::notebook(double rate) {
-  FailureRates r;
-  r.timeout = rate * 0.25;
-  r.permanent_error = rate * 0.25;
-  r.stale = rate * 0.25;
-  return r;
-}
-
 namespace {
 FailureRates sanitized(FailureRates r) {
   for (double* p : {&r.timeout, &r.permanent_error, &r.transient_error, &r.stale}) {

@@ -6,7 +6,7 @@
 #include "core/json_reader.hpp"
 #include "core/json_text.hpp"
 #include "core/json_writer.hpp"
-#include "rein/sha256.hpp"
+#include "core/sha256.hpp"
 
 namespace rein {
 

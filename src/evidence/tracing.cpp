@@ -3,7 +3,7 @@
 #include <fstream>
 
 #include "core/json_text.hpp"
-#include "rein/sha256.hpp"
+#include "core/sha256.hpp"
 #include "rein/version.hpp"
 
 namespace rein {

@@ -8,8 +8,8 @@
 
 #include "core/host_call.hpp"
 #include "core/json_text.hpp"
+#include "core/sha256.hpp"
 #include "rein/policy.hpp"
-#include "rein/sha256.hpp"
 
 namespace rein {
 

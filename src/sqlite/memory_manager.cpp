@@ -6,10 +6,10 @@
 #include <unordered_map>
 
 #include "core/json_text.hpp"
+#include "core/sha256.hpp"
 #include "memory/memory_support.hpp"
 #include "memory/vector_index.hpp"
 #include "rein/memory_manager.hpp"
-#include "rein/sha256.hpp"
 #include "sqlite/database.hpp"
 
 namespace rein {

@@ -108,6 +108,8 @@ const std::vector<std::string>& default_sql_functions() {
 }
 
 struct SqlSandbox::Impl {
+  class PlanCallbacks;  // below; nested, since Impl is private to SqlSandbox
+
   // Destroyed in reverse order: a pending plan (`plan`, below) is rolled back, then the
   // connection closed, then the functions it called are freed.
   std::unique_ptr<SqlFunctionGuard> guard;  // bounded printf, instr, replace, trim
@@ -401,10 +403,8 @@ Status SqlSandbox::rollback() {
   return {};
 }
 
-namespace {
-
 // Installs the plan callbacks for a scope, and always removes them.
-class PlanCallbacks {
+class SqlSandbox::Impl::PlanCallbacks {
  public:
   explicit PlanCallbacks(SqlSandbox::Impl& impl) : impl_(impl) {
     sqlite3_set_authorizer(impl_.db.handle(), &SqlSandbox::Impl::authorizer_callback, &impl_);
@@ -422,6 +422,8 @@ class PlanCallbacks {
  private:
   SqlSandbox::Impl& impl_;
 };
+
+namespace {
 
 struct Prepared {
   sqlite::Statement stmt;
@@ -470,7 +472,7 @@ Result<SqlOutcome> SqlSandbox::execute(const SqlPlan& plan, const nlohmann::json
   std::vector<Prepared> prepared;
   SessionGuard session;  // outlives the callbacks: the change set is read without them
   {
-    PlanCallbacks callbacks(impl);
+    Impl::PlanCallbacks callbacks(impl);
     // 1. Prepare (and so authorize) every statement before any runs.
     impl.phase = Impl::Phase::preparing;
     std::string_view rest = plan.sql;

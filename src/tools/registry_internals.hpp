@@ -18,7 +18,10 @@
 
 namespace rein {
 
-struct ToolRegistry::Entry {
+namespace detail {
+
+// A registered tool: its spec, callback and what registration compiled from the spec.
+struct ToolEntry {
   ToolSpec spec;
   ToolFn fn;  // exactly one of fn and async_fn is set
   AsyncToolFn async_fn;
@@ -28,8 +31,6 @@ struct ToolRegistry::Entry {
   std::string wire_name;
   mutable CircuitBreaker breaker;
 };
-
-namespace detail {
 
 struct StringHash {
   using is_transparent = void;
@@ -50,7 +51,9 @@ ToolResult make_result(ToolStatus status, std::string message, bool transient = 
 }  // namespace detail
 
 struct ToolRegistry::Impl {
-  explicit Impl(std::size_t max_threads) : runner(max_threads) {}
+  using Entry = detail::ToolEntry;
+
+  Impl(Env& e, std::size_t max_threads) : env(e), runner(max_threads) {}
 
   // A call after the guards that need no waiting: either its result already (unknown tool,
   // invalid arguments, a missing key) or the entry and the idempotency key ("" when none) to
@@ -74,6 +77,24 @@ struct ToolRegistry::Impl {
   // The output-schema check of a finished attempt (a violation is a permanent error).
   static void check_output(const Entry& e, ToolResult& r);
 
+  // Checks and compiles a spec, then registers it (register_tool, register_async_tool).
+  Status add(ToolSpec spec, ToolFn fn, AsyncToolFn async_fn);
+  // The entry named `name`, or nullptr.
+  std::shared_ptr<const Entry> entry(std::string_view name) const;
+
+  // The blocking path (tool_registry.cpp): every attempt of a call, with retries and backoff ...
+  ToolResult run_attempts(const std::shared_ptr<const Entry>& e, const nlohmann::json& args,
+                          const std::string& key, const InvokeOptions& options);
+  // ... and one attempt of a synchronous tool, on the calling thread or, with a timeout, on a
+  // runner thread. `counts_as_failure` is set when the attempt counts against the breaker.
+  ToolResult run_once(const std::shared_ptr<const Entry>& e, const nlohmann::json& args,
+                      const std::string& key, int attempt, const CancellationToken& cancel,
+                      bool& counts_as_failure);
+  // invoke() of an asynchronous tool: drives a private executor on the calling thread.
+  static ToolResult invoke_async_here(ToolRegistry& self, std::string_view name,
+                                      const nlohmann::json& args, const InvokeOptions& options);
+
+  Env& env;
   mutable std::shared_mutex mutex;
   std::unordered_map<std::string, std::shared_ptr<const Entry>, detail::StringHash, std::equal_to<>>
       tools;
@@ -140,11 +161,18 @@ struct ToolRegistry::Impl {
   static Task<ToolResult> keyed_async(ToolRegistry& self, PreparedCall call,
                                       const nlohmann::json& args, const InvokeOptions& options,
                                       Executor& executor);
-  // ... and one attempt of a synchronous tool, on the blocking pool.
-  static Task<ToolResult> blocking_once(ToolRegistry& self, std::shared_ptr<const Entry> e,
-                                        const nlohmann::json& args, std::string key, int attempt,
-                                        CancellationToken cancel, Executor& executor,
-                                        bool& counts_as_failure);
+  // ... every attempt of a call, with retries waiting on timers ...
+  Task<ToolResult> attempts_async(std::shared_ptr<const Entry> e, const nlohmann::json& args,
+                                  std::string key, const InvokeOptions& options,
+                                  Executor& executor);
+  // ... one attempt of a synchronous tool, on the blocking pool ...
+  Task<ToolResult> blocking_once(std::shared_ptr<const Entry> e, const nlohmann::json& args,
+                                 std::string key, int attempt, CancellationToken cancel,
+                                 Executor& executor, bool& counts_as_failure);
+  // ... and one attempt of an asynchronous tool, parked until it completes or times out.
+  Task<ToolResult> once_async(std::shared_ptr<const Entry> e, const nlohmann::json& args,
+                              std::string key, int attempt, CancellationToken cancel,
+                              Executor& executor, bool& counts_as_failure);
 };
 
 }  // namespace rein

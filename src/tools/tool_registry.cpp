@@ -36,8 +36,7 @@ bool valid_tool_name(std::string_view name) {
 
 Status check_spec(const ToolSpec& spec) {
   auto bad = [&](const std::string& what) {
-    return Error(ErrorCode::invalid_argument,
-                 "tool '" + spec.name + "': " + what);
+    return Error(ErrorCode::invalid_argument, "tool '" + spec.name + "': " + what);
   };
   if (!valid_tool_name(spec.name)) {
     return Error(ErrorCode::invalid_argument,
@@ -60,10 +59,13 @@ Status check_spec(const ToolSpec& spec) {
   if (!(r.multiplier >= 1.0)) return bad("retry.multiplier must be at least 1");
   if (!(r.jitter >= 0.0 && r.jitter <= 1.0)) return bad("retry.jitter must be within [0, 1]");
   const auto& cb = spec.circuit_breaker;
-  if (cb.failure_threshold < 0) return bad("circuit_breaker.failure_threshold must not be negative");
+  if (cb.failure_threshold < 0)
+    return bad("circuit_breaker.failure_threshold must not be negative");
   if (cb.half_open_probes < 1) return bad("circuit_breaker.half_open_probes must be at least 1");
-  if (cb.open_duration.count() < 0) return bad("circuit_breaker.open_duration must not be negative");
-  if (!spec.side_effects && (spec.idempotency.key_required || !spec.idempotency.key_pointer.empty())) {
+  if (cb.open_duration.count() < 0)
+    return bad("circuit_breaker.open_duration must not be negative");
+  if (!spec.side_effects &&
+      (spec.idempotency.key_required || !spec.idempotency.key_pointer.empty())) {
     return bad("idempotency options apply only to tools with side_effects");
   }
   for (const auto& p : spec.permissions) {
@@ -75,13 +77,14 @@ Status check_spec(const ToolSpec& spec) {
 // The ledger may be the host's own code: whatever it throws becomes an error value.
 Result<ToolResult> guarded_find(IdempotencyStore& store, std::string_view tool,
                                 std::string_view key) {
-  return detail::call_host("idempotency store", [&] { return store.find(tool, key); }, ErrorCode::unavailable);
+  return detail::call_host(
+      "idempotency store", [&] { return store.find(tool, key); }, ErrorCode::unavailable);
 }
 
 Status guarded_record(IdempotencyStore& store, std::string_view tool, std::string_view key,
                       const ToolResult& result) {
-  return detail::call_host("idempotency store", [&] { return store.record(tool, key, result); },
-                           ErrorCode::unavailable);
+  return detail::call_host(
+      "idempotency store", [&] { return store.record(tool, key, result); }, ErrorCode::unavailable);
 }
 
 // What a timed call shares with the runner thread that executes it.
@@ -112,20 +115,22 @@ ToolResult make_result(ToolStatus status, std::string message, bool transient) {
 using detail::make_result;
 
 bool ToolRegistry::Impl::retryable(const ToolResult& r, const RetryPolicy& retry) {
-  return (r.status == ToolStatus::error && r.transient) || (r.status == ToolStatus::timeout && retry.retry_on_timeout);
+  return (r.status == ToolStatus::error && r.transient) ||
+         (r.status == ToolStatus::timeout && retry.retry_on_timeout);
 }
 
 ToolResult ToolRegistry::Impl::circuit_open(const Entry& e, Env& env, int attempt) {
   const auto wait = e.breaker.retry_after(env);
   ToolResult r = make_result(ToolStatus::denied,
-                             "circuit open for tool '" + e.spec.name + "': retry after " + std::to_string(wait.count()) + " ms",
+                             "circuit open for tool '" + e.spec.name + "': retry after " +
+                                 std::to_string(wait.count()) + " ms",
                              /*transient=*/true);
   r.attempts = attempt - 1;
   return r;
 }
 
-void ToolRegistry::Impl::record_health(const Entry& e, Env& env, const ToolResult& r, bool counts_as_failure,
-                   const CancellationToken& cancel) {
+void ToolRegistry::Impl::record_health(const Entry& e, Env& env, const ToolResult& r,
+                                       bool counts_as_failure, const CancellationToken& cancel) {
   if (counts_as_failure) {
     e.breaker.record_failure(env);
   } else if (cancel.cancelled() && !r.ok()) {
@@ -138,12 +143,14 @@ void ToolRegistry::Impl::record_health(const Entry& e, Env& env, const ToolResul
 void ToolRegistry::Impl::check_output(const Entry& e, ToolResult& r) {
   if (r.ok() && e.output && !e.output->accepts(r.data)) {
     std::string detail = describe(e.output->validate(r.data));
-    r = make_result(ToolStatus::error, "tool '" + e.spec.name + "' returned output that violates its schema: " + detail);
+    r = make_result(ToolStatus::error, "tool '" + e.spec.name +
+                                           "' returned output that violates its schema: " + detail);
   }
 }
 
-ToolRegistry::Impl::PreparedCall ToolRegistry::Impl::prepare(std::string_view name, const json& args,
-                                                 const InvokeOptions& options) const {
+ToolRegistry::Impl::PreparedCall ToolRegistry::Impl::prepare(std::string_view name,
+                                                             const json& args,
+                                                             const InvokeOptions& options) const {
   Impl::PreparedCall call;
   {
     std::shared_lock lock(mutex);
@@ -159,7 +166,8 @@ ToolRegistry::Impl::PreparedCall ToolRegistry::Impl::prepare(std::string_view na
     ToolResult r;
     r.status = ToolStatus::invalid_input;
     for (auto& v : e->input.validate(args)) {
-      r.errors.push_back((v.pointer.empty() ? std::string("(root)") : v.pointer) + ": " + v.message);
+      r.errors.push_back((v.pointer.empty() ? std::string("(root)") : v.pointer) + ": " +
+                         v.message);
     }
     call.early = std::move(r);
     return call;
@@ -181,14 +189,15 @@ ToolRegistry::Impl::PreparedCall ToolRegistry::Impl::prepare(std::string_view na
   if (call.key.empty() && e->spec.idempotency.key_required) {
     std::string where = e->key_pointer ? "argument " + e->spec.idempotency.key_pointer
                                        : std::string("InvokeOptions::idempotency_key");
-    call.early = make_result(ToolStatus::denied,
-                             "tool '" + e->spec.name + "' requires an idempotency key (" + where + ")");
+    call.early =
+        make_result(ToolStatus::denied,
+                    "tool '" + e->spec.name + "' requires an idempotency key (" + where + ")");
   }
   return call;
 }
 
-std::shared_ptr<detail::Claim> ToolRegistry::Impl::try_claim(const std::string& slot,
-                                                             std::shared_ptr<detail::Claim>& running) {
+std::shared_ptr<detail::Claim> ToolRegistry::Impl::try_claim(
+    const std::string& slot, std::shared_ptr<detail::Claim>& running) {
   std::lock_guard lock(claims_mutex);
   auto [it, inserted] = claims.try_emplace(slot);
   if (inserted) return it->second = std::make_shared<detail::Claim>();
@@ -196,7 +205,8 @@ std::shared_ptr<detail::Claim> ToolRegistry::Impl::try_claim(const std::string& 
   return nullptr;
 }
 
-void ToolRegistry::Impl::release(const std::string& slot, const std::shared_ptr<detail::Claim>& claim) {
+void ToolRegistry::Impl::release(const std::string& slot,
+                                 const std::shared_ptr<detail::Claim>& claim) {
   {
     std::lock_guard lock(claims_mutex);
     claims.erase(slot);
@@ -212,7 +222,8 @@ std::optional<ToolResult> ToolRegistry::Impl::replay(const Entry& e, const std::
   auto recorded = guarded_find(*store, e.spec.name, key);
   if (is_not_found(recorded)) return std::nullopt;
   if (!recorded) {
-    return make_result(ToolStatus::error, "idempotency ledger unavailable: " + recorded.error().message(),
+    return make_result(ToolStatus::error,
+                       "idempotency ledger unavailable: " + recorded.error().message(),
                        /*transient=*/true);
   }
   ToolResult r = std::move(*recorded);
@@ -224,14 +235,14 @@ std::optional<ToolResult> ToolRegistry::Impl::replay(const Entry& e, const std::
 
 void ToolRegistry::Impl::remember(const Entry& e, const std::string& key, const ToolResult& r) {
   if (auto s = guarded_record(*store, e.spec.name, key, r); !s) {
-    detail::logger()->warn("rein: could not record idempotency key '{}' of tool '{}': {}", key, e.spec.name,
-                           s.error().message());
+    detail::logger()->warn("rein: could not record idempotency key '{}' of tool '{}': {}", key,
+                           e.spec.name, s.error().message());
   }
 }
 
 ToolRegistry::ToolRegistry(ToolRegistryOptions options)
     : env_(options.env != nullptr ? options.env : &Env::system()),
-      impl_(std::make_unique<Impl>(options.max_runner_threads)) {
+      impl_(std::make_unique<Impl>(*env_, options.max_runner_threads)) {
   impl_->store = options.idempotency_store != nullptr
                      ? std::move(options.idempotency_store)
                      : std::make_shared<InMemoryIdempotencyStore>();
@@ -256,24 +267,24 @@ std::string ToolRegistry::wire_name(std::string_view name) {
 
 Status ToolRegistry::register_tool(ToolSpec spec, ToolFn fn) {
   if (!fn) return Error(ErrorCode::invalid_argument, "tool '" + spec.name + "': callback is empty");
-  return add(std::move(spec), std::move(fn), nullptr);
+  return impl_->add(std::move(spec), std::move(fn), nullptr);
 }
 
 Status ToolRegistry::register_async_tool(ToolSpec spec, AsyncToolFn fn) {
   if (!fn) return Error(ErrorCode::invalid_argument, "tool '" + spec.name + "': callback is empty");
-  return add(std::move(spec), nullptr, std::move(fn));
+  return impl_->add(std::move(spec), nullptr, std::move(fn));
 }
 
-Status ToolRegistry::add(ToolSpec spec, ToolFn fn, AsyncToolFn async_fn) {
+Status ToolRegistry::Impl::add(ToolSpec spec, ToolFn fn, AsyncToolFn async_fn) {
   if (auto s = check_spec(spec); !s) return s;
-  auto input = JsonSchema::compile(spec.input_schema, impl_->schema_options);
+  auto input = JsonSchema::compile(spec.input_schema, schema_options);
   if (!input) {
     return Error(ErrorCode::invalid_argument,
                  "tool '" + spec.name + "': input_schema: " + input.error().message());
   }
   std::optional<JsonSchema> output;
   if (!spec.output_schema.is_null()) {
-    auto compiled = JsonSchema::compile(spec.output_schema, impl_->schema_options);
+    auto compiled = JsonSchema::compile(spec.output_schema, schema_options);
     if (!compiled) {
       return Error(ErrorCode::invalid_argument,
                    "tool '" + spec.name + "': output_schema: " + compiled.error().message());
@@ -291,7 +302,7 @@ Status ToolRegistry::add(ToolSpec spec, ToolFn fn, AsyncToolFn async_fn) {
     }
   }
   const CircuitBreakerOptions breaker_options = spec.circuit_breaker;
-  std::string wire = wire_name(spec.name);
+  std::string wire = ToolRegistry::wire_name(spec.name);
   std::shared_ptr<Entry> entry(new Entry{.spec = std::move(spec),
                                          .fn = std::move(fn),
                                          .async_fn = std::move(async_fn),
@@ -301,32 +312,33 @@ Status ToolRegistry::add(ToolSpec spec, ToolFn fn, AsyncToolFn async_fn) {
                                          .wire_name = std::move(wire),
                                          .breaker = CircuitBreaker(breaker_options)});
   if (entry->wire_name.size() > 64) {
-    return Error(ErrorCode::invalid_argument, "tool '" + entry->spec.name +
-                                                  "': wire name '" + entry->wire_name +
+    return Error(ErrorCode::invalid_argument, "tool '" + entry->spec.name + "': wire name '" +
+                                                  entry->wire_name +
                                                   "' is longer than 64 characters");
   }
 
-  std::unique_lock lock(impl_->mutex);
-  if (impl_->tools.count(entry->spec.name) != 0) {
+  std::unique_lock lock(mutex);
+  if (tools.count(entry->spec.name) != 0) {
     return Error(ErrorCode::already_exists,
                  "tool '" + entry->spec.name + "' is already registered");
   }
-  if (auto it = impl_->by_wire_name.find(entry->wire_name); it != impl_->by_wire_name.end()) {
+  if (auto it = by_wire_name.find(entry->wire_name); it != by_wire_name.end()) {
     return Error(ErrorCode::already_exists, "tool '" + entry->spec.name + "' has wire name '" +
                                                 entry->wire_name + "', already used by '" +
                                                 it->second + "'");
   }
-  impl_->by_wire_name.emplace(entry->wire_name, entry->spec.name);
-  impl_->catalog.reset();
+  by_wire_name.emplace(entry->wire_name, entry->spec.name);
+  catalog.reset();
   std::string name = entry->spec.name;
-  impl_->tools.emplace(std::move(name), std::move(entry));
+  tools.emplace(std::move(name), std::move(entry));
   return {};
 }
 
-std::shared_ptr<const ToolRegistry::Entry> ToolRegistry::entry(std::string_view name) const {
-  std::shared_lock lock(impl_->mutex);
-  auto it = impl_->tools.find(name);
-  return it == impl_->tools.end() ? nullptr : it->second;
+std::shared_ptr<const ToolRegistry::Impl::Entry> ToolRegistry::Impl::entry(
+    std::string_view name) const {
+  std::shared_lock lock(mutex);
+  auto it = tools.find(name);
+  return it == tools.end() ? nullptr : it->second;
 }
 
 const ToolSpec* ToolRegistry::find(std::string_view name) const {
@@ -342,7 +354,9 @@ bool ToolRegistry::is_async(std::string_view name) const {
   return it != impl_->tools.end() && it->second->async_fn != nullptr;
 }
 
-std::uint64_t ToolRegistry::late_completions() const noexcept { return impl_->late_completions->load(); }
+std::uint64_t ToolRegistry::late_completions() const noexcept {
+  return impl_->late_completions->load();
+}
 
 const ToolSpec* ToolRegistry::find_by_wire_name(std::string_view wire) const {
   std::shared_lock lock(impl_->mutex);
@@ -356,7 +370,8 @@ std::vector<std::string> ToolRegistry::names() const {
   {
     std::shared_lock lock(impl_->mutex);
     out.reserve(impl_->tools.size());
-    for (const auto& [name, _] : impl_->tools) out.push_back(name);
+    for (const auto& [name, _] : impl_->tools)
+      out.push_back(name);
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -368,7 +383,7 @@ std::size_t ToolRegistry::size() const {
 }
 
 Status ToolRegistry::check_arguments(std::string_view name, const json& args) const {
-  const Entry* e = nullptr;
+  const Impl::Entry* e = nullptr;
   {
     std::shared_lock lock(impl_->mutex);
     auto it = impl_->tools.find(name);
@@ -376,8 +391,8 @@ Status ToolRegistry::check_arguments(std::string_view name, const json& args) co
   }
   if (e == nullptr) return Error(ErrorCode::not_found, "unknown tool '" + std::string(name) + "'");
   if (e->input.accepts(args)) return {};
-  return Error(ErrorCode::invalid_argument, "tool '" + e->spec.name + "' arguments: " +
-                                                describe(e->input.validate(args)));
+  return Error(ErrorCode::invalid_argument,
+               "tool '" + e->spec.name + "' arguments: " + describe(e->input.validate(args)));
 }
 
 json ToolRegistry::openai_catalog() const {
@@ -386,10 +401,11 @@ json ToolRegistry::openai_catalog() const {
     std::shared_lock lock(impl_->mutex);
     if (impl_->catalog) return *impl_->catalog;
   }
-  std::vector<std::shared_ptr<const Entry>> entries;
+  std::vector<std::shared_ptr<const Impl::Entry>> entries;
   {
     std::shared_lock lock(impl_->mutex);
-    for (const auto& [_, e] : impl_->tools) entries.push_back(e);
+    for (const auto& [_, e] : impl_->tools)
+      entries.push_back(e);
   }
   std::sort(entries.begin(), entries.end(),
             [](const auto& a, const auto& b) { return a->spec.name < b->spec.name; });
@@ -408,7 +424,7 @@ json ToolRegistry::openai_catalog() const {
 }
 
 CircuitState ToolRegistry::circuit_state(std::string_view name) const {
-  auto e = entry(name);
+  auto e = impl_->entry(name);
   return e ? e->breaker.state(*env_) : CircuitState::closed;
 }
 
@@ -416,10 +432,10 @@ ToolResult ToolRegistry::invoke(std::string_view name, const json& args,
                                 const InvokeOptions& options) {
   Impl::Finish finish{*env_, nullptr};  // the clock starts before validation
   Impl::PreparedCall call = impl_->prepare(name, args, options);
-  const Entry* e = finish.entry = call.entry.get();
+  const Impl::Entry* e = finish.entry = call.entry.get();
   if (call.early) return finish(std::move(*call.early));
-  if (e->async_fn) return invoke_async_here(name, args, options);
-  if (call.key.empty()) return finish(run_attempts(call.entry, args, {}, options));
+  if (e->async_fn) return Impl::invoke_async_here(*this, name, args, options);
+  if (call.key.empty()) return finish(impl_->run_attempts(call.entry, args, {}, options));
 
   const std::string slot = e->spec.name + '\0' + call.key;
   std::shared_ptr<detail::Claim> claim;
@@ -431,13 +447,14 @@ ToolResult ToolRegistry::invoke(std::string_view name, const json& args,
     while (!running->done && !options.cancellation.cancelled()) {
       running->cv.wait_for(wait_lock, std::chrono::milliseconds(5));
     }
-    if (options.cancellation.cancelled()) return finish(make_result(ToolStatus::error, "cancelled by the caller"));
+    if (options.cancellation.cancelled())
+      return finish(make_result(ToolStatus::error, "cancelled by the caller"));
   }
   if (auto replayed = impl_->replay(*e, call.key)) {
     impl_->release(slot, claim);
     return finish(std::move(*replayed));
   }
-  ToolResult r = run_attempts(call.entry, args, call.key, options);
+  ToolResult r = impl_->run_attempts(call.entry, args, call.key, options);
   r.idempotency_key = call.key;
   if (r.ok()) {
     r.tool_version = e->spec.version;
@@ -461,8 +478,8 @@ std::optional<ToolResult> ToolRegistry::Impl::Attempts::before(int attempt) cons
   return std::nullopt;
 }
 
-std::optional<std::chrono::nanoseconds> ToolRegistry::Impl::Attempts::after(ToolResult& r, int attempt,
-                                                                            bool counts_as_failure) const {
+std::optional<std::chrono::nanoseconds> ToolRegistry::Impl::Attempts::after(
+    ToolResult& r, int attempt, bool counts_as_failure) const {
   r.attempts = attempt;
   Impl::record_health(e_, env_, r, counts_as_failure, cancel_);
   if (r.ok() || !Impl::retryable(r, e_.spec.retry) || attempt >= max_attempts_) return std::nullopt;
@@ -477,16 +494,16 @@ ToolResult ToolRegistry::Impl::Attempts::cancelled(int attempts_made) {
   return r;
 }
 
-ToolResult ToolRegistry::run_attempts(const std::shared_ptr<const Entry>& e, const json& args,
-                                      const std::string& key, const InvokeOptions& options) {
-  const Impl::Attempts attempts(*e, *env_, key, options.cancellation);
+ToolResult ToolRegistry::Impl::run_attempts(const std::shared_ptr<const Entry>& e, const json& args,
+                                            const std::string& key, const InvokeOptions& options) {
+  const Attempts attempts(*e, env, key, options.cancellation);
   for (int attempt = 1;; ++attempt) {
     if (auto stop = attempts.before(attempt)) return std::move(*stop);
     bool counts_as_failure = false;
     ToolResult r = run_once(e, args, key, attempt, options.cancellation, counts_as_failure);
     const auto wait = attempts.after(r, attempt, counts_as_failure);
     if (!wait) return r;
-    if (!env_->sleep_for(*wait, options.cancellation)) return Impl::Attempts::cancelled(attempt);
+    if (!env.sleep_for(*wait, options.cancellation)) return Attempts::cancelled(attempt);
   }
 }
 
@@ -501,26 +518,25 @@ ToolResult call_guarded(const ToolFn& fn, const json& args, ToolContext& ctx, bo
 
 }  // namespace
 
-ToolResult ToolRegistry::run_once(const std::shared_ptr<const Entry>& e, const json& args,
-                                  const std::string& key, int attempt,
-                                  const CancellationToken& cancel, bool& counts_as_failure) {
+ToolResult ToolRegistry::Impl::run_once(const std::shared_ptr<const Entry>& e, const json& args,
+                                        const std::string& key, int attempt,
+                                        const CancellationToken& cancel, bool& counts_as_failure) {
   const auto timeout = e->spec.timeout;
   ToolResult r;
   bool threw = false;
   if (timeout.count() == 0) {
-    ToolContext ctx(*env_, cancel, key, attempt, Env::TimePoint::max());
+    ToolContext ctx(env, cancel, key, attempt, Env::TimePoint::max());
     r = call_guarded(e->fn, args, ctx, threw);
   } else {
-    const auto deadline = env_->now() + timeout;
+    const auto deadline = env.now() + timeout;
     auto call_cancel = CancellationSource::linked_to(cancel);
     // `done` fires when the call completes, or when the caller cancels (it is linked).
     auto done = CancellationSource::linked_to(cancel);
     auto state = std::make_shared<CallState>();
     state->args = args;  // the callback may outlive this call if abandoned
     state->key = key;
-    Env* env = env_;
-    const bool submitted = impl_->runner.submit(
-        [e, state, done, token = call_cancel.token(), attempt, deadline, env]() mutable {
+    const bool submitted = runner.submit(
+        [e, state, done, token = call_cancel.token(), attempt, deadline, env = &env]() mutable {
           if (token.cancelled()) {  // abandoned while it waited in the queue: do not start it
             done.cancel();
             return;
@@ -543,7 +559,7 @@ ToolResult ToolRegistry::run_once(const std::shared_ptr<const Entry>& e, const j
                          "no runner thread could be started for tool '" + e->spec.name + "'",
                          /*transient=*/true);
     }
-    env_->wait_until(done.token(), deadline);
+    env.wait_until(done.token(), deadline);
     bool completed_in_time = false;
     {
       std::lock_guard lock(state->mutex);
@@ -557,15 +573,15 @@ ToolResult ToolRegistry::run_once(const std::shared_ptr<const Entry>& e, const j
       call_cancel.cancel();  // ask the callback to stop; we no longer wait for it
       if (cancel.cancelled()) return make_result(ToolStatus::error, "cancelled by the caller");
       counts_as_failure = true;
-      return make_result(ToolStatus::timeout,
-                         "tool '" + e->spec.name + "' timed out after " +
-                             std::to_string(timeout.count()) + " ms",
-                         /*transient=*/true);
+      return make_result(
+          ToolStatus::timeout,
+          "tool '" + e->spec.name + "' timed out after " + std::to_string(timeout.count()) + " ms",
+          /*transient=*/true);
     }
   }
-  counts_as_failure = threw || (r.status == ToolStatus::error && r.transient) ||
-                      r.status == ToolStatus::timeout;
-  Impl::check_output(*e, r);
+  counts_as_failure =
+      threw || (r.status == ToolStatus::error && r.transient) || r.status == ToolStatus::timeout;
+  check_output(*e, r);
   return r;
 }
 

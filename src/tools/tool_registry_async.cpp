@@ -56,7 +56,7 @@ Task<ToolResult> ToolRegistry::invoke_async(std::string name, json args, InvokeO
   finish.entry = call.entry.get();
   if (call.early) co_return finish(std::move(*call.early));
   Task<ToolResult> work = call.key.empty()
-                              ? attempts_async(call.entry, args, {}, options, executor)
+                              ? impl_->attempts_async(call.entry, args, {}, options, executor)
                               : Impl::keyed_async(*this, std::move(call), args, options, executor);
   co_return finish(co_await std::move(work));
 }
@@ -65,7 +65,6 @@ Task<ToolResult> ToolRegistry::Impl::keyed_async(ToolRegistry& self, PreparedCal
                                                  const json& args, const InvokeOptions& options,
                                                  Executor& executor) {
   Impl& impl = *self.impl_;
-  Env& env = *self.env_;
   const Entry* e = call.entry.get();
   const std::string slot = e->spec.name + '\0' + call.key;
   std::shared_ptr<detail::Claim> claim;
@@ -78,7 +77,7 @@ Task<ToolResult> ToolRegistry::Impl::keyed_async(ToolRegistry& self, PreparedCal
         std::lock_guard lock(running->mutex);
         if (running->done) break;
       }
-      if (!co_await executor.sleep_until(env.now() + std::chrono::milliseconds(5),
+      if (!co_await executor.sleep_until(impl.env.now() + std::chrono::milliseconds(5),
                                          options.cancellation)) {
         co_return make_result(ToolStatus::error, "cancelled by the caller");
       }
@@ -94,7 +93,7 @@ Task<ToolResult> ToolRegistry::Impl::keyed_async(ToolRegistry& self, PreparedCal
     impl.release(slot, claim);
     co_return std::move(*replayed);
   }
-  ToolResult r = co_await self.attempts_async(call.entry, args, call.key, options, executor);
+  ToolResult r = co_await impl.attempts_async(call.entry, args, call.key, options, executor);
   r.idempotency_key = call.key;
   if (r.ok()) {
     r.tool_version = e->spec.version;
@@ -108,47 +107,47 @@ Task<ToolResult> ToolRegistry::Impl::keyed_async(ToolRegistry& self, PreparedCal
   co_return r;
 }
 
-Task<ToolResult> ToolRegistry::Impl::blocking_once(ToolRegistry& self,
-                                                   std::shared_ptr<const Entry> e, const json& args,
+Task<ToolResult> ToolRegistry::Impl::blocking_once(std::shared_ptr<const Entry> e, const json& args,
                                                    std::string key, int attempt,
                                                    CancellationToken cancel, Executor& executor,
                                                    bool& counts_as_failure) {
   // A synchronous tool blocks a thread of the blocking pool, never a run thread.
   co_return co_await executor.blocking(
-      [&] { return self.run_once(e, args, key, attempt, cancel, counts_as_failure); });
+      [&] { return run_once(e, args, key, attempt, cancel, counts_as_failure); });
 }
 
-Task<ToolResult> ToolRegistry::attempts_async(std::shared_ptr<const Entry> e, const json& args,
-                                              std::string key, const InvokeOptions& options,
-                                              Executor& executor) {
-  const Impl::Attempts attempts(*e, *env_, key, options.cancellation);
+Task<ToolResult> ToolRegistry::Impl::attempts_async(std::shared_ptr<const Entry> e,
+                                                    const json& args, std::string key,
+                                                    const InvokeOptions& options,
+                                                    Executor& executor) {
+  const Attempts attempts(*e, env, key, options.cancellation);
   for (int attempt = 1;; ++attempt) {
     if (auto stop = attempts.before(attempt)) co_return std::move(*stop);
     bool counts_as_failure = false;
-    Task<ToolResult> once =
-        e->fn
-            ? Impl::blocking_once(*this, e, args, key, attempt, options.cancellation, executor,
-                                  counts_as_failure)
-            : once_async(e, args, key, attempt, options.cancellation, executor, counts_as_failure);
+    Task<ToolResult> once = e->fn ? blocking_once(e, args, key, attempt, options.cancellation,
+                                                  executor, counts_as_failure)
+                                  : once_async(e, args, key, attempt, options.cancellation,
+                                               executor, counts_as_failure);
     ToolResult r = co_await std::move(once);
     const auto wait = attempts.after(r, attempt, counts_as_failure);
     if (!wait) co_return r;
-    if (!co_await executor.sleep_until(env_->now() + *wait, options.cancellation)) {
-      co_return Impl::Attempts::cancelled(attempt);
+    if (!co_await executor.sleep_until(env.now() + *wait, options.cancellation)) {
+      co_return Attempts::cancelled(attempt);
     }
   }
 }
 
-Task<ToolResult> ToolRegistry::once_async(std::shared_ptr<const Entry> e, const json& args,
-                                          std::string key, int attempt, CancellationToken cancel,
-                                          Executor& executor, bool& counts_as_failure) {
-  // An asynchronous tool's attempt (a synchronous one's is Impl::blocking_once).
+Task<ToolResult> ToolRegistry::Impl::once_async(std::shared_ptr<const Entry> e, const json& args,
+                                                std::string key, int attempt,
+                                                CancellationToken cancel, Executor& executor,
+                                                bool& counts_as_failure) {
+  // An asynchronous tool's attempt (a synchronous one's is blocking_once).
   const auto timeout = e->spec.timeout;
-  const auto deadline = timeout.count() > 0 ? env_->now() + timeout : Env::TimePoint::max();
+  const auto deadline = timeout.count() > 0 ? env.now() + timeout : Env::TimePoint::max();
   auto control = std::make_shared<CallControl>();
   control->cancel = CancellationSource::linked_to(cancel);
-  auto call = std::make_shared<AsyncToolCall::State>(args, key, *env_, control, attempt, deadline);
-  auto late = [counter = impl_->late_completions, name = e->spec.name] {
+  auto call = std::make_shared<AsyncToolCall::State>(args, key, env, control, attempt, deadline);
+  auto late = [counter = late_completions, name = e->spec.name] {
     counter->fetch_add(1, std::memory_order_relaxed);
     detail::logger()->warn(
         "rein: tool '{}' completed after its call had ended; the result was ignored", name);
@@ -177,7 +176,7 @@ Task<ToolResult> ToolRegistry::once_async(std::shared_ptr<const Entry> e, const 
       r = std::move(*parked.value);
       counts_as_failure = control->threw || (r.status == ToolStatus::error && r.transient) ||
                           r.status == ToolStatus::timeout;
-      Impl::check_output(*e, r);
+      check_output(*e, r);
       co_return r;
     case detail::ParkEnd::deadline:
       control->cancel.cancel();  // ask the tool to stop; its result no longer counts
@@ -193,12 +192,12 @@ Task<ToolResult> ToolRegistry::once_async(std::shared_ptr<const Entry> e, const 
   co_return r;
 }
 
-ToolResult ToolRegistry::invoke_async_here(std::string_view name, const json& args,
-                                           const InvokeOptions& options) {
+ToolResult ToolRegistry::Impl::invoke_async_here(ToolRegistry& self, std::string_view name,
+                                                 const json& args, const InvokeOptions& options) {
   // The calling thread drives a private executor until the call ends.
-  Executor local(ExecutorOptions{.host_driven = true, .env = env_, .blocking_inline = true});
+  Executor local(ExecutorOptions{.host_driven = true, .env = self.env_, .blocking_inline = true});
   std::optional<ToolResult> out;
-  start_detached(invoke_async(std::string(name), args, options, local),
+  start_detached(self.invoke_async(std::string(name), args, options, local),
                  [&out](ToolResult r) { out = std::move(r); });
   local.run_until([&out] { return out.has_value(); });
   return std::move(*out);

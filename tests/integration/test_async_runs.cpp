@@ -8,6 +8,11 @@
 #include "../support/fake_llm_server.hpp"
 #include "../support/waiting.hpp"
 #include "async_fixture.hpp"
+#include "rein/config.hpp"
+
+#ifndef REIN_WITH_CURL
+#error "REIN_WITH_CURL comes from rein/config.hpp"
+#endif
 
 using namespace rein;
 using namespace rein::testing;

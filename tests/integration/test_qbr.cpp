@@ -14,6 +14,15 @@ using nlohmann::json;
 // injected timeout waits for it.)
 constexpr std::chrono::milliseconds kNoTimeoutHere{60'000};
 
+TEST_CASE("qbr: the notebook's failure mix splits a rate into quarters", "[qbr]") {
+  auto r = qbr::notebook_failure_rates(0.4);
+  CHECK(r.timeout == Approx(0.1));
+  CHECK(r.permanent_error == Approx(0.1));
+  CHECK(r.stale == Approx(0.1));
+  CHECK(r.transient_error == 0.0);
+  CHECK(qbr::notebook_failure_rates(0.0).timeout == 0.0);
+}
+
 TEST_CASE("qbr: CPython's random is reproduced bit for bit", "[qbr]") {
   // Values printed by CPython 3.11: random.seed(7); [random.random() for _ in range(3)]
   qbr::PythonRandom seven(7);

@@ -1,4 +1,7 @@
-# Builds the consumer with the flags `pkg-config --cflags --libs rein` gives, then runs it.
+# Builds the consumer exactly as a user of pkg-config would: `c++ main.cpp $(pkg-config
+# --cflags --libs rein)` (no --static, whatever kind of library rein is), then runs it.
+# PREFIX: where rein is installed. LIBRARY_PATH (optional): put on LD_LIBRARY_PATH to run the
+# consumer against a shared librein that is not in the loader's default path.
 find_program(PKG_CONFIG pkg-config REQUIRED)
 file(GLOB_RECURSE pc_files "${PREFIX}/*/rein.pc")
 if(NOT pc_files)
@@ -12,10 +15,14 @@ execute_process(COMMAND ${PKG_CONFIG} --cflags --libs rein
 if(rc)
   message(FATAL_ERROR "pkg-config could not resolve rein (${rc})")
 endif()
+message(STATUS "pkg-config --cflags --libs rein: ${flags}")
 separate_arguments(flags UNIX_COMMAND "${flags}")
 execute_process(COMMAND ${CXX} "${SOURCE}" -o "${OUTPUT}" ${flags} RESULT_VARIABLE rc)
 if(rc)
   message(FATAL_ERROR "compiling with pkg-config flags failed (${rc})")
+endif()
+if(LIBRARY_PATH)
+  set(ENV{LD_LIBRARY_PATH} "${LIBRARY_PATH}")
 endif()
 execute_process(COMMAND "${OUTPUT}" RESULT_VARIABLE rc)
 if(rc)

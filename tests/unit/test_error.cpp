@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 #include <memory>
+#include <set>
+#include <string_view>
 
 #include "rein/error.hpp"
 
@@ -9,16 +11,22 @@ using rein::Result;
 using rein::Status;
 
 TEST_CASE("error codes have stable names that round-trip", "[error]") {
-  for (auto code : {ErrorCode::invalid_argument, ErrorCode::not_found, ErrorCode::already_exists,
-                    ErrorCode::permission_denied, ErrorCode::approval_required,
-                    ErrorCode::budget_exhausted, ErrorCode::timeout, ErrorCode::unavailable,
-                    ErrorCode::tool_failed, ErrorCode::cancelled, ErrorCode::data_loss,
-                    ErrorCode::internal}) {
+  std::set<std::string_view> names;
+  for (auto code :
+       {ErrorCode::invalid_argument, ErrorCode::not_found, ErrorCode::already_exists,
+        ErrorCode::permission_denied, ErrorCode::budget_exhausted, ErrorCode::timeout,
+        ErrorCode::unavailable, ErrorCode::cancelled, ErrorCode::data_loss, ErrorCode::internal}) {
     auto name = rein::to_string(code);
     REQUIRE(rein::error_code_from_string(name) == code);
+    names.insert(name);
   }
+  CHECK(names.size() == 10);  // every code has a name of its own
   CHECK(rein::to_string(ErrorCode::permission_denied) == "permission_denied");
+  CHECK(rein::to_string(ErrorCode::internal) == "internal");
   CHECK_FALSE(rein::error_code_from_string("no_such_code").has_value());
+  // Names of codes that were never produced, and are gone.
+  CHECK_FALSE(rein::error_code_from_string("approval_required").has_value());
+  CHECK_FALSE(rein::error_code_from_string("tool_failed").has_value());
 }
 
 TEST_CASE("Error formats code and message", "[error]") {

@@ -31,14 +31,6 @@ TEST_CASE("draws are reproducible from the seed and follow the rates", "[chaos]"
   CHECK(counts.stale == static_cast<std::uint64_t>(seen[InjectedFailure::stale]));
 }
 
-TEST_CASE("the notebook mix splits a rate into quarters", "[chaos]") {
-  auto r = rein::FailureRates::notebook(0.4);
-  CHECK(r.timeout == Approx(0.1));
-  CHECK(r.permanent_error == Approx(0.1));
-  CHECK(r.stale == Approx(0.1));
-  CHECK(r.transient_error == 0.0);
-}
-
 namespace {
 rein::ToolSpec spec(std::chrono::milliseconds timeout) {
   rein::ToolSpec s;

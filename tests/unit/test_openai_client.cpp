@@ -11,6 +11,10 @@
 #include "../support/waiting.hpp"
 #include "rein/openai_client.hpp"
 
+#ifndef REIN_WITH_CURL
+#error "REIN_WITH_CURL comes from rein/config.hpp, which rein/openai_client.hpp includes"
+#endif
+
 using nlohmann::json;
 using rein::test::FakeLlmServer;
 using rein::test::FakeReply;
