@@ -17,11 +17,11 @@
 // Each runs in a process of its own (rein_bench --scenario NAME), so that its peak RSS and
 // thread count are its own.
 #include <dirent.h>
-#include <filesystem>
 #include <unistd.h>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -210,7 +210,9 @@ json concurrent_runs(int runs, Model model) {
   auto tools = std::make_shared<ToolRegistry>();
   RuntimeOptions options;
   options.executor = executor;
-  AgentConfig agent{.name = "bench", .tools = tools, .policy = allow_data_tools(),
+  AgentConfig agent{.name = "bench",
+                    .tools = tools,
+                    .policy = allow_data_tools(),
                     .planner = std::make_shared<ReactPlanner>()};
   if (synchronous) {
     agent.llm = [](const LlmRequest& request) -> Result<LlmResponse> {
@@ -299,40 +301,49 @@ json concurrent_runs(int runs, Model model) {
 }
 
 std::filesystem::path fresh_db(const std::string& name) {
-  auto path = std::filesystem::temp_directory_path() / ("rein_bench_" + name + "_" + std::to_string(::getpid()) + ".db");
-  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+  auto path = std::filesystem::temp_directory_path() /
+              ("rein_bench_" + name + "_" + std::to_string(::getpid()) + ".db");
+  for (const char* suffix : {"", "-wal", "-shm"})
+    std::filesystem::remove(path.string() + suffix);
   return path;
 }
 
 // Runs `runs` chains of ten no-op calls at once; returns the turns taken per second.
-double durable_steps_per_s(const std::shared_ptr<SqliteStore>& store, int runs, const std::string& prefix) {
+double durable_steps_per_s(const std::shared_ptr<SqliteStore>& store, int runs,
+                           const std::string& prefix) {
   auto tools = std::make_shared<ToolRegistry>();
-  (void)tools->register_tool(data_tool("data.a"), [](const json&, ToolContext&) { return ToolResult::success(1); });
+  (void)tools->register_tool(data_tool("data.a"),
+                             [](const json&, ToolContext&) { return ToolResult::success(1); });
   std::vector<PlanStep> chain;
   for (int i = 0; i < 10; ++i) {
     chain.push_back({"s" + std::to_string(i), "data.a", json::object(),
-                     i == 0 ? std::vector<std::string>{} : std::vector<std::string>{"s" + std::to_string(i - 1)}, ""});
+                     i == 0 ? std::vector<std::string>{}
+                            : std::vector<std::string>{"s" + std::to_string(i - 1)},
+                     ""});
   }
   RuntimeOptions options;
   options.store = store;
-  Runtime runtime(AgentConfig{"bench", tools, allow_data_tools(), StaticPlanner::fixed(chain), nullptr},
-                  std::move(options));
+  Runtime runtime(
+      AgentConfig{"bench", tools, allow_data_tools(), StaticPlanner::fixed(chain), nullptr},
+      std::move(options));
   std::mutex m;
   std::condition_variable all_done;
   int stopped = 0;
   std::int64_t turns = 0;
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < runs; ++i) {
-    (void)runtime.run_async(RunRequest{"chain", {"bench", {"analyst"}}, nullptr, prefix + std::to_string(i)},
-                            [&](const Result<AgentState>& s) {
-                              std::lock_guard lock(m);
-                              if (s && s->status == RunStatus::completed) turns += s->step_index;
-                              if (++stopped == runs) all_done.notify_one();
-                            });
+    (void)runtime.run_async(
+        RunRequest{"chain", {"bench", {"analyst"}}, nullptr, prefix + std::to_string(i)},
+        [&](const Result<AgentState>& s) {
+          std::lock_guard lock(m);
+          if (s && s->status == RunStatus::completed) turns += s->step_index;
+          if (++stopped == runs) all_done.notify_one();
+        });
   }
   std::unique_lock lock(m);
   all_done.wait(lock, [&] { return stopped == runs; });
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return static_cast<double>(turns) / seconds;
 }
 
@@ -340,12 +351,14 @@ json concurrent_durable_steps() {
   const auto path = fresh_db("durable_steps");
   auto store = *SqliteStore::open(path, SqliteStoreOptions{.synchronous_normal = false});
   double single = 0;
-  for (int i = 0; i < 5; ++i) single += durable_steps_per_s(store, 1, "single-" + std::to_string(i) + "-") / 5;
+  for (int i = 0; i < 5; ++i)
+    single += durable_steps_per_s(store, 1, "single-" + std::to_string(i) + "-") / 5;
   const auto before = store->write_stats();
   const double many = durable_steps_per_s(store, 1'000, "run-");
   const auto after = store->write_stats();
   store.reset();
-  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+  for (const char* suffix : {"", "-wal", "-shm"})
+    std::filesystem::remove(path.string() + suffix);
   return {{"steps_per_s", many},
           {"single_run_steps_per_s", single},
           {"ratio", many / single},

@@ -123,7 +123,9 @@ std::function<void()> keyword_recall(std::size_t items) {
   };
 }
 
-Options slow() { return slow_options(200, 3); }
+Options slow() {
+  return slow_options(200, 3);
+}
 
 }  // namespace
 

@@ -27,9 +27,15 @@ std::shared_ptr<PolicyCase> make_case(int rules) {
     r.priority = rules - i;  // declaration order is evaluation order
     r.decision = i % 3 == 0 ? Decision::deny : Decision::allow;
     switch (i % 10) {
-      case 1: r.tool = ToolMatch::glob("billing.*"); break;
-      case 2: r.tool = ToolMatch::regex("billing\\.(mrr|invoice)"); break;
-      default: r.tool = ToolMatch::exact("billing.mrr"); break;
+      case 1:
+        r.tool = ToolMatch::glob("billing.*");
+        break;
+      case 2:
+        r.tool = ToolMatch::regex("billing\\.(mrr|invoice)");
+        break;
+      default:
+        r.tool = ToolMatch::exact("billing.mrr");
+        break;
     }
     if (i % 5 == 0) {
       // The argument regex is evaluated and fails.
@@ -54,8 +60,8 @@ std::shared_ptr<PolicyCase> make_case(int rules) {
 
   auto engine = PolicyEngine::create(std::move(spec));
   if (!engine) std::abort();
-  auto c = std::make_shared<PolicyCase>(PolicyCase{*engine, {{"account_id", "A100"}, {"region", "west"}},
-                                                   {"riley", {"analyst"}}, {}});
+  auto c = std::make_shared<PolicyCase>(PolicyCase{
+      *engine, {{"account_id", "A100"}, {"region", "west"}}, {"riley", {"analyst"}}, {}});
   c->usage.record_call("billing.mrr", 0, c->engine.longest_rate_window());
   c->usage.now_millis = 10;
   if (!c->engine.decide("billing.mrr", c->args, c->principal, c->usage).allowed()) std::abort();

@@ -1,4 +1,5 @@
-// step_in_memory: one Runtime::advance (a loop step) — a static planner planning one call, a 100-rule policy
+// step_in_memory: one Runtime::advance (a loop step) — a static planner planning one call, a
+// 100-rule policy
 //   (decided by its last rule), a no-op tool, a rule critic, hash-chained audit entries, and
 //   the commit to the in-memory store. Every 16 steps the run is ended and a new one started,
 //   so the state stays the size of a short run; ending and starting are inside the measured
@@ -6,9 +7,9 @@
 // step_durable: the same with the checkpoint and the step's audit committed to SQLite in one
 //   WAL transaction (synchronous=NORMAL).
 // run_16_steps_in_memory: a whole run — start, 15 chained calls, the verified answer.
+#include <unistd.h>
 #include <filesystem>
 #include <memory>
-#include <unistd.h>
 
 #include "benchmarks.hpp"
 #include "harness.hpp"
@@ -49,9 +50,12 @@ std::shared_ptr<ToolRegistry> noop_tools() {
   ToolSpec spec;
   spec.name = "bench.noop";
   spec.description = "does nothing";
-  spec.input_schema = json::parse(R"({"type": "object", "properties": {"account_id": {"type": "string"}}})");
+  spec.input_schema =
+      json::parse(R"({"type": "object", "properties": {"account_id": {"type": "string"}}})");
   spec.timeout = std::chrono::milliseconds(0);
-  (void)tools->register_tool(spec, [](const json&, ToolContext&) { return ToolResult::success({{"ok", true}}); });
+  (void)tools->register_tool(spec, [](const json&, ToolContext&) {
+    return ToolResult::success({{"ok", true}});
+  });
   return tools;
 }
 
@@ -64,7 +68,11 @@ std::shared_ptr<RuleCritic> critic() {
 // Plans one call per round, forever: every step is plan → authorize → act → verify.
 std::shared_ptr<Planner> one_call_per_round() {
   return std::make_shared<StaticPlanner>([](const PlanRequest& req) -> Result<PlanDecision> {
-    return PlanDecision::run({{"s" + std::to_string(req.state.planning_rounds), "bench.noop", {{"account_id", "A100"}}, {}, ""}});
+    return PlanDecision::run({{"s" + std::to_string(req.state.planning_rounds),
+                               "bench.noop",
+                               {{"account_id", "A100"}},
+                               {},
+                               ""}});
   });
 }
 
@@ -89,8 +97,9 @@ struct Stepper {
 
 std::shared_ptr<Stepper> stepper(std::shared_ptr<RunStore> store) {
   auto s = std::make_shared<Stepper>();
-  s->runtime = std::make_unique<Runtime>(AgentConfig{"bench", noop_tools(), hundred_rules(), one_call_per_round(), critic()},
-                                         RuntimeOptions{.store = std::move(store)});
+  s->runtime = std::make_unique<Runtime>(
+      AgentConfig{"bench", noop_tools(), hundred_rules(), one_call_per_round(), critic()},
+      RuntimeOptions{.store = std::move(store)});
   return s;
 }
 
@@ -100,8 +109,10 @@ void add_runtime_benchmarks(std::vector<Benchmark>& out) {
   auto in_memory = stepper(nullptr);
   out.push_back({"step_in_memory", [in_memory] { in_memory->step(); }});
 
-  const auto db = std::filesystem::temp_directory_path() / ("rein_bench_" + std::to_string(::getpid()) + ".db");
-  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db.string() + suffix);
+  const auto db =
+      std::filesystem::temp_directory_path() / ("rein_bench_" + std::to_string(::getpid()) + ".db");
+  for (const char* suffix : {"", "-wal", "-shm"})
+    std::filesystem::remove(db.string() + suffix);
   auto store = SqliteStore::open(db);
   if (!store) std::abort();
   auto durable = stepper(*store);
@@ -109,16 +120,23 @@ void add_runtime_benchmarks(std::vector<Benchmark>& out) {
 
   std::vector<PlanStep> chain;
   for (int i = 0; i < 15; ++i) {
-    chain.push_back({"s" + std::to_string(i), "bench.noop", {{"account_id", "A100"}},
-                     i == 0 ? std::vector<std::string>{} : std::vector<std::string>{"s" + std::to_string(i - 1)}, ""});
+    chain.push_back({"s" + std::to_string(i),
+                     "bench.noop",
+                     {{"account_id", "A100"}},
+                     i == 0 ? std::vector<std::string>{}
+                            : std::vector<std::string>{"s" + std::to_string(i - 1)},
+                     ""});
   }
-  auto runtime = std::make_shared<Runtime>(AgentConfig{"bench", noop_tools(), hundred_rules(), StaticPlanner::fixed(chain), critic()});
+  auto runtime = std::make_shared<Runtime>(
+      AgentConfig{"bench", noop_tools(), hundred_rules(), StaticPlanner::fixed(chain), critic()});
   auto counter = std::make_shared<int>(0);
-  out.push_back({"run_16_steps_in_memory", [runtime, counter] {
-                   auto run = runtime->run(RunRequest{"bench", {"riley", {"analyst"}}, nullptr, "run-" + std::to_string((*counter)++)});
-                   if (!run || run->step_index != 16 || run->status != RunStatus::completed) std::abort();
-                   keep(run);
-                 }});
+  out.push_back(
+      {"run_16_steps_in_memory", [runtime, counter] {
+         auto run = runtime->run(RunRequest{
+             "bench", {"riley", {"analyst"}}, nullptr, "run-" + std::to_string((*counter)++)});
+         if (!run || run->step_index != 16 || run->status != RunStatus::completed) std::abort();
+         keep(run);
+       }});
 }
 
 }  // namespace rein::bench

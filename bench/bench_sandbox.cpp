@@ -39,7 +39,9 @@ std::function<void()> plan(std::string sql) {
 }
 
 // Each call runs to a 50 ms deadline: twenty of them make a second.
-Options few() { return slow_options(20, 1); }
+Options few() {
+  return slow_options(20, 1);
+}
 
 }  // namespace
 

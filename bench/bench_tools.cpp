@@ -53,8 +53,12 @@ std::shared_ptr<ToolRegistry> registry_with_noop(std::chrono::milliseconds timeo
 
 }  // namespace
 
-json tool_schema_10_props() { return json::parse(kSchema); }
-json tool_args_10_props() { return kArgs; }
+json tool_schema_10_props() {
+  return json::parse(kSchema);
+}
+json tool_args_10_props() {
+  return kArgs;
+}
 
 void add_tool_benchmarks(std::vector<Benchmark>& out) {
   auto schema = std::make_shared<JsonSchema>(*JsonSchema::compile(json::parse(kSchema)));
@@ -82,15 +86,17 @@ void add_tool_benchmarks(std::vector<Benchmark>& out) {
 namespace rein::bench {
 // audit_append: one hash-chained audit entry with a 300-byte payload (what a tool call writes).
 void add_audit_benchmarks(std::vector<Benchmark>& out) {
-  const std::string payload = "{\"args\":{\"account_id\":\"A100\"},\"attempts\":1,\"data\":{\"current_mrr\":12480,"
-                              "\"series\":[1,2,3,4,5,6,7,8,9,10]},\"duration_us\":12,\"errors\":[],\"evidence\":"
-                              "[{\"type\":\"source\",\"uri\":\"billing://mrr/A100\"}],\"executed\":true,"
-                              "\"idempotency_key\":\"\",\"replayed\":false,\"status\":\"ok\",\"step\":\"mrr\","
-                              "\"tool\":\"billing.mrr\"}";
+  const std::string payload =
+      "{\"args\":{\"account_id\":\"A100\"},\"attempts\":1,\"data\":{\"current_mrr\":12480,"
+      "\"series\":[1,2,3,4,5,6,7,8,9,10]},\"duration_us\":12,\"errors\":[],\"evidence\":"
+      "[{\"type\":\"source\",\"uri\":\"billing://mrr/A100\"}],\"executed\":true,"
+      "\"idempotency_key\":\"\",\"replayed\":false,\"status\":\"ok\",\"step\":\"mrr\","
+      "\"tool\":\"billing.mrr\"}";
   auto head = std::make_shared<std::string>();
   auto seq = std::make_shared<std::int64_t>(0);
   out.push_back({"audit_append", [payload, head, seq] {
-                   auto e = make_audit_entry("run-bench", (*seq)++, *head, 3, "tool_call", payload, 1'700'000'000'000);
+                   auto e = make_audit_entry("run-bench", (*seq)++, *head, 3, "tool_call", payload,
+                                             1'700'000'000'000);
                    *head = e.hash;
                    keep(e);
                  }});

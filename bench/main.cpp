@@ -11,13 +11,13 @@
 //
 // The memory recall benchmarks build their corpora once (1M items take a minute or two) and
 // keep them in bench-cache/ next to the executable ($REIN_BENCH_CACHE to put them elsewhere).
+#include <sys/wait.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -40,7 +40,8 @@ nlohmann::json run_scenario_process(const std::string& name) {
   close(out[1]);
   std::string text;
   char buffer[4096];
-  for (ssize_t n; (n = read(out[0], buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = read(out[0], buffer, sizeof buffer)) > 0;)
+    text.append(buffer, static_cast<std::size_t>(n));
   close(out[0]);
   int status = 0;
   waitpid(pid, &status, 0);

@@ -62,7 +62,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto created = rein::Runtime::create(
-      rein::react_agent({.name = "concurrent", .tools = tools, .policy = *policy, .model_async = model}),
+      rein::react_agent(
+          {.name = "concurrent", .tools = tools, .policy = *policy, .model_async = model}),
       {.executor = executor});
   if (!created) {
     std::fprintf(stderr, "%s\n", created.error().to_string().c_str());

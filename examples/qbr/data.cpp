@@ -42,10 +42,14 @@ const Data& notebook_data() {
                  {"A200", "high", "Integration failing", true},
                  {"A300", "low", "Feature request", false},
                  {"A400", "high", "Renewal at risk", true}};
-    d.mrr_series = {{"A100", gen_series(101, 12000)}, {"A200", gen_series(202, 8000)},
-                    {"A300", gen_series(303, 15000)}, {"A400", gen_series(404, 6000)}};
-    d.daily_active = {{"A100", gen_series(11, 300)}, {"A200", gen_series(22, 150)},
-                      {"A300", gen_series(33, 500)}, {"A400", gen_series(44, 120)}};
+    d.mrr_series = {{"A100", gen_series(101, 12000)},
+                    {"A200", gen_series(202, 8000)},
+                    {"A300", gen_series(303, 15000)},
+                    {"A400", gen_series(404, 6000)}};
+    d.daily_active = {{"A100", gen_series(11, 300)},
+                      {"A200", gen_series(22, 150)},
+                      {"A300", gen_series(33, 500)},
+                      {"A400", gen_series(44, 120)}};
     return d;
   }();
   return data;

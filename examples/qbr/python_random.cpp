@@ -8,7 +8,8 @@ void PythonRandom::init_genrand(std::uint32_t s) {
   mt_[0] = s;
   for (int i = 1; i < kN; ++i) {
     mt_[static_cast<std::size_t>(i)] =
-        1812433253u * (mt_[static_cast<std::size_t>(i - 1)] ^ (mt_[static_cast<std::size_t>(i - 1)] >> 30)) +
+        1812433253u *
+            (mt_[static_cast<std::size_t>(i - 1)] ^ (mt_[static_cast<std::size_t>(i - 1)] >> 30)) +
         static_cast<std::uint32_t>(i);
   }
   index_ = kN;
@@ -23,7 +24,8 @@ void PythonRandom::seed_int(std::uint64_t seed) {
   init_genrand(19650218u);
   std::size_t i = 1, j = 0;
   for (std::size_t k = std::max<std::size_t>(kN, key.size()); k > 0; --k) {
-    mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1664525u)) + key[j] + static_cast<std::uint32_t>(j);
+    mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1664525u)) + key[j] +
+             static_cast<std::uint32_t>(j);
     ++i;
     ++j;
     if (i >= kN) {
@@ -33,7 +35,8 @@ void PythonRandom::seed_int(std::uint64_t seed) {
     if (j >= key.size()) j = 0;
   }
   for (std::size_t k = kN - 1; k > 0; --k) {
-    mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1566083941u)) - static_cast<std::uint32_t>(i);
+    mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1566083941u)) -
+             static_cast<std::uint32_t>(i);
     ++i;
     if (i >= kN) {
       mt_[0] = mt_[kN - 1];
@@ -61,14 +64,18 @@ std::uint32_t PythonRandom::next() {
   return y;
 }
 
-std::uint32_t PythonRandom::getrandbits(int bits) { return next() >> (32 - bits); }
+std::uint32_t PythonRandom::getrandbits(int bits) {
+  return next() >> (32 - bits);
+}
 
 std::int64_t PythonRandom::randint(std::int64_t a, std::int64_t b) {
   const auto n = static_cast<std::uint64_t>(b - a + 1);
   int bits = 0;
-  for (std::uint64_t v = n; v != 0; v >>= 1) ++bits;  // n.bit_length()
+  for (std::uint64_t v = n; v != 0; v >>= 1)
+    ++bits;  // n.bit_length()
   std::uint64_t r = getrandbits(bits);
-  while (r >= n) r = getrandbits(bits);
+  while (r >= n)
+    r = getrandbits(bits);
   return a + static_cast<std::int64_t>(r);
 }
 

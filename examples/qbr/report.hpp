@@ -11,7 +11,8 @@
 
 namespace qbr {
 
-std::string render_report(const Outcome& outcome, const Scenario& scenario, const std::vector<rein::Span>& spans,
+std::string render_report(const Outcome& outcome, const Scenario& scenario,
+                          const std::vector<rein::Span>& spans,
                           const std::vector<rein::AuditEntry>& audit);
 
 }  // namespace qbr

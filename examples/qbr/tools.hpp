@@ -24,8 +24,8 @@ struct SlideStore {
 struct ToolOptions {
   double failure_rate = 0.15;
   std::uint64_t seed = 7;
-  std::chrono::milliseconds latency{0};       // added to every call
-  std::chrono::milliseconds timeout{1000};    // per attempt
+  std::chrono::milliseconds latency{0};     // added to every call
+  std::chrono::milliseconds timeout{1000};  // per attempt
 };
 
 // Freshness: results carry "as_of" (Unix ms); stale ones are this old.
@@ -39,6 +39,7 @@ rein::FailureRates notebook_failure_rates(double rate);
 // The tools share `slides`, so a call abandoned at its deadline can never outlive it. `data` and
 // `env` must outlive the registry's calls (the notebook data and Env::system() are static).
 rein::FailureInjector register_tools(rein::ToolRegistry& registry, const Data& data,
-                                     std::shared_ptr<SlideStore> slides, rein::Env& env, const ToolOptions& options);
+                                     std::shared_ptr<SlideStore> slides, rein::Env& env,
+                                     const ToolOptions& options);
 
 }  // namespace qbr

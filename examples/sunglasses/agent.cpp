@@ -221,15 +221,14 @@ rein::Result<Answer> answer_request(const std::string& request, const AgentOptio
     if (!sink) return sink.error();
     runtime_options.audit_sinks.push_back(*sink);
   }
-  rein::Runtime runtime(
-      rein::AgentConfig{
-          .name = "sunglasses",
-          .tools = tools,
-          .policy = *policy,
-          .planner = planner,
-          .critic = std::make_shared<StoreCritic>(pending, std::max(0, options.max_replans)),
-          .llm = options.llm ? options.llm : builtin_store_model()},
-      runtime_options);
+  rein::Runtime runtime(rein::AgentConfig{.name = "sunglasses",
+                                          .tools = tools,
+                                          .policy = *policy,
+                                          .planner = planner,
+                                          .critic = std::make_shared<StoreCritic>(
+                                              pending, std::max(0, options.max_replans)),
+                                          .llm = options.llm ? options.llm : builtin_store_model()},
+                        runtime_options);
   auto run = runtime.run(rein::RunRequest{"answer a sunglasses-store customer",
                                           {"store-assistant-1", {"store-assistant"}},
                                           {{"request", request}},

@@ -82,7 +82,7 @@ std::optional<StepStatus> step_status_from_string(std::string_view name) noexcep
 struct Approval {
   std::string id{};
   std::string status = "pending";  // pending, approved, denied
-  std::string rule{};                // the policy rule that asked for it
+  std::string rule{};              // the policy rule that asked for it
   std::string reason{};
   std::string note{};  // the person's note
   std::int64_t requested_millis = 0;
@@ -95,9 +95,9 @@ struct Approval {
 struct StepState {
   PlanStep step{};
   StepStatus status = StepStatus::pending;
-  std::int64_t round = 0;       // the planning round that added it
-  int attempts = 0;             // times it was handed to the tool
-  int retries = 0;              // critic retries used
+  std::int64_t round = 0;         // the planning round that added it
+  int attempts = 0;               // times it was handed to the tool
+  int retries = 0;                // critic retries used
   std::string idempotency_key{};  // side-effecting steps: the key of the current attempt
   std::optional<PolicyDecision> decision{};
   std::optional<ToolResult> result{};
@@ -118,7 +118,7 @@ struct ReviewItem {
 // Counters beyond Usage, for reports.
 struct RunMetrics {
   std::map<std::string, std::int64_t> errors_by_tool{};
-  std::int64_t retries = 0;   // critic retries
+  std::int64_t retries = 0;  // critic retries
   std::int64_t replans = 0;
   std::int64_t denials = 0;
   std::int64_t approvals_requested = 0;
@@ -136,7 +136,7 @@ struct AgentState {
   std::vector<Message> messages{};
   std::vector<Observation> observations{};
   std::vector<StepState> steps{};  // the plan so far, in the order steps were planned
-  std::int64_t step_index = 0;   // loop steps completed
+  std::int64_t step_index = 0;     // loop steps completed
   std::int64_t planning_rounds = 0;
   Usage usage{};
   RunMetrics metrics{};
@@ -146,12 +146,13 @@ struct AgentState {
   std::optional<nlohmann::json> final_answer{};
   bool partial = false;  // outputs are incomplete (budget, failure, cancel)
   std::vector<ReviewItem> needs_review{};
-  std::string question{};             // awaiting_input: what the planner asked
+  std::string question{};                 // awaiting_input: what the planner asked
   std::vector<nlohmann::json> answers{};  // the host's answers, in order
-  std::optional<std::string> replan_step{};  // asks for a new plan: the failed step ("" = the answer)
+  std::optional<std::string>
+      replan_step{};  // asks for a new plan: the failed step ("" = the answer)
   std::vector<std::string> replan_reasons{};
-  std::string audit_head{};           // hash of the run's last audit entry ("" before any)
-  std::int64_t audit_count = 0;     // entries in the run's audit chain
+  std::string audit_head{};      // hash of the run's last audit entry ("" before any)
+  std::int64_t audit_count = 0;  // entries in the run's audit chain
   std::int64_t created_millis = 0;
   std::int64_t updated_millis = 0;
 

@@ -60,12 +60,15 @@ std::string canonical_payload(const nlohmann::json& payload);
 std::string audit_hash(const AuditEntry& entry);
 
 // Appends to one run's chain: fills seq, prev_hash and hash. `payload` is canonical JSON text.
-AuditEntry make_audit_entry(const std::string& run_id, std::int64_t seq, const std::string& prev_hash,
-                            std::int64_t step, std::string kind, std::string payload, std::int64_t time_millis);
-inline AuditEntry make_audit_entry(const std::string& run_id, std::int64_t seq, const std::string& prev_hash,
-                                   std::int64_t step, std::string kind, const nlohmann::json& payload,
+AuditEntry make_audit_entry(const std::string& run_id, std::int64_t seq,
+                            const std::string& prev_hash, std::int64_t step, std::string kind,
+                            std::string payload, std::int64_t time_millis);
+inline AuditEntry make_audit_entry(const std::string& run_id, std::int64_t seq,
+                                   const std::string& prev_hash, std::int64_t step,
+                                   std::string kind, const nlohmann::json& payload,
                                    std::int64_t time_millis) {
-  return make_audit_entry(run_id, seq, prev_hash, step, std::move(kind), canonical_payload(payload), time_millis);
+  return make_audit_entry(run_id, seq, prev_hash, step, std::move(kind), canonical_payload(payload),
+                          time_millis);
 }
 
 // The end of a run's chain as recorded elsewhere (the run's checkpoint).

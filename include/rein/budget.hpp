@@ -22,8 +22,8 @@ struct Budgets {
   std::optional<std::int64_t> max_steps{};       // loop steps per run
   std::optional<std::int64_t> max_tool_calls{};  // tool calls per run, all tools together
   std::map<std::string, std::int64_t, std::less<>> max_tool_calls_per_tool{};  // by exact name
-  std::optional<std::int64_t> max_tokens{};      // LLM tokens per run (prompt + completion)
-  std::optional<double> max_cost{};              // in the host's currency unit
+  std::optional<std::int64_t> max_tokens{};  // LLM tokens per run (prompt + completion)
+  std::optional<double> max_cost{};          // in the host's currency unit
   std::optional<std::chrono::milliseconds> max_wall_time{};
 
   friend bool operator==(const Budgets&, const Budgets&) = default;

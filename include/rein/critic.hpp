@@ -50,7 +50,8 @@ class Critic {
   // Asynchronous critics (is_async() true) review in coroutines that park while they wait,
   // e.g. on a model. The arguments outlive the task. The defaults call review_*.
   virtual bool is_async() const noexcept { return false; }
-  virtual Task<Verdict> review_step_async(const StepState& step, const ToolResult& result, const AgentState& state);
+  virtual Task<Verdict> review_step_async(const StepState& step, const ToolResult& result,
+                                          const AgentState& state);
   virtual Task<Verdict> review_output_async(const nlohmann::json& answer, const AgentState& state);
 };
 
@@ -59,11 +60,12 @@ class RuleCritic final : public Critic {
   // A custom check: nullopt when fine, else the reason it is not.
   using StepCheck = std::function<std::optional<std::string>(const StepState&, const ToolResult&,
                                                              const AgentState&)>;
-  using OutputCheck = std::function<std::optional<std::string>(const nlohmann::json&, const AgentState&)>;
+  using OutputCheck =
+      std::function<std::optional<std::string>(const nlohmann::json&, const AgentState&)>;
 
   struct Options {
     // What a tool result that is not ok leads to, before any check runs.
-    VerdictKind on_transient_error = VerdictKind::retry;     // timeouts, transient errors
+    VerdictKind on_transient_error = VerdictKind::retry;  // timeouts, transient errors
     VerdictKind on_permanent_error = VerdictKind::needs_review;
     VerdictKind on_invalid_input = VerdictKind::needs_review;
     Env* env = nullptr;  // clock for freshness checks; nullptr: Env::system()
@@ -78,23 +80,30 @@ class RuleCritic final : public Critic {
   RuleCritic& require_fields(std::string tool_glob, std::vector<std::string> pointers,
                              VerdictKind on_fail = VerdictKind::needs_review);
   RuleCritic& require_range(std::string tool_glob, std::string pointer, std::optional<double> min,
-                            std::optional<double> max, VerdictKind on_fail = VerdictKind::needs_review);
-  RuleCritic& require_evidence(std::string tool_glob, VerdictKind on_fail = VerdictKind::needs_review);
+                            std::optional<double> max,
+                            VerdictKind on_fail = VerdictKind::needs_review);
+  RuleCritic& require_evidence(std::string tool_glob,
+                               VerdictKind on_fail = VerdictKind::needs_review);
   // The number at `pointer` is a Unix time in milliseconds no older than `max_age`.
-  RuleCritic& require_fresh(std::string tool_glob, std::string pointer, std::chrono::milliseconds max_age,
+  RuleCritic& require_fresh(std::string tool_glob, std::string pointer,
+                            std::chrono::milliseconds max_age,
                             VerdictKind on_fail = VerdictKind::retry);
   // A staleness predicate: returns the reason when the data looks stale.
-  RuleCritic& reject_stale(std::string tool_glob, StepCheck is_stale, VerdictKind on_fail = VerdictKind::retry);
-  RuleCritic& check(std::string tool_glob, StepCheck check, VerdictKind on_fail = VerdictKind::needs_review);
+  RuleCritic& reject_stale(std::string tool_glob, StepCheck is_stale,
+                           VerdictKind on_fail = VerdictKind::retry);
+  RuleCritic& check(std::string tool_glob, StepCheck check,
+                    VerdictKind on_fail = VerdictKind::needs_review);
 
   // Checks on the final answer.
   RuleCritic& require_output_fields(std::vector<std::string> pointers,
                                     VerdictKind on_fail = VerdictKind::needs_review);
   RuleCritic& require_output_range(std::string pointer, std::optional<double> min,
-                                   std::optional<double> max, VerdictKind on_fail = VerdictKind::needs_review);
+                                   std::optional<double> max,
+                                   VerdictKind on_fail = VerdictKind::needs_review);
   RuleCritic& check_output(OutputCheck check, VerdictKind on_fail = VerdictKind::needs_review);
 
-  Verdict review_step(const StepState& step, const ToolResult& result, const AgentState& state) override;
+  Verdict review_step(const StepState& step, const ToolResult& result,
+                      const AgentState& state) override;
   Verdict review_output(const nlohmann::json& answer, const AgentState& state) override;
   // invalid_argument naming each malformed JSON pointer and the rule it was given to.
   Status validate() const override;

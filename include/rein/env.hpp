@@ -39,7 +39,8 @@ class Env {
 
   // Sleeps for `duration` unless `token` is cancelled first. Returns true when the full
   // duration elapsed, false when cancelled.
-  virtual bool sleep_for(std::chrono::nanoseconds duration, const CancellationToken& token = {}) = 0;
+  virtual bool sleep_for(std::chrono::nanoseconds duration,
+                         const CancellationToken& token = {}) = 0;
 
   // Waits until `signal` is cancelled (true) or `deadline` passes on this Env's clock (false).
   virtual bool wait_until(const CancellationToken& signal, TimePoint deadline) = 0;

@@ -36,17 +36,17 @@ struct ProportionTest {
 };
 
 // The pooled two-proportion z-test: is A's success rate different from B's?
-ProportionTest two_proportion_test(std::int64_t successes_a, std::int64_t trials_a, std::int64_t successes_b,
-                                   std::int64_t trials_b);
+ProportionTest two_proportion_test(std::int64_t successes_a, std::int64_t trials_a,
+                                   std::int64_t successes_b, std::int64_t trials_b);
 
 // What one episode came to.
 struct Episode {
-  bool success = false;       // the agent did the whole job
-  bool needs_review = false;  // it flagged something for a person
+  bool success = false;            // the agent did the whole job
+  bool needs_review = false;       // it flagged something for a person
   std::int64_t silent_errors = 0;  // wrong results passed off as right (must be 0)
-  bool crashed = false;       // the episode function failed (set by evaluate when it throws)
+  bool crashed = false;            // the episode function failed (set by evaluate when it throws)
   double wall_ms = 0.0;
-  std::string error{};          // why it crashed
+  std::string error{};  // why it crashed
 };
 
 struct EvalOptions {
@@ -76,7 +76,8 @@ struct EvalReport {
 
 // Runs `episode(seed)` for every seed and summarises. An exception from `episode` counts as a
 // crash (and never escapes).
-EvalReport evaluate(const std::function<Episode(std::uint64_t seed)>& episode, const EvalOptions& options);
+EvalReport evaluate(const std::function<Episode(std::uint64_t seed)>& episode,
+                    const EvalOptions& options);
 
 // Compares the completion rates of two evaluations.
 ProportionTest compare(const EvalReport& a, const EvalReport& b);

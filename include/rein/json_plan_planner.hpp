@@ -55,8 +55,8 @@ struct JsonPlanOptions {
   std::optional<double> temperature = 0.0;
   std::optional<int> max_tokens = 2048;
   ResponseFormatMode response_format = ResponseFormatMode::json_schema;
-  int max_repairs = 2;     // corrections after an invalid answer
-  int max_revisions = 2;   // rounds of host feedback per planning round
+  int max_repairs = 2;       // corrections after an invalid answer
+  int max_revisions = 2;     // rounds of host feedback per planning round
   PlanApprovalFn approve{};  // nullptr: plans run without being shown
   PromptOptions prompt{};
   std::vector<std::string> tags = {"planner"};

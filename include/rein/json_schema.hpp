@@ -84,8 +84,8 @@ struct JsonSchemaOptions {
   SchemaDraft default_draft = SchemaDraft::draft2020_12;  // when the root has no $schema
   FormatMode format = FormatMode::annotation;
   UnknownKeywords unknown_keywords = UnknownKeywords::reject;
-  SchemaResolver resolver{};          // empty: only the document itself and the built-in meta-schemas
-  std::string base_uri{};             // the root's URI when it has no $id ("" : none)
+  SchemaResolver resolver{};        // empty: only the document itself and the built-in meta-schemas
+  std::string base_uri{};           // the root's URI when it has no $id ("" : none)
   std::size_t max_documents = 64;   // documents loaded besides the root (resolver, meta-schemas)
   std::size_t max_nodes = 100'000;  // compiled subschemas, all documents together
   std::size_t max_evaluations = 10'000'000;  // subschema evaluations in one validation

@@ -29,11 +29,11 @@ namespace rein {
 
 // A piece of a streamed response, as it arrives.
 struct LlmDelta {
-  std::string content{};          // text added to the answer
-  int tool_call_index = -1;     // >= 0: this delta belongs to that tool call
-  std::string tool_call_id{};     // set on a tool call's first delta
-  std::string tool_name{};        // set on a tool call's first delta
-  std::string arguments{};        // a fragment of the tool call's JSON arguments
+  std::string content{};       // text added to the answer
+  int tool_call_index = -1;    // >= 0: this delta belongs to that tool call
+  std::string tool_call_id{};  // set on a tool call's first delta
+  std::string tool_name{};     // set on a tool call's first delta
+  std::string arguments{};     // a fragment of the tool call's JSON arguments
 };
 using LlmDeltaCallback = std::function<void(const LlmDelta&)>;
 

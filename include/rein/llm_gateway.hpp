@@ -38,11 +38,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rein/budget.hpp"
 #include "rein/env.hpp"
 #include "rein/error.hpp"
 #include "rein/llm.hpp"
 #include "rein/llm_cache.hpp"
-#include "rein/budget.hpp"
 
 namespace rein {
 

@@ -43,7 +43,7 @@ struct MemoryRecord {
   std::string content{};
   nlohmann::json metadata = nlohmann::json::object();
   std::string source{};                            // where it came from (a tool, a document, a run)
-  double confidence = 1.0;                       // 0..1
+  double confidence = 1.0;                         // 0..1
   std::optional<std::chrono::milliseconds> ttl{};  // nullopt: MemoryOptions::default_ttl
 };
 
@@ -71,9 +71,9 @@ struct RecallQuery {
   std::string text{};
   std::vector<std::string> namespaces{};  // empty: every namespace
   std::vector<MemoryKind> kinds{};        // empty: every kind
-  std::size_t candidates = 50;          // from each search (at most 1000)
-  std::size_t top_k = 10;               // at most this many recalled
-  std::int64_t budget_tokens = 2000;    // what the recalled items may take together
+  std::size_t candidates = 50;            // from each search (at most 1000)
+  std::size_t top_k = 10;                 // at most this many recalled
+  std::int64_t budget_tokens = 2000;      // what the recalled items may take together
   RankWeights weights{};
   std::chrono::milliseconds recency_half_life = std::chrono::hours(24 * 7);
 };
@@ -90,8 +90,8 @@ struct RecalledItem {
 
 struct Recall {
   std::vector<RecalledItem> items{};  // best first
-  std::int64_t tokens = 0;          // used of the budget
-  std::size_t skipped = 0;          // ranked high enough but did not fit the budget
+  std::int64_t tokens = 0;            // used of the budget
+  std::size_t skipped = 0;            // ranked high enough but did not fit the budget
 };
 
 // Greedy packing, exposed for hosts with their own ranking: takes items in order while they
@@ -100,10 +100,10 @@ Recall pack_into_budget(std::vector<RecalledItem> ranked, std::int64_t budget_to
                         std::size_t top_k);
 
 struct ActionOutcome {
-  std::string action_kind{};     // e.g. "send_alert"
-  nlohmann::json parameters{};   // grouped by `signature`
-  std::string signature{};       // "" → the canonical JSON of `parameters`
-  double effectiveness = 0.0;  // 0..1
+  std::string action_kind{};    // e.g. "send_alert"
+  nlohmann::json parameters{};  // grouped by `signature`
+  std::string signature{};      // "" → the canonical JSON of `parameters`
+  double effectiveness = 0.0;   // 0..1
   std::string ns = "default";
 };
 

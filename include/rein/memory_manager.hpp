@@ -52,10 +52,10 @@ namespace rein {
 
 struct MemoryOptions {
   Env* env = nullptr;  // clock for recency and expiry; nullptr: Env::system()
-  EmbedFn embed{};       // nullptr: keyword recall only
+  EmbedFn embed{};     // nullptr: keyword recall only
   std::optional<std::chrono::milliseconds> default_ttl{};  // for items that set none
-  std::size_t max_items_per_namespace = 0;               // retention; 0: unlimited
-  std::size_t chunk_chars = 1200;                        // remember_document chunk size
+  std::size_t max_items_per_namespace = 0;                 // retention; 0: unlimited
+  std::size_t chunk_chars = 1200;                          // remember_document chunk size
   std::size_t chunk_overlap = 150;
 };
 

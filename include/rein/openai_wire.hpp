@@ -23,7 +23,7 @@
 namespace rein {
 
 struct ChatWireOptions {
-  std::string default_model{};               // used when the request names none
+  std::string default_model{};             // used when the request names none
   bool stream = false;                     // ask for server-sent events (with usage at the end)
   bool use_max_completion_tokens = false;  // OpenAI's newer name for max_tokens
 };

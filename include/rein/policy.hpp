@@ -45,7 +45,8 @@ std::optional<Decision> decision_from_string(std::string_view name) noexcept;
 
 struct PolicyDecision {
   Decision decision = Decision::deny;
-  std::string rule{};    // the deciding rule's id, or default_deny / budget.* / rate_limit.* / permissions
+  std::string
+      rule{};  // the deciding rule's id, or default_deny / budget.* / rate_limit.* / permissions
   std::string reason{};  // readable explanation
   bool budget_exhausted = false;
 
@@ -87,13 +88,13 @@ struct ArgConstraint {
   enum class Kind { equals, one_of, regex, range, max_length, present, absent, path_under, url_in };
   std::string pointer{};
   Kind kind = Kind::present;
-  nlohmann::json value{};              // equals
+  nlohmann::json value{};                // equals
   std::vector<nlohmann::json> values{};  // one_of
-  std::string pattern{};               // regex (RE2, full match, strings only)
-  std::optional<double> min, max;    // range (inclusive, numbers only)
-  std::size_t max_length = 0;        // max_length (code points of a string, items of an array)
-  std::string folder{};                // path_under (absolute)
-  UrlSet urls{};                       // url_in
+  std::string pattern{};                 // regex (RE2, full match, strings only)
+  std::optional<double> min, max;        // range (inclusive, numbers only)
+  std::size_t max_length = 0;            // max_length (code points of a string, items of an array)
+  std::string folder{};                  // path_under (absolute)
+  UrlSet urls{};                         // url_in
 
   static ArgConstraint equals(std::string pointer, nlohmann::json value);
   static ArgConstraint one_of(std::string pointer, std::vector<nlohmann::json> values);
@@ -115,7 +116,7 @@ struct PolicyRule {
   int priority = 0;
   Decision decision = Decision::deny;
   ToolMatch tool{};
-  std::vector<std::string> roles{};  // any of these; empty: any principal
+  std::vector<std::string> roles{};   // any of these; empty: any principal
   std::vector<ArgConstraint> args{};  // all must hold
 };
 
@@ -147,7 +148,8 @@ class PolicyEngine {
   // A model call expected to use `tokens` tokens and cost `cost`, checked before it is sent: a
   // deny decision (rule budget.max_tokens or budget.max_cost) when usage plus the call would
   // go over the token or cost budget, nullopt otherwise.
-  std::optional<PolicyDecision> check_llm_call(const Usage& usage, std::int64_t tokens, double cost) const;
+  std::optional<PolicyDecision> check_llm_call(const Usage& usage, std::int64_t tokens,
+                                               double cost) const;
   // The same check against any budget (PolicyEngine::check_llm_call passes the policy's).
   static std::optional<PolicyDecision> check_llm_call(const LlmBudget& budget, const Usage& usage,
                                                       std::int64_t tokens, double cost);
@@ -160,8 +162,7 @@ class PolicyEngine {
   struct Compiled;
   explicit PolicyEngine(std::shared_ptr<const Compiled> compiled)
       : compiled_(std::move(compiled)) {}
-  std::optional<PolicyDecision> check_call_budgets(std::string_view tool,
-                                                   const Usage& usage) const;
+  std::optional<PolicyDecision> check_call_budgets(std::string_view tool, const Usage& usage) const;
   std::shared_ptr<const Compiled> compiled_;
 };
 

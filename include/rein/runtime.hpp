@@ -107,7 +107,7 @@ Status validate(const AgentConfig& agent);
 // so planners show them to models as data. A failed recall is audited and the run goes on.
 struct MemoryRecall {
   std::shared_ptr<Memory> manager{};  // nullptr: no recall (MemoryManager, or the host's own)
-  RecallQuery query{};                       // text "" → the run's goal
+  RecallQuery query{};                // text "" → the run's goal
   bool trusted = false;
 };
 
@@ -116,12 +116,12 @@ struct MemoryRecall {
 using ReconcileFn = std::function<std::optional<ToolResult>(const AgentState&, const StepState&)>;
 
 struct RuntimeOptions {
-  Env* env = nullptr;                                   // nullptr: Env::system()
+  Env* env = nullptr;                                     // nullptr: Env::system()
   std::shared_ptr<RunStore> store{};                      // nullptr: a MemoryRunStore
   std::vector<std::shared_ptr<AuditSink>> audit_sinks{};  // further copies of every entry
   std::shared_ptr<Tracer> tracer{};                       // nullptr: no spans
   ReconcileFn reconcile{};
-  MemoryRecall memory{};                 // recalled into the first observe stage
+  MemoryRecall memory{};               // recalled into the first observe stage
   std::size_t max_parallel_calls = 4;  // tool calls of one step running at once
   int max_retries_per_step = 1;        // critic retries of one plan step
   int max_replans = 2;                 // replans per run

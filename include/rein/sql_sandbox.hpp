@@ -69,8 +69,8 @@ Result<SqlPlan> parse_sql_plan(std::string_view text, std::string_view tag = "ex
 // table not declared is invisible (reading it is refused too).
 struct SqlTableAccess {
   std::string table{};
-  bool insert = false;                      // mutate plans may INSERT rows
-  bool remove = false;                      // mutate plans may DELETE rows
+  bool insert = false;                        // mutate plans may INSERT rows
+  bool remove = false;                        // mutate plans may DELETE rows
   std::vector<std::string> update_columns{};  // mutate plans may UPDATE these columns ("*": all)
 };
 
@@ -106,7 +106,7 @@ const std::vector<std::string>& default_sql_functions();
 
 // One executed statement.
 struct SqlStepResult {
-  std::size_t number = 0;            // 1-based position in the plan
+  std::size_t number = 0;              // 1-based position in the plan
   std::string comment{};               // the comment written above the statement
   std::string sql{};                   // the statement itself
   std::vector<std::string> columns{};  // result columns (none for INSERT, UPDATE, DELETE)
@@ -132,8 +132,8 @@ struct SqlOutcome {
   SqlIntent intent = SqlIntent::read;
   std::vector<SqlStepResult> steps{};
   nlohmann::json result = nlohmann::json::array();  // the last statement's rows: the plan's yield
-  std::vector<SqlRowChange> changes{};                // in the order SQLite recorded them
-  std::string changeset{};                            // the session extension's change set (bytes)
+  std::vector<SqlRowChange> changes{};              // in the order SQLite recorded them
+  std::string changeset{};                          // the session extension's change set (bytes)
 };
 
 class SqlSandbox {

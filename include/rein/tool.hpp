@@ -60,15 +60,15 @@ struct Evidence {
 // The envelope every tool call returns, whatever happened.
 struct ToolResult {
   ToolStatus status = ToolStatus::ok;
-  nlohmann::json data{};              // the output (null when none)
-  std::vector<std::string> errors{};  // readable reasons when status != ok
-  std::vector<Evidence> evidence{};   // citations for the output
-  std::string idempotency_key{};      // the key the call ran under ("" when none)
-  std::string tool_version{};         // ToolSpec::version of the tool that ran
+  nlohmann::json data{};                  // the output (null when none)
+  std::vector<std::string> errors{};      // readable reasons when status != ok
+  std::vector<Evidence> evidence{};       // citations for the output
+  std::string idempotency_key{};          // the key the call ran under ("" when none)
+  std::string tool_version{};             // ToolSpec::version of the tool that ran
   std::chrono::microseconds duration{0};  // wall time across all attempts
-  int attempts = 0;                 // how many times the callback ran (0: never ran)
-  bool transient = false;           // an error that may succeed if retried later
-  bool replayed = false;            // served from the idempotency ledger, tool not run
+  int attempts = 0;                       // how many times the callback ran (0: never ran)
+  bool transient = false;                 // an error that may succeed if retried later
+  bool replayed = false;                  // served from the idempotency ledger, tool not run
 
   bool ok() const noexcept { return status == ToolStatus::ok; }
 
@@ -87,11 +87,11 @@ struct ToolResult {
 // When and how a failed call is tried again. Only transient errors and timeouts are retried;
 // a side-effecting tool is retried only when the call carries an idempotency key.
 struct RetryPolicy {
-  int max_attempts = 3;                                // total tries, including the first
-  std::chrono::milliseconds initial_backoff{100};      // wait before the second try
-  double multiplier = 2.0;                             // growth per further try
-  std::chrono::milliseconds max_backoff{5'000};        // cap on a single wait
-  double jitter = 0.2;                                 // +/- fraction of randomness per wait
+  int max_attempts = 3;                            // total tries, including the first
+  std::chrono::milliseconds initial_backoff{100};  // wait before the second try
+  double multiplier = 2.0;                         // growth per further try
+  std::chrono::milliseconds max_backoff{5'000};    // cap on a single wait
+  double jitter = 0.2;                             // +/- fraction of randomness per wait
   bool retry_on_timeout = true;
 
   // The wait before attempt `next_attempt` (2, 3, ...), with `unit_random` in [0, 1).
@@ -118,7 +118,7 @@ class ToolContext {
   // The caller's key for a side-effecting call; tools that reach external systems should
   // pass it on, so that a re-run after an unknown outcome is deduplicated there too.
   std::string_view idempotency_key() const noexcept { return idempotency_key_; }
-  int attempt() const noexcept { return attempt_; }  // 1 for the first try
+  int attempt() const noexcept { return attempt_; }               // 1 for the first try
   Env::TimePoint deadline() const noexcept { return deadline_; }  // TimePoint::max(): none
 
  private:
@@ -169,10 +169,10 @@ struct IdempotencyOptions {
 };
 
 struct ToolSpec {
-  std::string name{};         // dotted, e.g. "billing.mrr": [A-Za-z][A-Za-z0-9_-]* parts joined by '.'
-  std::string description{};  // for the model and for people; required
+  std::string name{};  // dotted, e.g. "billing.mrr": [A-Za-z][A-Za-z0-9_-]* parts joined by '.'
+  std::string description{};                           // for the model and for people; required
   nlohmann::json input_schema = {{"type", "object"}};  // must describe an object
-  nlohmann::json output_schema{};                        // null: output is not checked
+  nlohmann::json output_schema{};                      // null: output is not checked
   std::vector<std::string> permissions{};  // what a principal needs (checked by policy rules)
   bool side_effects = false;
   IdempotencyOptions idempotency{};

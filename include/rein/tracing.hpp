@@ -29,7 +29,8 @@ struct Span {
   std::string name{};            // "rein.run", "rein.step", "rein.tool_call", ...
   std::int64_t start_unix_nanos = 0;
   std::int64_t end_unix_nanos = 0;
-  nlohmann::json attributes = nlohmann::json::object();  // string, integer, number or boolean values
+  nlohmann::json attributes =
+      nlohmann::json::object();  // string, integer, number or boolean values
   bool error = false;
   std::string status_message{};
 };

@@ -31,17 +31,17 @@ using SummariseFn = std::function<Result<std::string>(const std::vector<Message>
 struct WorkingMemoryOptions {
   std::int64_t budget_tokens = 8000;
   bool pin_first_user = true;  // keep the first user message (the task) as well
-  SummariseFn summarise{};       // nullptr: trimmed messages are simply dropped
+  SummariseFn summarise{};     // nullptr: trimmed messages are simply dropped
   std::string summary_prefix = "Summary of earlier turns (trimmed from the window): ";
 };
 
 struct TrimmedWindow {
   std::vector<Message> messages{};  // what fits, in order
-  std::size_t dropped = 0;        // messages trimmed away
+  std::size_t dropped = 0;          // messages trimmed away
   bool summarised = false;
   std::int64_t tokens = 0;   // estimate of `messages`
   bool over_budget = false;  // the pinned messages and the newest unit alone exceed the budget
-  std::string note{};          // e.g. why there is no summary
+  std::string note{};        // e.g. why there is no summary
 };
 
 TrimmedWindow trim_to_budget(const std::vector<Message>& messages,

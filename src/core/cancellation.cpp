@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <utility>
-#include <condition_variable>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 namespace rein {
@@ -16,9 +16,9 @@ struct CancelState {
   std::atomic<bool> cancelled{false};
   std::mutex mutex;
   std::condition_variable cv;
-  std::vector<std::weak_ptr<CancelState>> children;  // guarded by mutex
+  std::vector<std::weak_ptr<CancelState>> children;                        // guarded by mutex
   std::vector<std::pair<std::uint64_t, std::function<void()>>> callbacks;  // guarded by mutex
-  std::uint64_t next_callback = 1;                                        // guarded by mutex
+  std::uint64_t next_callback = 1;                                         // guarded by mutex
 
   void cancel() noexcept {
     std::vector<std::weak_ptr<CancelState>> to_cancel;
@@ -30,7 +30,8 @@ struct CancelState {
       to_call.swap(callbacks);
     }
     cv.notify_all();
-    for (auto& [_, fn] : to_call) fn();
+    for (auto& [_, fn] : to_call)
+      fn();
     for (auto& weak : to_cancel) {
       if (auto child = weak.lock()) child->cancel();
     }
@@ -73,7 +74,8 @@ CancellationRegistration CancellationToken::on_cancel(std::function<void()> fn) 
 CancellationRegistration::CancellationRegistration(CancellationRegistration&& other) noexcept
     : state_(std::move(other.state_)), id_(std::exchange(other.id_, 0)) {}
 
-CancellationRegistration& CancellationRegistration::operator=(CancellationRegistration&& other) noexcept {
+CancellationRegistration& CancellationRegistration::operator=(
+    CancellationRegistration&& other) noexcept {
   if (this != &other) {
     reset();
     state_ = std::move(other.state_);
@@ -82,7 +84,9 @@ CancellationRegistration& CancellationRegistration::operator=(CancellationRegist
   return *this;
 }
 
-CancellationRegistration::~CancellationRegistration() { reset(); }
+CancellationRegistration::~CancellationRegistration() {
+  reset();
+}
 
 void CancellationRegistration::reset() noexcept {
   if (id_ == 0) return;
@@ -90,7 +94,8 @@ void CancellationRegistration::reset() noexcept {
     std::function<void()> removed;  // destroyed after the lock: it may own other tokens
     std::lock_guard lock(state->mutex);
     auto& cbs = state->callbacks;
-    auto it = std::find_if(cbs.begin(), cbs.end(), [this](const auto& c) { return c.first == id_; });
+    auto it =
+        std::find_if(cbs.begin(), cbs.end(), [this](const auto& c) { return c.first == id_; });
     if (it != cbs.end()) {
       removed = std::move(it->second);
       cbs.erase(it);
@@ -120,8 +125,12 @@ CancellationSource CancellationSource::linked_to(const CancellationToken& parent
   return child;
 }
 
-void CancellationSource::cancel() noexcept { state_->cancel(); }
+void CancellationSource::cancel() noexcept {
+  state_->cancel();
+}
 
-bool CancellationSource::cancelled() const noexcept { return state_->cancelled.load(); }
+bool CancellationSource::cancelled() const noexcept {
+  return state_->cancelled.load();
+}
 
 }  // namespace rein

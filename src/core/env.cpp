@@ -100,7 +100,9 @@ bool ManualEnv::wait_until(const CancellationToken& signal, TimePoint deadline) 
   }
 }
 
-std::uint64_t ManualEnv::random_u64() { return splitmix64(random_counter_.fetch_add(1)); }
+std::uint64_t ManualEnv::random_u64() {
+  return splitmix64(random_counter_.fetch_add(1));
+}
 
 std::string ManualEnv::new_id(std::string_view prefix) {
   return id_with_suffix(prefix, next_id_.fetch_add(1), /*hex=*/false);

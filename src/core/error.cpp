@@ -17,9 +17,13 @@ constexpr auto kNames = detail::enum_names<ErrorCode>(
     std::pair{ErrorCode::internal, std::string_view("internal")});
 }  // namespace
 
-std::string_view to_string(ErrorCode code) noexcept { return kNames.name(code); }
+std::string_view to_string(ErrorCode code) noexcept {
+  return kNames.name(code);
+}
 
-std::optional<ErrorCode> error_code_from_string(std::string_view name) noexcept { return kNames.parse(name); }
+std::optional<ErrorCode> error_code_from_string(std::string_view name) noexcept {
+  return kNames.parse(name);
+}
 
 std::string Error::to_string() const {
   std::string out(rein::to_string(code_));

@@ -49,7 +49,8 @@ inline const nlohmann::json* resolve_json_pointer(const nlohmann::json& root,
       if (it == at->end()) return nullptr;
       at = &*it;
     } else if (at->is_array()) {
-      if (token.empty() || token.size() > 9 || (token.size() > 1 && token[0] == '0')) return nullptr;
+      if (token.empty() || token.size() > 9 || (token.size() > 1 && token[0] == '0'))
+        return nullptr;
       std::size_t index = 0;
       for (char c : token) {
         if (c < '0' || c > '9') return nullptr;

@@ -103,7 +103,8 @@ class JsonReader {
   }
 
   void fail(const char* name, const std::string& what) {
-    if (ok()) error_ = Error(ErrorCode::invalid_argument, where_ + ": field '" + name + "' " + what);
+    if (ok())
+      error_ = Error(ErrorCode::invalid_argument, where_ + ": field '" + name + "' " + what);
   }
   void fail_here(const std::string& what) {
     if (ok()) error_ = Error(ErrorCode::invalid_argument, where_ + ": " + what);

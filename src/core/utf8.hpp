@@ -10,7 +10,8 @@ namespace rein::utf8 {
 // sequences count one per lead or stray byte, so the result never exceeds s.size()).
 inline std::size_t code_points(std::string_view s) noexcept {
   std::size_t count = 0;
-  for (char c : s) count += (static_cast<unsigned char>(c) & 0xC0u) != 0x80u ? 1u : 0u;
+  for (char c : s)
+    count += (static_cast<unsigned char>(c) & 0xC0u) != 0x80u ? 1u : 0u;
   return count;
 }
 

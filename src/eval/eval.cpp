@@ -17,7 +17,8 @@ Interval wilson_interval(std::int64_t successes, std::int64_t trials, double z) 
   const double center = (p + z2 / (2 * n)) / (1 + z2 / n);
   const double half = z * std::sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n);
   // Exact at the ends: no successes has low 0, all successes high 1 (not 1e-17 away).
-  return {successes <= 0 ? 0.0 : std::max(0.0, center - half), successes >= trials ? 1.0 : std::min(1.0, center + half)};
+  return {successes <= 0 ? 0.0 : std::max(0.0, center - half),
+          successes >= trials ? 1.0 : std::min(1.0, center + half)};
 }
 
 double percentile(std::vector<double> values, double q) {
@@ -31,14 +32,16 @@ double percentile(std::vector<double> values, double q) {
   return values[below] + (values[above] - values[below]) * fraction;
 }
 
-ProportionTest two_proportion_test(std::int64_t sa, std::int64_t na, std::int64_t sb, std::int64_t nb) {
+ProportionTest two_proportion_test(std::int64_t sa, std::int64_t na, std::int64_t sb,
+                                   std::int64_t nb) {
   ProportionTest t;
   if (na <= 0 || nb <= 0) return t;
   const double pa = static_cast<double>(sa) / static_cast<double>(na);
   const double pb = static_cast<double>(sb) / static_cast<double>(nb);
   t.difference = pa - pb;
   const double pooled = static_cast<double>(sa + sb) / static_cast<double>(na + nb);
-  const double se = std::sqrt(pooled * (1 - pooled) * (1.0 / static_cast<double>(na) + 1.0 / static_cast<double>(nb)));
+  const double se = std::sqrt(pooled * (1 - pooled) *
+                              (1.0 / static_cast<double>(na) + 1.0 / static_cast<double>(nb)));
   if (se == 0.0) return t;  // both rates 0 or both 1: no evidence of a difference
   t.z = t.difference / se;
   t.p_value = std::erfc(std::fabs(t.z) / std::sqrt(2.0));
@@ -56,7 +59,8 @@ nlohmann::json EvalReport::to_json() const {
           {"wall_p95_ms", wall_p95_ms}};
 }
 
-EvalReport evaluate(const std::function<Episode(std::uint64_t seed)>& episode, const EvalOptions& options) {
+EvalReport evaluate(const std::function<Episode(std::uint64_t seed)>& episode,
+                    const EvalOptions& options) {
   const std::int64_t total = std::max<std::int64_t>(0, options.episodes);
   std::vector<Episode> results(static_cast<std::size_t>(total));
   std::atomic<std::int64_t> next{0};
@@ -78,7 +82,9 @@ EvalReport evaluate(const std::function<Episode(std::uint64_t seed)>& episode, c
         e.error = "unknown exception";
       }
       if (e.wall_ms == 0.0) {
-        e.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+        e.wall_ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                .count();
       }
       results[static_cast<std::size_t>(i)] = std::move(e);
       if (options.progress) {
@@ -88,9 +94,11 @@ EvalReport evaluate(const std::function<Episode(std::uint64_t seed)>& episode, c
     }
   };
   std::vector<std::thread> helpers;
-  for (std::size_t t = 1; t < std::max<std::size_t>(1, options.threads); ++t) helpers.emplace_back(work);
+  for (std::size_t t = 1; t < std::max<std::size_t>(1, options.threads); ++t)
+    helpers.emplace_back(work);
   work();
-  for (auto& h : helpers) h.join();
+  for (auto& h : helpers)
+    h.join();
 
   EvalReport r;
   r.episodes = total;

@@ -8,11 +8,16 @@ namespace rein {
 
 std::string_view to_string(InjectedFailure failure) noexcept {
   switch (failure) {
-    case InjectedFailure::none: return "none";
-    case InjectedFailure::timeout: return "timeout";
-    case InjectedFailure::permanent_error: return "permanent_error";
-    case InjectedFailure::transient_error: return "transient_error";
-    case InjectedFailure::stale: return "stale";
+    case InjectedFailure::none:
+      return "none";
+    case InjectedFailure::timeout:
+      return "timeout";
+    case InjectedFailure::permanent_error:
+      return "permanent_error";
+    case InjectedFailure::transient_error:
+      return "transient_error";
+    case InjectedFailure::stale:
+      return "stale";
   }
   return "none";
 }
@@ -104,7 +109,8 @@ ToolFn FailureInjector::wrap(ToolFn tool, StaleFn make_stale) const {
         if (r.ok() && make_stale) make_stale(r);
         return r;
       }
-      case InjectedFailure::none: break;
+      case InjectedFailure::none:
+        break;
     }
     return tool(args, ctx);
   };

@@ -12,7 +12,9 @@ namespace rein {
 
 using nlohmann::json;
 
-std::string canonical_payload(const json& payload) { return detail::json_text(payload); }
+std::string canonical_payload(const json& payload) {
+  return detail::json_text(payload);
+}
 
 json AuditEntry::payload_json() const {
   json parsed = json::parse(payload, nullptr, false);
@@ -20,9 +22,14 @@ json AuditEntry::payload_json() const {
 }
 
 json AuditEntry::to_json() const {
-  return {{"run_id", run_id}, {"seq", seq},        {"step", step},
-          {"kind", kind},     {"payload", payload_json()}, {"time_millis", time_millis},
-          {"prev_hash", prev_hash}, {"hash", hash}};
+  return {{"run_id", run_id},
+          {"seq", seq},
+          {"step", step},
+          {"kind", kind},
+          {"payload", payload_json()},
+          {"time_millis", time_millis},
+          {"prev_hash", prev_hash},
+          {"hash", hash}};
 }
 
 Result<AuditEntry> AuditEntry::from_json(const json& j) {
@@ -71,15 +78,18 @@ std::string audit_hash(const AuditEntry& e) {
   return Sha256::hex(h.finish());
 }
 
-AuditEntry make_audit_entry(const std::string& run_id, std::int64_t seq, const std::string& prev_hash,
-                            std::int64_t step, std::string kind, std::string payload, std::int64_t time_millis) {
+AuditEntry make_audit_entry(const std::string& run_id, std::int64_t seq,
+                            const std::string& prev_hash, std::int64_t step, std::string kind,
+                            std::string payload, std::int64_t time_millis) {
   AuditEntry e{run_id, seq, step, std::move(kind), std::move(payload), time_millis, prev_hash, {}};
   e.hash = audit_hash(e);
   return e;
 }
 
 json AuditVerification::to_json() const {
-  return {{"ok", ok}, {"entries", entries}, {"first_bad", first_bad ? json(*first_bad) : json()},
+  return {{"ok", ok},
+          {"entries", entries},
+          {"first_bad", first_bad ? json(*first_bad) : json()},
           {"reason", reason}};
 }
 
@@ -103,13 +113,15 @@ AuditVerification verify_audit(std::span<const AuditEntry> entries,
     Tail& tail = tails[e.run_id];
     const std::string where = "entry " + std::to_string(i) + " (run '" + e.run_id + "', seq " +
                               std::to_string(e.seq) + ")";
-    if (e.kind == kUnreadableAuditKind) return bad(i, "entry " + std::to_string(i) + ": not a valid audit entry");
+    if (e.kind == kUnreadableAuditKind)
+      return bad(i, "entry " + std::to_string(i) + ": not a valid audit entry");
     if (audit_hash(e) != e.hash) return bad(i, where + ": content does not match its hash");
     if (e.seq != tail.next_seq) {
       return bad(i, where + ": expected seq " + std::to_string(tail.next_seq) +
                         " (an entry is missing or out of order)");
     }
-    if (e.prev_hash != tail.head) return bad(i, where + ": prev_hash does not match the previous entry");
+    if (e.prev_hash != tail.head)
+      return bad(i, where + ": prev_hash does not match the previous entry");
     tail.next_seq = e.seq + 1;
     tail.head = e.hash;
   }
@@ -121,7 +133,8 @@ AuditVerification verify_audit(std::span<const AuditEntry> entries,
       if (count != anchor.count || head != anchor.head) {
         return bad(entries.size(), "run '" + run + "': the chain has " + std::to_string(count) +
                                        " entries but its checkpoint records " +
-                                       std::to_string(anchor.count) + " (entries removed from the end)");
+                                       std::to_string(anchor.count) +
+                                       " (entries removed from the end)");
       }
     }
   }
@@ -141,7 +154,9 @@ std::vector<AuditEntry> MemoryAuditSink::entries() const {
 
 Result<std::shared_ptr<JsonlAuditSink>> JsonlAuditSink::open(const std::filesystem::path& path) {
   std::ofstream out(path, std::ios::app | std::ios::binary);
-  if (!out) return Error(ErrorCode::unavailable, "cannot open audit file '" + path.string() + "' for appending");
+  if (!out)
+    return Error(ErrorCode::unavailable,
+                 "cannot open audit file '" + path.string() + "' for appending");
   return std::shared_ptr<JsonlAuditSink>(new JsonlAuditSink(std::move(out)));
 }
 

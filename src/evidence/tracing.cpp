@@ -22,7 +22,8 @@ json otlp_value(const json& v) {
 
 json otlp_attributes(const json& attributes) {
   json out = json::array();
-  for (const auto& [key, value] : attributes.items()) out.push_back({{"key", key}, {"value", otlp_value(value)}});
+  for (const auto& [key, value] : attributes.items())
+    out.push_back({{"key", key}, {"value", otlp_value(value)}});
   return out;
 }
 
@@ -46,7 +47,8 @@ std::vector<Span> Tracer::spans() const {
   std::lock_guard lock(mutex_);
   std::vector<Span> out;
   out.reserve(spans_.size());
-  for (std::size_t i = 0; i < spans_.size(); ++i) out.push_back(spans_[(start_ + i) % spans_.size()]);
+  for (std::size_t i = 0; i < spans_.size(); ++i)
+    out.push_back(spans_[(start_ + i) % spans_.size()]);
   return out;
 }
 
@@ -64,31 +66,36 @@ void Tracer::clear() {
 json Tracer::to_otlp_json() const {
   json spans = json::array();
   for (const auto& s : this->spans()) {
-    json span = {{"traceId", s.trace_id},
-                 {"spanId", s.span_id},
-                 {"name", s.name},
-                 {"kind", 1},  // SPAN_KIND_INTERNAL
-                 {"startTimeUnixNano", std::to_string(s.start_unix_nanos)},
-                 {"endTimeUnixNano", std::to_string(s.end_unix_nanos)},
-                 {"attributes", otlp_attributes(s.attributes)},
-                 {"status", s.error ? json{{"code", 2}, {"message", s.status_message}} : json{{"code", 1}}}};
+    json span = {
+        {"traceId", s.trace_id},
+        {"spanId", s.span_id},
+        {"name", s.name},
+        {"kind", 1},  // SPAN_KIND_INTERNAL
+        {"startTimeUnixNano", std::to_string(s.start_unix_nanos)},
+        {"endTimeUnixNano", std::to_string(s.end_unix_nanos)},
+        {"attributes", otlp_attributes(s.attributes)},
+        {"status", s.error ? json{{"code", 2}, {"message", s.status_message}} : json{{"code", 1}}}};
     if (!s.parent_span_id.empty()) span["parentSpanId"] = s.parent_span_id;
     spans.push_back(std::move(span));
   }
   json resource = {{"attributes", otlp_attributes({{"service.name", service_name_}})}};
   json scope = {{"name", "rein"}, {"version", version()}};
   return {{"resourceSpans",
-           {{{"resource", std::move(resource)}, {"scopeSpans", {{{"scope", std::move(scope)}, {"spans", std::move(spans)}}}}}}}};
+           {{{"resource", std::move(resource)},
+             {"scopeSpans", {{{"scope", std::move(scope)}, {"spans", std::move(spans)}}}}}}}};
 }
 
 Status Tracer::export_otlp_json(const std::filesystem::path& path) const {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return Error(ErrorCode::unavailable, "cannot write trace file '" + path.string() + "'");
   out << detail::json_text(to_otlp_json()) << '\n';
-  if (!out) return Error(ErrorCode::unavailable, "writing trace file '" + path.string() + "' failed");
+  if (!out)
+    return Error(ErrorCode::unavailable, "writing trace file '" + path.string() + "' failed");
   return {};
 }
 
-std::string Tracer::trace_id_for(const std::string& run_id) { return sha256_hex(run_id).substr(0, 32); }
+std::string Tracer::trace_id_for(const std::string& run_id) {
+  return sha256_hex(run_id).substr(0, 32);
+}
 
 }  // namespace rein

@@ -5,7 +5,8 @@
 
 namespace rein::detail {
 
-WorkerPool::WorkerPool(std::size_t parallelism) : parallelism_(parallelism == 0 ? 1 : parallelism) {}
+WorkerPool::WorkerPool(std::size_t parallelism)
+    : parallelism_(parallelism == 0 ? 1 : parallelism) {}
 
 WorkerPool::~WorkerPool() {
   {
@@ -13,7 +14,8 @@ WorkerPool::~WorkerPool() {
     stopping_ = true;
   }
   cv_.notify_all();
-  for (auto& t : threads_) t.join();
+  for (auto& t : threads_)
+    t.join();
 }
 
 void WorkerPool::work() {
@@ -32,7 +34,8 @@ void WorkerPool::work() {
 void WorkerPool::run_all(std::vector<std::function<void()>>& tasks) {
   if (tasks.empty()) return;
   if (tasks.size() == 1 || parallelism_ == 1) {
-    for (auto& t : tasks) t();
+    for (auto& t : tasks)
+      t();
     return;
   }
   struct Batch {
@@ -58,8 +61,10 @@ void WorkerPool::run_all(std::vector<std::function<void()>>& tasks) {
   const std::size_t helpers = std::min(parallelism_, tasks.size()) - 1;
   {
     std::lock_guard lock(mutex_);
-    while (threads_.size() < parallelism_ - 1) threads_.emplace_back([this] { work(); });
-    for (std::size_t h = 0; h < helpers; ++h) queue_.emplace_back(drain);
+    while (threads_.size() < parallelism_ - 1)
+      threads_.emplace_back([this] { work(); });
+    for (std::size_t h = 0; h < helpers; ++h)
+      queue_.emplace_back(drain);
   }
   cv_.notify_all();
   drain();

@@ -9,8 +9,8 @@
 
 namespace rein {
 
-using nlohmann::json;
 using detail::JsonReader;
+using nlohmann::json;
 
 namespace {
 
@@ -80,7 +80,8 @@ Result<PolicyDecision> decision_from_json(const json& j, const std::string& wher
   r.boolean("budget_exhausted", d.budget_exhausted, false);
   if (!r.ok()) return r.status().error();
   auto parsed = decision_from_string(name);
-  if (!parsed) return Error(ErrorCode::invalid_argument, where + ": field 'decision' has unknown value");
+  if (!parsed)
+    return Error(ErrorCode::invalid_argument, where + ": field 'decision' has unknown value");
   d.decision = *parsed;
   return d;
 }
@@ -93,14 +94,19 @@ Result<Verdict> verdict_from_json(const json& j, const std::string& where) {
   r.strings("reasons", v.reasons);
   if (!r.ok()) return r.status().error();
   auto parsed = verdict_kind_from_string(kind);
-  if (!parsed) return Error(ErrorCode::invalid_argument, where + ": field 'kind' has unknown value");
+  if (!parsed)
+    return Error(ErrorCode::invalid_argument, where + ": field 'kind' has unknown value");
   v.kind = *parsed;
   return v;
 }
 
 json approval_json(const Approval& a) {
-  return {{"id", a.id}, {"status", a.status}, {"rule", a.rule}, {"reason", a.reason},
-          {"note", a.note}, {"requested_millis", a.requested_millis},
+  return {{"id", a.id},
+          {"status", a.status},
+          {"rule", a.rule},
+          {"reason", a.reason},
+          {"note", a.note},
+          {"requested_millis", a.requested_millis},
           {"decided_millis", a.decided_millis}};
 }
 
@@ -116,7 +122,8 @@ Result<Approval> approval_from_json(const json& j, const std::string& where) {
   r.integer("decided_millis", a.decided_millis, false);
   if (!r.ok()) return r.status().error();
   if (a.status != "pending" && a.status != "approved" && a.status != "denied") {
-    return Error(ErrorCode::invalid_argument, where + ": field 'status' has unknown value '" + a.status + "'");
+    return Error(ErrorCode::invalid_argument,
+                 where + ": field 'status' has unknown value '" + a.status + "'");
   }
   return a;
 }
@@ -135,11 +142,12 @@ Result<StepState> step_state_from_json(const json& j, const std::string& where) 
   r.integer("retries", s.retries);
   r.string("idempotency_key", s.idempotency_key, false);
   r.optional<PolicyDecision>("decision", s.decision, decision_from_json);
-  r.optional<ToolResult>("result", s.result, [](const json& v, const std::string& w) -> Result<ToolResult> {
-    auto parsed = ToolResult::from_json(v);
-    if (!parsed) return Error(parsed.error().code(), w + ": " + parsed.error().message());
-    return parsed;
-  });
+  r.optional<ToolResult>(
+      "result", s.result, [](const json& v, const std::string& w) -> Result<ToolResult> {
+        auto parsed = ToolResult::from_json(v);
+        if (!parsed) return Error(parsed.error().code(), w + ": " + parsed.error().message());
+        return parsed;
+      });
   r.optional<Verdict>("verdict", s.verdict, verdict_from_json);
   r.optional<Approval>("approval", s.approval, approval_from_json);
   if (!r.ok()) return r.status().error();
@@ -147,7 +155,9 @@ Result<StepState> step_state_from_json(const json& j, const std::string& where) 
 }
 
 json review_item_json(const ReviewItem& item) {
-  return {{"step_id", item.step_id}, {"source", item.source}, {"issues", item.issues},
+  return {{"step_id", item.step_id},
+          {"source", item.source},
+          {"issues", item.issues},
           {"data", item.data}};
 }
 
@@ -163,8 +173,11 @@ Result<ReviewItem> review_item_from_json(const json& j, const std::string& where
 }
 
 json metrics_json(const RunMetrics& m) {
-  return {{"errors_by_tool", m.errors_by_tool}, {"retries", m.retries}, {"replans", m.replans},
-          {"denials", m.denials}, {"approvals_requested", m.approvals_requested}};
+  return {{"errors_by_tool", m.errors_by_tool},
+          {"retries", m.retries},
+          {"replans", m.replans},
+          {"denials", m.denials},
+          {"approvals_requested", m.approvals_requested}};
 }
 
 Result<RunMetrics> metrics_from_json(const json& j, const std::string& where) {
@@ -206,7 +219,8 @@ void optional_object(detail::JsonObjectWriter& w, std::string_view key,
 }
 
 void write_step_state(detail::JsonObjectWriter& w, const StepState& s) {
-  w.raw("approval", s.approval ? detail::json_text(approval_json(*s.approval)) : std::string("null"));
+  w.raw("approval",
+        s.approval ? detail::json_text(approval_json(*s.approval)) : std::string("null"));
   w.integer("attempts", s.attempts);
   optional_object(w, "decision", s.decision);
   w.string("idempotency_key", s.idempotency_key);
@@ -234,11 +248,15 @@ std::string plan_step_text(const PlanStep& step) {
 
 }  // namespace detail
 
-std::string_view to_string(RunStatus status) noexcept { return kRunStatusNames.name(status); }
+std::string_view to_string(RunStatus status) noexcept {
+  return kRunStatusNames.name(status);
+}
 std::optional<RunStatus> run_status_from_string(std::string_view name) noexcept {
   return kRunStatusNames.parse(name);
 }
-std::string_view to_string(StepStatus status) noexcept { return kStepStatusNames.name(status); }
+std::string_view to_string(StepStatus status) noexcept {
+  return kStepStatusNames.name(status);
+}
 std::optional<StepStatus> step_status_from_string(std::string_view name) noexcept {
   return kStepStatusNames.parse(name);
 }
@@ -257,9 +275,12 @@ json to_json(const Usage& u) {
   for (const auto& [tool, tu] : u.per_tool) {
     per_tool[tool] = {{"calls", tu.calls}, {"recent_call_millis", tu.recent_call_millis}};
   }
-  return {{"steps", u.steps},          {"tool_calls", u.tool_calls},
-          {"tokens", u.tokens},        {"cost", u.cost},
-          {"wall_time_ms", u.wall_time.count()}, {"now_millis", u.now_millis},
+  return {{"steps", u.steps},
+          {"tool_calls", u.tool_calls},
+          {"tokens", u.tokens},
+          {"cost", u.cost},
+          {"wall_time_ms", u.wall_time.count()},
+          {"now_millis", u.now_millis},
           {"per_tool", std::move(per_tool)}};
 }
 
@@ -275,7 +296,8 @@ Result<Usage> usage_from_json(const json& j) {
   u.wall_time = std::chrono::milliseconds(wall);
   r.integer("now_millis", u.now_millis, false);
   if (const json* per_tool = r.field("per_tool", false)) {
-    if (!per_tool->is_object()) return Error(ErrorCode::invalid_argument, "usage: field 'per_tool' must be an object");
+    if (!per_tool->is_object())
+      return Error(ErrorCode::invalid_argument, "usage: field 'per_tool' must be an object");
     for (const auto& [tool, entry] : per_tool->items()) {
       JsonReader t(entry, "usage.per_tool['" + tool + "']");
       ToolUsage tu;
@@ -327,7 +349,9 @@ std::string AgentState::to_json_text() const {
     out.push_back(']');
     return out;
   };
-  auto via_json = [](auto to_json_fn) { return [to_json_fn](const auto& item) { return detail::json_text(to_json_fn(item)); }; };
+  auto via_json = [](auto to_json_fn) {
+    return [to_json_fn](const auto& item) { return detail::json_text(to_json_fn(item)); };
+  };
   detail::JsonObjectWriter w;
   w.value("answers", answers)
       .integer("audit_count", audit_count)
@@ -384,7 +408,8 @@ Result<AgentState> AgentState::from_json(const json& j) {
     if (!pr.ok()) return pr.status().error();
   }
   r.any("input", s.input, false);
-  r.array<Message>("messages", s.messages, [](const json& v, const std::string&) { return message_from_json(v); });
+  r.array<Message>("messages", s.messages,
+                   [](const json& v, const std::string&) { return message_from_json(v); });
   r.array<Observation>("observations", s.observations, observation_from_json);
   r.array<StepState>("steps", s.steps, step_state_from_json);
   r.integer("step_index", s.step_index);
@@ -413,11 +438,14 @@ Result<AgentState> AgentState::from_json(const json& j) {
   r.array<ReviewItem>("needs_review", s.needs_review, review_item_from_json);
   r.string("question", s.question, false);
   if (const json* a = r.field("answers", false)) {
-    if (!a->is_array()) return Error(ErrorCode::invalid_argument, "agent state: field 'answers' must be an array");
+    if (!a->is_array())
+      return Error(ErrorCode::invalid_argument, "agent state: field 'answers' must be an array");
     s.answers = a->get<std::vector<json>>();
   }
   if (const json* rs = r.field("replan_step", false); rs != nullptr && !rs->is_null()) {
-    if (!rs->is_string()) return Error(ErrorCode::invalid_argument, "agent state: field 'replan_step' must be a string");
+    if (!rs->is_string())
+      return Error(ErrorCode::invalid_argument,
+                   "agent state: field 'replan_step' must be a string");
     s.replan_step = rs->get<std::string>();
   }
   r.strings("replan_reasons", s.replan_reasons, false);
@@ -426,7 +454,8 @@ Result<AgentState> AgentState::from_json(const json& j) {
   r.integer("created_millis", s.created_millis, false);
   r.integer("updated_millis", s.updated_millis, false);
   if (!r.ok()) return r.status().error();
-  if (!s.outputs.is_object()) return Error(ErrorCode::invalid_argument, "agent state: field 'outputs' must be an object");
+  if (!s.outputs.is_object())
+    return Error(ErrorCode::invalid_argument, "agent state: field 'outputs' must be an object");
   return s;
 }
 

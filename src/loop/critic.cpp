@@ -24,8 +24,10 @@ auto range_check(const std::string& pointer, std::optional<double> min, std::opt
     if (v == nullptr) return "missing field: " + pointer;
     if (!v->is_number()) return pointer + " is not a number";
     const double d = v->get<double>();
-    if (min && d < *min) return pointer + " is " + v->dump() + ", below the minimum " + json(*min).dump();
-    if (max && d > *max) return pointer + " is " + v->dump() + ", above the maximum " + json(*max).dump();
+    if (min && d < *min)
+      return pointer + " is " + v->dump() + ", below the minimum " + json(*min).dump();
+    if (max && d > *max)
+      return pointer + " is " + v->dump() + ", above the maximum " + json(*max).dump();
     return std::nullopt;
   });
 }
@@ -47,7 +49,8 @@ RuleCritic::RuleCritic(Options options) : options_(options) {
 
 void RuleCritic::note_pointer(std::string_view rule, const std::string& pointer) {
   if (detail::parse_json_pointer(pointer)) return;
-  configuration_errors_.push_back(std::string(rule) + ": '" + pointer + "' is not a JSON pointer (RFC 6901)");
+  configuration_errors_.push_back(std::string(rule) + ": '" + pointer +
+                                  "' is not a JSON pointer (RFC 6901)");
 }
 
 Status RuleCritic::validate() const {
@@ -68,63 +71,78 @@ RuleCritic& RuleCritic::require_fields(std::string tool_glob, std::vector<std::s
       if (v == nullptr) return "missing field: " + pointer;
       return std::nullopt;
     });
-    check(tool_glob, [present](const StepState&, const ToolResult& r, const AgentState&) { return present(r.data); },
-          on_fail);
+    check(
+        tool_glob,
+        [present](const StepState&, const ToolResult& r, const AgentState&) {
+          return present(r.data);
+        },
+        on_fail);
   }
   return *this;
 }
 
-RuleCritic& RuleCritic::require_range(std::string tool_glob, std::string pointer, std::optional<double> min,
-                                      std::optional<double> max, VerdictKind on_fail) {
+RuleCritic& RuleCritic::require_range(std::string tool_glob, std::string pointer,
+                                      std::optional<double> min, std::optional<double> max,
+                                      VerdictKind on_fail) {
   note_pointer("require_range(\"" + tool_glob + "\")", pointer);
   auto in_range = range_check(pointer, min, max);
-  return check(std::move(tool_glob),
-               [in_range](const StepState&, const ToolResult& r, const AgentState&) { return in_range(r.data); },
-               on_fail);
+  return check(
+      std::move(tool_glob),
+      [in_range](const StepState&, const ToolResult& r, const AgentState&) {
+        return in_range(r.data);
+      },
+      on_fail);
 }
 
 RuleCritic& RuleCritic::require_evidence(std::string tool_glob, VerdictKind on_fail) {
-  return check(std::move(tool_glob),
-               [](const StepState&, const ToolResult& r, const AgentState&) -> std::optional<std::string> {
-                 if (r.evidence.empty()) return "missing citations: the result carries no evidence";
-                 for (const auto& e : r.evidence) {
-                   if (e.uri.empty()) return "a citation has no URI";
-                 }
-                 return std::nullopt;
-               },
-               on_fail);
+  return check(
+      std::move(tool_glob),
+      [](const StepState&, const ToolResult& r, const AgentState&) -> std::optional<std::string> {
+        if (r.evidence.empty()) return "missing citations: the result carries no evidence";
+        for (const auto& e : r.evidence) {
+          if (e.uri.empty()) return "a citation has no URI";
+        }
+        return std::nullopt;
+      },
+      on_fail);
 }
 
-RuleCritic& RuleCritic::require_fresh(std::string tool_glob, std::string pointer, std::chrono::milliseconds max_age,
-                                      VerdictKind on_fail) {
+RuleCritic& RuleCritic::require_fresh(std::string tool_glob, std::string pointer,
+                                      std::chrono::milliseconds max_age, VerdictKind on_fail) {
   note_pointer("require_fresh(\"" + tool_glob + "\")", pointer);
   Env* env = options_.env;
-  auto fresh = at_pointer(pointer, [pointer, max_age, env](const json* v) -> std::optional<std::string> {
-    if (v == nullptr) return "missing timestamp: " + pointer;
-    if (!v->is_number()) return pointer + " is not a timestamp in milliseconds";
-    const auto age = env->unix_millis() - v->get<std::int64_t>();
-    if (age > max_age.count()) {
-      return "stale data: " + pointer + " is " + std::to_string(age) + " ms old (limit " +
-             std::to_string(max_age.count()) + " ms)";
-    }
-    return std::nullopt;
-  });
-  return check(std::move(tool_glob),
-               [fresh](const StepState&, const ToolResult& r, const AgentState&) { return fresh(r.data); }, on_fail);
+  auto fresh =
+      at_pointer(pointer, [pointer, max_age, env](const json* v) -> std::optional<std::string> {
+        if (v == nullptr) return "missing timestamp: " + pointer;
+        if (!v->is_number()) return pointer + " is not a timestamp in milliseconds";
+        const auto age = env->unix_millis() - v->get<std::int64_t>();
+        if (age > max_age.count()) {
+          return "stale data: " + pointer + " is " + std::to_string(age) + " ms old (limit " +
+                 std::to_string(max_age.count()) + " ms)";
+        }
+        return std::nullopt;
+      });
+  return check(
+      std::move(tool_glob),
+      [fresh](const StepState&, const ToolResult& r, const AgentState&) { return fresh(r.data); },
+      on_fail);
 }
 
-RuleCritic& RuleCritic::reject_stale(std::string tool_glob, StepCheck is_stale, VerdictKind on_fail) {
+RuleCritic& RuleCritic::reject_stale(std::string tool_glob, StepCheck is_stale,
+                                     VerdictKind on_fail) {
   return check(std::move(tool_glob), std::move(is_stale), on_fail);
 }
 
-RuleCritic& RuleCritic::require_output_fields(std::vector<std::string> pointers, VerdictKind on_fail) {
+RuleCritic& RuleCritic::require_output_fields(std::vector<std::string> pointers,
+                                              VerdictKind on_fail) {
   for (auto& pointer : pointers) {
     note_pointer("require_output_fields", pointer);
     auto present = at_pointer(pointer, [pointer](const json* v) -> std::optional<std::string> {
       if (v == nullptr) return "answer is missing field: " + pointer;
       return std::nullopt;
     });
-    check_output([present](const json& answer, const AgentState&) { return present(answer); }, on_fail);
+    check_output([present](const json& answer, const AgentState&) { return present(answer); },
+                 on_fail);
   }
   return *this;
 }
@@ -133,7 +151,8 @@ RuleCritic& RuleCritic::require_output_range(std::string pointer, std::optional<
                                              std::optional<double> max, VerdictKind on_fail) {
   note_pointer("require_output_range", pointer);
   auto in_range = range_check(pointer, min, max);
-  return check_output([in_range](const json& answer, const AgentState&) { return in_range(answer); }, on_fail);
+  return check_output(
+      [in_range](const json& answer, const AgentState&) { return in_range(answer); }, on_fail);
 }
 
 RuleCritic& RuleCritic::check_output(OutputCheck check, VerdictKind on_fail) {
@@ -141,7 +160,8 @@ RuleCritic& RuleCritic::check_output(OutputCheck check, VerdictKind on_fail) {
   return *this;
 }
 
-Verdict RuleCritic::review_step(const StepState& step, const ToolResult& result, const AgentState& state) {
+Verdict RuleCritic::review_step(const StepState& step, const ToolResult& result,
+                                const AgentState& state) {
   if (!result.ok()) {
     VerdictKind kind = options_.on_permanent_error;
     if (result.status == ToolStatus::invalid_input) {
@@ -154,7 +174,8 @@ Verdict RuleCritic::review_step(const StepState& step, const ToolResult& result,
   Verdict verdict;
   for (const auto& rule : rules_) {
     if (!detail::glob_match(rule.tool_glob, step.step.tool)) continue;
-    if (auto reason = rule.check(step, result, state)) verdict.merge({rule.on_fail, {std::move(*reason)}});
+    if (auto reason = rule.check(step, result, state))
+      verdict.merge({rule.on_fail, {std::move(*reason)}});
   }
   return verdict;
 }
@@ -162,7 +183,8 @@ Verdict RuleCritic::review_step(const StepState& step, const ToolResult& result,
 Verdict RuleCritic::review_output(const json& answer, const AgentState& state) {
   Verdict verdict;
   for (const auto& rule : output_rules_) {
-    if (auto reason = rule.check(answer, state)) verdict.merge({rule.on_fail, {std::move(*reason)}});
+    if (auto reason = rule.check(answer, state))
+      verdict.merge({rule.on_fail, {std::move(*reason)}});
   }
   return verdict;
 }
@@ -171,7 +193,8 @@ Verdict RuleCritic::review_output(const json& answer, const AgentState& state) {
 
 namespace rein {
 
-Task<Verdict> Critic::review_step_async(const StepState& step, const ToolResult& result, const AgentState& state) {
+Task<Verdict> Critic::review_step_async(const StepState& step, const ToolResult& result,
+                                        const AgentState& state) {
   co_return review_step(step, result, state);
 }
 

@@ -18,12 +18,15 @@ namespace {
 
 Status validate(const RuntimeOptions& options) {
   if (options.max_parallel_calls == 0)
-    return Error(ErrorCode::invalid_argument, "RuntimeOptions::max_parallel_calls must be at least 1");
+    return Error(ErrorCode::invalid_argument,
+                 "RuntimeOptions::max_parallel_calls must be at least 1");
   if (options.max_retries_per_step < 0)
-    return Error(ErrorCode::invalid_argument, "RuntimeOptions::max_retries_per_step must not be negative");
+    return Error(ErrorCode::invalid_argument,
+                 "RuntimeOptions::max_retries_per_step must not be negative");
   if (options.max_replans < 0)
     return Error(ErrorCode::invalid_argument, "RuntimeOptions::max_replans must not be negative");
-  if (options.max_steps < 1) return Error(ErrorCode::invalid_argument, "RuntimeOptions::max_steps must be at least 1");
+  if (options.max_steps < 1)
+    return Error(ErrorCode::invalid_argument, "RuntimeOptions::max_steps must be at least 1");
   return {};
 }
 
@@ -68,7 +71,9 @@ std::size_t RuntimeCore::slot_count() {
 SlotHandle::SlotHandle(RuntimeCore& core, std::string run_id)
     : core_(core), run_id_(std::move(run_id)), slot_(core.slot(run_id_)) {}
 
-SlotHandle::~SlotHandle() { core_.release(run_id_, std::move(slot_)); }
+SlotHandle::~SlotHandle() {
+  core_.release(run_id_, std::move(slot_));
+}
 
 void RuntimeCore::forget_if_ended(RunSlot& slot) {
   // An ended run's final state is in the store; keeping a copy here only costs memory.
@@ -88,7 +93,8 @@ Result<AgentState*> RuntimeCore::load(RunSlot& slot, const std::string& run_id) 
   return &*slot.live;
 }
 
-Status RuntimeCore::commit(RunSlot&, AgentState& state, std::vector<AuditEntry>& entries, bool checkpoint) {
+Status RuntimeCore::commit(RunSlot&, AgentState& state, std::vector<AuditEntry>& entries,
+                           bool checkpoint) {
   state.updated_millis = env->unix_millis();
   const bool with_state = checkpoint || store->durable();
   if (with_state) {
@@ -112,7 +118,8 @@ Status take_turn_here(RuntimeCore& core, RunSlot& slot, AgentState& state) {
   // The calling thread is the executor of this turn: it may block, so blocking work runs
   // right here, and completions of asynchronous callbacks are handed back to it.
   if (!slot.here) {
-    slot.here = std::make_unique<Executor>(ExecutorOptions{.host_driven = true, .env = core.env, .blocking_inline = true});
+    slot.here = std::make_unique<Executor>(
+        ExecutorOptions{.host_driven = true, .env = core.env, .blocking_inline = true});
   }
   Executor& here = *slot.here;
   Turn turn(core, slot, state, here);
@@ -133,10 +140,11 @@ void append_audit(AgentState& state, std::vector<AuditEntry>& entries, Env& env,
   append_audit_text(state, entries, env.unix_millis(), std::move(kind), canonical_payload(payload));
 }
 
-void append_audit_text(AgentState& state, std::vector<AuditEntry>& entries, std::int64_t time_millis,
-                       std::string kind, std::string payload) {
-  entries.push_back(make_audit_entry(state.run_id, state.audit_count, state.audit_head, state.step_index,
-                                     std::move(kind), std::move(payload), time_millis));
+void append_audit_text(AgentState& state, std::vector<AuditEntry>& entries,
+                       std::int64_t time_millis, std::string kind, std::string payload) {
+  entries.push_back(make_audit_entry(state.run_id, state.audit_count, state.audit_head,
+                                     state.step_index, std::move(kind), std::move(payload),
+                                     time_millis));
   state.audit_head = entries.back().hash;
   ++state.audit_count;
 }
@@ -144,13 +152,15 @@ void append_audit_text(AgentState& state, std::vector<AuditEntry>& entries, std:
 }  // namespace detail
 
 struct Runtime::Impl {
-  Impl(AgentConfig agent, RuntimeOptions options) : core(std::move(agent), std::move(options)), driver(core) {}
+  Impl(AgentConfig agent, RuntimeOptions options)
+      : core(std::move(agent), std::move(options)), driver(core) {}
   detail::RuntimeCore core;
   detail::Driver driver;  // after core: it is stopped first
 
   // One step of the locked, loaded run; `view` picks what to return.
   template <typename View>
-  auto stepped(std::string_view run_id, View view) -> Result<decltype(view(std::declval<const AgentState&>()))> {
+  auto stepped(std::string_view run_id, View view)
+      -> Result<decltype(view(std::declval<const AgentState&>()))> {
     detail::SlotHandle slot(core, std::string(run_id));
     std::lock_guard lock(slot->mutex);
     Stepping stepping(*slot);
@@ -187,7 +197,9 @@ struct Runtime::Impl {
   // Marks the slot as being stepped while it lives (the caller holds the slot's lock).
   class Stepping {
    public:
-    explicit Stepping(detail::RunSlot& slot) : slot_(slot) { slot_.stepping.store(true, std::memory_order_release); }
+    explicit Stepping(detail::RunSlot& slot) : slot_(slot) {
+      slot_.stepping.store(true, std::memory_order_release);
+    }
     ~Stepping() { slot_.stepping.store(false, std::memory_order_release); }
     Stepping(const Stepping&) = delete;
     Stepping& operator=(const Stepping&) = delete;
@@ -218,12 +230,12 @@ Status validate(const AgentConfig& agent) {
     return invalid("its planner asks a model, and AgentConfig::llm and llm_async are both empty");
   }
   if (agent.critic) {
-    auto checked = detail::call_host("the critic's validate()", [&] { return agent.critic->validate(); });
+    auto checked =
+        detail::call_host("the critic's validate()", [&] { return agent.critic->validate(); });
     if (!checked) return invalid("AgentConfig::critic: " + checked.error().message());
   }
   return {};
 }
-
 
 Result<Runtime> Runtime::create(AgentConfig agent, RuntimeOptions options) {
   if (auto s = validate(agent); !s) return std::move(s).error();
@@ -238,8 +250,12 @@ Runtime::~Runtime() = default;
 Runtime::Runtime(Runtime&&) noexcept = default;
 Runtime& Runtime::operator=(Runtime&&) noexcept = default;
 
-const AgentConfig& Runtime::agent() const noexcept { return impl_->core.agent; }
-RunStore& Runtime::store() noexcept { return *impl_->core.store; }
+const AgentConfig& Runtime::agent() const noexcept {
+  return impl_->core.agent;
+}
+RunStore& Runtime::store() noexcept {
+  return *impl_->core.store;
+}
 
 Result<AgentState> Runtime::start(RunRequest request) {
   auto& core = impl_->core;
@@ -260,8 +276,10 @@ Result<AgentState> Runtime::start(RunRequest request) {
   std::lock_guard lock(slot->mutex);
   std::vector<AuditEntry> entries;
   detail::append_audit(state, entries, *core.env, "run",
-                       {{"goal", state.goal}, {"principal", state.principal.id},
-                        {"roles", state.principal.roles}, {"agent", core.agent.name}});
+                       {{"goal", state.goal},
+                        {"principal", state.principal.id},
+                        {"roles", state.principal.roles},
+                        {"agent", core.agent.name}});
   if (auto s = core.commit(*slot, state, entries); !s) return std::move(s).error();
   slot->keep(state);
   return state;
@@ -293,7 +311,8 @@ class RunSpan {
     if (tracer_ == nullptr) return;
     slot_.run_span_id.clear();
     span_.end_unix_nanos =
-        wall0_ + std::chrono::duration_cast<std::chrono::nanoseconds>(env_.now() - steady0_).count();
+        wall0_ +
+        std::chrono::duration_cast<std::chrono::nanoseconds>(env_.now() - steady0_).count();
     span_.attributes["rein.status"] = std::string(to_string(s.status));
     span_.attributes["rein.steps"] = s.step_index;
     span_.attributes["rein.tool_calls"] = s.usage.tool_calls;
@@ -364,17 +383,22 @@ Result<AgentState> Runtime::state(std::string_view run_id) {
   return out;
 }
 
-Result<std::vector<PendingApproval>> Runtime::pending_approvals() { return impl_->core.store->pending_approvals(); }
+Result<std::vector<PendingApproval>> Runtime::pending_approvals() {
+  return impl_->core.store->pending_approvals();
+}
 
 namespace {
 Status decide_approval(detail::RuntimeCore& core, AgentState& s, std::vector<AuditEntry>& entries,
                        std::string_view step_id, bool approve, std::string note) {
   StepState* step = s.find_step(step_id);
   if (step == nullptr) {
-    return Error(ErrorCode::not_found, "run '" + s.run_id + "' has no step '" + std::string(step_id) + "'");
+    return Error(ErrorCode::not_found,
+                 "run '" + s.run_id + "' has no step '" + std::string(step_id) + "'");
   }
-  if (step->status != StepStatus::awaiting_approval || !step->approval || step->approval->status != "pending") {
-    return Error(ErrorCode::invalid_argument, "step '" + std::string(step_id) + "' is not awaiting approval");
+  if (step->status != StepStatus::awaiting_approval || !step->approval ||
+      step->approval->status != "pending") {
+    return Error(ErrorCode::invalid_argument,
+                 "step '" + std::string(step_id) + "' is not awaiting approval");
   }
   step->approval->status = approve ? "approved" : "denied";
   step->approval->note = std::move(note);
@@ -384,13 +408,19 @@ Status decide_approval(detail::RuntimeCore& core, AgentState& s, std::vector<Aud
   } else {
     step->status = StepStatus::denied;
     ++s.metrics.denials;
-    s.needs_review.push_back({step->step.id, "approval",
-                              {"denied by a person" + (step->approval->note.empty() ? std::string() : ": " + step->approval->note)},
-                              step->step.args});
+    s.needs_review.push_back(
+        {step->step.id,
+         "approval",
+         {"denied by a person" +
+          (step->approval->note.empty() ? std::string() : ": " + step->approval->note)},
+         step->step.args});
   }
   detail::append_audit(s, entries, *core.env, "approval",
-                       {{"step", step->step.id}, {"tool", step->step.tool}, {"decision", step->approval->status},
-                        {"note", step->approval->note}, {"approval_id", step->approval->id}});
+                       {{"step", step->step.id},
+                        {"tool", step->step.tool},
+                        {"decision", step->approval->status},
+                        {"note", step->approval->note},
+                        {"approval_id", step->approval->id}});
   return {};
 }
 }  // namespace
@@ -410,7 +440,8 @@ Status Runtime::deny(std::string_view run_id, std::string_view step_id, std::str
 Status Runtime::answer(std::string_view run_id, json answer) {
   return impl_->change(run_id, [&](AgentState& s, std::vector<AuditEntry>& entries) -> Status {
     if (s.status != RunStatus::awaiting_input || s.question.empty()) {
-      return Error(ErrorCode::invalid_argument, "run '" + s.run_id + "' is not waiting for an answer");
+      return Error(ErrorCode::invalid_argument,
+                   "run '" + s.run_id + "' is not waiting for an answer");
     }
     detail::append_audit(s, entries, *impl_->core.env, "observation",
                          {{"source", "human"}, {"question", s.question}, {"answer", answer}});
@@ -431,7 +462,8 @@ Status Runtime::observe(std::string_view run_id, Observation observation) {
     if (is_terminal(status)) {
       core.forget_if_ended(*slot);
       return Error(ErrorCode::invalid_argument, "run '" + slot.run_id() + "' has ended (" +
-                                                    std::string(to_string(status)) + "): it takes no observations");
+                                                    std::string(to_string(status)) +
+                                                    "): it takes no observations");
     }
   }
   std::lock_guard queue_lock(slot->queue_mutex);
@@ -467,16 +499,21 @@ Status Runtime::cancel(std::string_view run_id) {
   return {};
 }
 
-std::size_t Runtime::runs_in_memory() { return impl_->core.slot_count(); }
+std::size_t Runtime::runs_in_memory() {
+  return impl_->core.slot_count();
+}
 
-Executor& Runtime::executor() { return impl_->driver.executor(); }
+Executor& Runtime::executor() {
+  return impl_->driver.executor();
+}
 
 Result<std::string> Runtime::run_async(RunRequest request, RunCallback on_stop) {
   auto started = start(std::move(request));
   if (!started) return std::move(started).error();
   auto& core = impl_->core;
   detail::SlotHandle slot(core, started->run_id);
-  if (auto s = impl_->driver.attach(slot.shared(), slot.run_id(), std::move(on_stop)); !s) return std::move(s).error();
+  if (auto s = impl_->driver.attach(slot.shared(), slot.run_id(), std::move(on_stop)); !s)
+    return std::move(s).error();
   return started->run_id;
 }
 

@@ -11,9 +11,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "rein/runtime.hpp"
 #include "exec/worker_pool.hpp"
 #include "rein/executor.hpp"
+#include "rein/runtime.hpp"
 
 namespace rein::detail {
 
@@ -48,13 +48,13 @@ class SlotLock {
 
 // Per-run, in-process coordination (never persisted).
 struct RunSlot {
-  SlotLock mutex;                    // held while the run is being stepped or changed
-  CancellationSource cancel;         // fired by Runtime::cancel
+  SlotLock mutex;             // held while the run is being stepped or changed
+  CancellationSource cancel;  // fired by Runtime::cancel
   std::atomic<bool> cancel_requested{false};
-  std::mutex queue_mutex;            // guards `queued`
-  std::vector<Observation> queued;   // host observations for the next observe stage
+  std::mutex queue_mutex;               // guards `queued`
+  std::vector<Observation> queued;      // host observations for the next observe stage
   std::atomic<bool> has_queued{false};  // lets a step skip the lock when nothing was queued
-  std::optional<AgentState> live;    // the run's state (newer than a non-durable store's copy)
+  std::optional<AgentState> live;       // the run's state (newer than a non-durable store's copy)
   // Whether `live` holds a state, readable without the lock: release() skips runs that are live
   // without taking the runtime's slot map lock on every step. Set through keep() and drop().
   std::atomic<bool> resident{false};
@@ -66,9 +66,9 @@ struct RunSlot {
     live.reset();
     resident.store(false, std::memory_order_release);
   }
-  std::string run_span_id;           // while Runtime::run drives the run: its span, the steps' parent
+  std::string run_span_id;  // while Runtime::run drives the run: its span, the steps' parent
   std::atomic<bool> stepping{false};  // a step holds `mutex` (cancel() must not wait for it)
-  std::atomic<bool> driving{false};  // a drive of run_async owns the run now (see driver.hpp)
+  std::atomic<bool> driving{false};   // a drive of run_async owns the run now (see driver.hpp)
   // The executor of turns taken on a calling thread (step(), run()), kept for the slot's life;
   // used only with `mutex` held.
   std::unique_ptr<Executor> here;
@@ -123,7 +123,8 @@ struct RuntimeCore {
   // Commits to the store, then copies to the extra sinks. Call with the slot locked. A store
   // that is not durable gets the state only when `checkpoint` is true (the runtime's copy is
   // the truth in between) and the audit entries every time.
-  Status commit(RunSlot& slot, AgentState& state, std::vector<AuditEntry>& entries, bool checkpoint = true);
+  Status commit(RunSlot& slot, AgentState& state, std::vector<AuditEntry>& entries,
+                bool checkpoint = true);
 };
 
 // Appends an entry to the run's chain.
@@ -131,8 +132,8 @@ void append_audit(AgentState& state, std::vector<AuditEntry>& entries, Env& env,
                   const nlohmann::json& payload);
 // The same, with the payload already written as canonical JSON text and the time already
 // read (the hot path).
-void append_audit_text(AgentState& state, std::vector<AuditEntry>& entries, std::int64_t time_millis,
-                       std::string kind, std::string payload);
+void append_audit_text(AgentState& state, std::vector<AuditEntry>& entries,
+                       std::int64_t time_millis, std::string kind, std::string payload);
 
 // One turn of a loaded, locked run, taken on the calling thread (the synchronous API).
 // Returns an Error only when the store failed.

@@ -134,8 +134,11 @@ void verify_now(Turn& t, std::vector<Outcome> outcomes) {
     count_error(t, o);
     SpanRecorder span = t.span("rein.verify");
     span.set("rein.tool", o.step->step.tool);
-    auto reviewed = call_host("the critic", [&] { return critic.review_step(*o.step, o.result, s); });
-    settle(t, o, reviewed ? std::move(*reviewed) : Verdict::needs_review({reviewed.error().message()}), span);
+    auto reviewed =
+        call_host("the critic", [&] { return critic.review_step(*o.step, o.result, s); });
+    settle(t, o,
+           reviewed ? std::move(*reviewed) : Verdict::needs_review({reviewed.error().message()}),
+           span);
     if (is_terminal(s.status)) break;
   }
 }

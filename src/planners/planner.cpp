@@ -1,7 +1,7 @@
 #include "rein/planner.hpp"
 
-#include <functional>
 #include <algorithm>
+#include <functional>
 #include <optional>
 
 namespace rein {
@@ -28,18 +28,20 @@ PlanDecision PlanDecision::ask(std::string question) {
 }
 
 std::shared_ptr<StaticPlanner> StaticPlanner::fixed(std::vector<PlanStep> steps, AnswerFn answer) {
-  return std::make_shared<StaticPlanner>(
-      [steps = std::move(steps), answer = std::move(answer)](const PlanRequest& request) -> Result<PlanDecision> {
-        if (request.replan) {
-          return Error(ErrorCode::invalid_argument,
-                       "a fixed plan cannot replan (step '" + request.replan->step_id + "')");
-        }
-        if (request.state.planning_rounds == 0) return PlanDecision::run(steps);
-        return PlanDecision::finish(answer ? answer(request.state) : request.state.outputs);
-      });
+  return std::make_shared<StaticPlanner>([steps = std::move(steps), answer = std::move(answer)](
+                                             const PlanRequest& request) -> Result<PlanDecision> {
+    if (request.replan) {
+      return Error(ErrorCode::invalid_argument,
+                   "a fixed plan cannot replan (step '" + request.replan->step_id + "')");
+    }
+    if (request.state.planning_rounds == 0) return PlanDecision::run(steps);
+    return PlanDecision::finish(answer ? answer(request.state) : request.state.outputs);
+  });
 }
 
-Result<PlanDecision> StaticPlanner::plan(const PlanRequest& request) { return fn_(request); }
+Result<PlanDecision> StaticPlanner::plan(const PlanRequest& request) {
+  return fn_(request);
+}
 
 Status validate_plan(const std::vector<PlanStep>& steps, const AgentState& state) {
   auto bad = [](const std::string& what) {
@@ -49,11 +51,14 @@ Status validate_plan(const std::vector<PlanStep>& steps, const AgentState& state
   // Positions of the new steps by id: a sorted index keeps this allocation-light for the
   // usual few steps and O(n log n) for large plans.
   std::vector<std::size_t> order(steps.size());
-  for (std::size_t i = 0; i < steps.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return steps[a].id < steps[b].id; });
+  for (std::size_t i = 0; i < steps.size(); ++i)
+    order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return steps[a].id < steps[b].id; });
   auto position_of = [&](const std::string& id) -> std::optional<std::size_t> {
-    auto it = std::lower_bound(order.begin(), order.end(), id,
-                               [&](std::size_t i, const std::string& key) { return steps[i].id < key; });
+    auto it =
+        std::lower_bound(order.begin(), order.end(), id,
+                         [&](std::size_t i, const std::string& key) { return steps[i].id < key; });
     if (it == order.end() || steps[*it].id != id) return std::nullopt;
     return *it;
   };
@@ -106,6 +111,8 @@ Task<Result<LlmResponse>> PlanRequest::ask_model(LlmRequest request) const {
   co_return llm(request);
 }
 
-Task<Result<PlanDecision>> Planner::plan_async(const PlanRequest& request) { co_return plan(request); }
+Task<Result<PlanDecision>> Planner::plan_async(const PlanRequest& request) {
+  co_return plan(request);
+}
 
 }  // namespace rein

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <array>
-#include <unordered_map>
 #include <shared_mutex>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <re2/re2.h>
@@ -22,15 +22,19 @@ using nlohmann::json;
 namespace {
 
 constexpr auto kDecisionNames = detail::enum_names<Decision>(
-    std::pair{Decision::allow, std::string_view("allow")}, std::pair{Decision::deny, std::string_view("deny")},
+    std::pair{Decision::allow, std::string_view("allow")},
+    std::pair{Decision::deny, std::string_view("deny")},
     std::pair{Decision::require_approval, std::string_view("require_approval")});
 
 // Deny outranks require_approval outranks allow at equal priority.
 int severity(Decision d) {
   switch (d) {
-    case Decision::deny: return 2;
-    case Decision::require_approval: return 1;
-    case Decision::allow: return 0;
+    case Decision::deny:
+      return 2;
+    case Decision::require_approval:
+      return 1;
+    case Decision::allow:
+      return 0;
   }
   return 2;
 }
@@ -60,7 +64,8 @@ std::string check_url_set(const UrlSet& set) {
   if (set.hosts.empty()) return "needs at least one host in 'hosts'";
   for (const auto& scheme : set.schemes) {
     auto url = detail::canonical_url(scheme + "://x");
-    if (!url || url->scheme != scheme) return "has a scheme that is not a lower-case URL scheme: '" + scheme + "'";
+    if (!url || url->scheme != scheme)
+      return "has a scheme that is not a lower-case URL scheme: '" + scheme + "'";
   }
   for (const auto& host : set.hosts) {
     const std::string bare = host.rfind("*.", 0) == 0 ? host.substr(2) : host;
@@ -73,7 +78,8 @@ std::string check_url_set(const UrlSet& set) {
     if (port < 1 || port > 65535) return "has a port outside 1-65535: " + std::to_string(port);
   }
   if (!set.path_prefix.empty()) {
-    auto url = set.path_prefix.front() == '/' ? detail::canonical_url("http://x" + set.path_prefix) : std::nullopt;
+    auto url = set.path_prefix.front() == '/' ? detail::canonical_url("http://x" + set.path_prefix)
+                                              : std::nullopt;
     if (!url || url->path != set.path_prefix) {
       return "has a 'path_prefix' that is not a canonical absolute path: '" + set.path_prefix + "'";
     }
@@ -92,9 +98,13 @@ std::string list_text(const std::vector<std::string>& items) {
 
 }  // namespace
 
-std::string_view to_string(Decision decision) noexcept { return kDecisionNames.name(decision); }
+std::string_view to_string(Decision decision) noexcept {
+  return kDecisionNames.name(decision);
+}
 
-std::optional<Decision> decision_from_string(std::string_view name) noexcept { return kDecisionNames.parse(name); }
+std::optional<Decision> decision_from_string(std::string_view name) noexcept {
+  return kDecisionNames.parse(name);
+}
 
 // The decision as the audit records it (budget_exhausted left out), from the one field list.
 json PolicyDecision::to_json() const {
@@ -211,8 +221,8 @@ struct PolicyEngine::Compiled {
   using Candidates = std::vector<std::uint32_t>;  // positions in `ordered`
 
   PolicySpec spec;
-  std::vector<Rule> ordered;  // evaluation order
-  std::vector<Constraint> constraints;  // every rule's, contiguous, in evaluation order
+  std::vector<Rule> ordered;                       // evaluation order
+  std::vector<Constraint> constraints;             // every rule's, contiguous, in evaluation order
   std::vector<std::vector<std::string>> pointers;  // distinct argument pointers, parsed
   std::chrono::milliseconds longest_window{0};
 
@@ -226,8 +236,10 @@ struct PolicyEngine::Compiled {
 
   bool tool_matches(const Rule& r, std::string_view tool) const {
     switch (r.source->tool.kind) {
-      case ToolMatch::Kind::exact: return r.source->tool.pattern == tool;
-      case ToolMatch::Kind::glob: return detail::glob_match(r.source->tool.pattern, tool);
+      case ToolMatch::Kind::exact:
+        return r.source->tool.pattern == tool;
+      case ToolMatch::Kind::glob:
+        return detail::glob_match(r.source->tool.pattern, tool);
       case ToolMatch::Kind::regex:
         return RE2::FullMatch(re2::StringPiece(tool.data(), tool.size()), *r.tool_re);
     }
@@ -249,16 +261,22 @@ struct PolicyEngine::Compiled {
         const auto url = detail::canonical_url(v->get_ref<const std::string&>());
         if (!url) return deny_rule;
         const UrlSet& set = a.urls;
-        const bool scheme = std::find(set.schemes.begin(), set.schemes.end(), url->scheme) != set.schemes.end();
-        const bool host = std::any_of(set.hosts.begin(), set.hosts.end(),
-                                      [&](const std::string& h) { return detail::host_matches(url->host, h); });
+        const bool scheme =
+            std::find(set.schemes.begin(), set.schemes.end(), url->scheme) != set.schemes.end();
+        const bool host =
+            std::any_of(set.hosts.begin(), set.hosts.end(),
+                        [&](const std::string& h) { return detail::host_matches(url->host, h); });
         const bool port = set.ports.empty() ? url->port == detail::default_port(url->scheme)
-                                            : std::find(set.ports.begin(), set.ports.end(), url->port) != set.ports.end();
+                                            : std::find(set.ports.begin(), set.ports.end(),
+                                                        url->port) != set.ports.end();
         return scheme && host && port && detail::path_has_prefix(url->path, c.path_prefix);
       }
-      case ArgConstraint::Kind::present: return v != nullptr;
-      case ArgConstraint::Kind::absent: return v == nullptr;
-      case ArgConstraint::Kind::equals: return v != nullptr && *v == a.value;
+      case ArgConstraint::Kind::present:
+        return v != nullptr;
+      case ArgConstraint::Kind::absent:
+        return v == nullptr;
+      case ArgConstraint::Kind::equals:
+        return v != nullptr && *v == a.value;
       case ArgConstraint::Kind::one_of:
         return v != nullptr && std::find(a.values.begin(), a.values.end(), *v) != a.values.end();
       case ArgConstraint::Kind::regex: {
@@ -274,7 +292,8 @@ struct PolicyEngine::Compiled {
       }
       case ArgConstraint::Kind::max_length:
         if (v == nullptr) return false;
-        if (v->is_string()) return utf8::code_points(v->get_ref<const std::string&>()) <= a.max_length;
+        if (v->is_string())
+          return utf8::code_points(v->get_ref<const std::string&>()) <= a.max_length;
         if (v->is_array()) return v->size() <= a.max_length;
         return false;
     }
@@ -284,7 +303,8 @@ struct PolicyEngine::Compiled {
   bool rule_matches(const Rule& r, ArgView& args, const Principal& principal) const {
     if (!principal.has_any_role(r.source->roles)) return false;
     for (auto i = r.first_constraint; i < r.end_constraint; ++i) {
-      if (!constraint_holds(constraints[i], args, r.source->decision == Decision::deny)) return false;
+      if (!constraint_holds(constraints[i], args, r.source->decision == Decision::deny))
+        return false;
     }
     return true;
   }
@@ -292,14 +312,16 @@ struct PolicyEngine::Compiled {
   std::shared_ptr<const Candidates> candidates(std::string_view tool) const {
     {
       std::shared_lock lock(cache_mutex);
-      if (auto it = candidates_by_tool.find(tool); it != candidates_by_tool.end()) return it->second;
+      if (auto it = candidates_by_tool.find(tool); it != candidates_by_tool.end())
+        return it->second;
     }
     auto found = std::make_shared<Candidates>();
     for (std::uint32_t i = 0; i < ordered.size(); ++i) {
       if (tool_matches(ordered[i], tool)) found->push_back(i);
     }
     std::unique_lock lock(cache_mutex);
-    if (candidates_by_tool.size() < kMaxCachedTools) candidates_by_tool.emplace(std::string(tool), found);
+    if (candidates_by_tool.size() < kMaxCachedTools)
+      candidates_by_tool.emplace(std::string(tool), found);
     return found;
   }
 
@@ -324,7 +346,8 @@ Result<PolicyEngine> PolicyEngine::create(PolicySpec spec) {
 
   std::unordered_set<std::string_view> ids;
   std::vector<std::uint32_t> order(rules.size());
-  for (std::uint32_t i = 0; i < rules.size(); ++i) order[i] = i;
+  for (std::uint32_t i = 0; i < rules.size(); ++i)
+    order[i] = i;
   std::vector<Compiled::Rule> by_declaration;
   std::vector<std::vector<Compiled::Constraint>> constraints_by_declaration;
   by_declaration.reserve(rules.size());
@@ -372,7 +395,9 @@ Result<PolicyEngine> PolicyEngine::create(PolicySpec spec) {
       } else if (a.kind == ArgConstraint::Kind::path_under) {
         auto folder = detail::normalize_path(a.folder);
         if (!folder) {
-          return bad(at + ": field 'path_under' must be an absolute path that stays under the root: '" + a.folder + "'");
+          return bad(at +
+                     ": field 'path_under' must be an absolute path that stays under the root: '" +
+                     a.folder + "'");
         }
         c.folder = std::move(*folder);
       } else if (a.kind == ArgConstraint::Kind::url_in) {
@@ -382,7 +407,7 @@ Result<PolicyEngine> PolicyEngine::create(PolicySpec spec) {
       rule_constraints.push_back(std::move(c));
     }
     out.reason = "rule '" + rule.id + "' " +
-                 (rule.decision == Decision::allow ? "allows the call"
+                 (rule.decision == Decision::allow  ? "allows the call"
                   : rule.decision == Decision::deny ? "denies the call"
                                                     : "requires approval") +
                  (rule.description.empty() ? std::string() : ": " + rule.description);
@@ -397,7 +422,8 @@ Result<PolicyEngine> PolicyEngine::create(PolicySpec spec) {
   for (std::uint32_t declared : order) {
     Compiled::Rule& r = by_declaration[declared];
     r.first_constraint = static_cast<std::uint32_t>(compiled->constraints.size());
-    for (auto& c : constraints_by_declaration[declared]) compiled->constraints.push_back(std::move(c));
+    for (auto& c : constraints_by_declaration[declared])
+      compiled->constraints.push_back(std::move(c));
     r.end_constraint = static_cast<std::uint32_t>(compiled->constraints.size());
     compiled->ordered.push_back(std::move(r));
   }
@@ -417,7 +443,8 @@ Result<PolicyEngine> PolicyEngine::create(PolicySpec spec) {
   for (std::size_t i = 0; i < compiled->spec.rate_limits.size(); ++i) {
     const RateLimit& limit = compiled->spec.rate_limits[i];
     const std::string where = "policy: rate_limits[" + std::to_string(i) + "]: ";
-    if (limit.tool.empty()) return Error(ErrorCode::invalid_argument, where + "field 'tool' is required");
+    if (limit.tool.empty())
+      return Error(ErrorCode::invalid_argument, where + "field 'tool' is required");
     if (limit.max_calls < 0) {
       return Error(ErrorCode::invalid_argument, where + "field 'max_calls' must not be negative");
     }
@@ -465,9 +492,9 @@ std::optional<PolicyDecision> PolicyEngine::check_run_budgets(const Usage& usage
                                              " of " + std::to_string(*b.max_steps) + " steps used");
   }
   if (b.max_tokens && usage.tokens >= *b.max_tokens) {
-    return exhausted("budget.max_tokens", "token budget exhausted: " +
-                                              std::to_string(usage.tokens) + " of " +
-                                              std::to_string(*b.max_tokens) + " tokens used");
+    return exhausted("budget.max_tokens",
+                     "token budget exhausted: " + std::to_string(usage.tokens) + " of " +
+                         std::to_string(*b.max_tokens) + " tokens used");
   }
   if (b.max_cost && usage.cost >= *b.max_cost) {
     return exhausted("budget.max_cost", "cost budget exhausted: " + std::to_string(usage.cost) +
@@ -484,24 +511,25 @@ std::optional<PolicyDecision> PolicyEngine::check_run_budgets(const Usage& usage
 std::optional<PolicyDecision> PolicyEngine::check_llm_call(const Usage& usage, std::int64_t tokens,
                                                            double cost) const {
   const Budgets& budgets = compiled_->spec.budgets;
-  return check_llm_call(LlmBudget{.max_tokens = budgets.max_tokens, .max_cost = budgets.max_cost}, usage,
-                        tokens, cost);
+  return check_llm_call(LlmBudget{.max_tokens = budgets.max_tokens, .max_cost = budgets.max_cost},
+                        usage, tokens, cost);
 }
 
 std::optional<PolicyDecision> PolicyEngine::check_llm_call(const LlmBudget& b, const Usage& usage,
                                                            std::int64_t tokens, double cost) {
   if (b.max_tokens && usage.tokens + tokens > *b.max_tokens) {
-    return PolicyDecision{Decision::deny, "budget.max_tokens",
-                          "token budget: the call needs about " + std::to_string(tokens) + " tokens but " +
-                              std::to_string(std::max<std::int64_t>(0, *b.max_tokens - usage.tokens)) + " of " +
-                              std::to_string(*b.max_tokens) + " are left",
-                          true};
+    return PolicyDecision{
+        Decision::deny, "budget.max_tokens",
+        "token budget: the call needs about " + std::to_string(tokens) + " tokens but " +
+            std::to_string(std::max<std::int64_t>(0, *b.max_tokens - usage.tokens)) + " of " +
+            std::to_string(*b.max_tokens) + " are left",
+        true};
   }
   if (b.max_cost && usage.cost + cost > *b.max_cost) {
     return PolicyDecision{Decision::deny, "budget.max_cost",
-                          "cost budget: the call would cost about " + std::to_string(cost) + " but " +
-                              std::to_string(std::max(0.0, *b.max_cost - usage.cost)) + " of " +
-                              std::to_string(*b.max_cost) + " is left",
+                          "cost budget: the call would cost about " + std::to_string(cost) +
+                              " but " + std::to_string(std::max(0.0, *b.max_cost - usage.cost)) +
+                              " of " + std::to_string(*b.max_cost) + " is left",
                           true};
   }
   return std::nullopt;
@@ -525,20 +553,21 @@ std::optional<PolicyDecision> PolicyEngine::check_call_budgets(std::string_view 
     const std::int64_t calls = tool_usage ? tool_usage->calls : 0;
     if (calls >= limit->second) {
       return PolicyDecision{Decision::deny, "budget.max_tool_calls_per_tool",
-                            "call budget for tool '" + std::string(tool) + "' exhausted: " +
-                                std::to_string(calls) + " of " + std::to_string(limit->second) +
-                                " calls made",
+                            "call budget for tool '" + std::string(tool) +
+                                "' exhausted: " + std::to_string(calls) + " of " +
+                                std::to_string(limit->second) + " calls made",
                             true};
     }
   }
   for (const auto& limit : rate_limits) {
-    const bool applies = detail::is_glob(limit.tool) ? detail::glob_match(limit.tool, tool)
-                                                     : limit.tool == tool;
+    const bool applies =
+        detail::is_glob(limit.tool) ? detail::glob_match(limit.tool, tool) : limit.tool == tool;
     if (!applies) continue;
     std::int64_t recent = 0;
     if (tool_usage != nullptr) {
       const auto cutoff = usage.now_millis - limit.window.count();
-      for (auto t : tool_usage->recent_call_millis) recent += t > cutoff ? 1 : 0;
+      for (auto t : tool_usage->recent_call_millis)
+        recent += t > cutoff ? 1 : 0;
     }
     if (recent >= limit.max_calls) {
       return PolicyDecision{Decision::deny, "rate_limit." + limit.tool,
@@ -552,7 +581,9 @@ std::optional<PolicyDecision> PolicyEngine::check_call_budgets(std::string_view 
   return std::nullopt;
 }
 
-const PolicySpec& PolicyEngine::spec() const { return compiled_->spec; }
+const PolicySpec& PolicyEngine::spec() const {
+  return compiled_->spec;
+}
 
 std::chrono::milliseconds PolicyEngine::longest_rate_window() const {
   return compiled_->longest_window;

@@ -42,8 +42,10 @@ Result<std::string> read_string(const json& v, const std::string& where, const s
 // {"schemes": [...], "hosts": [...], "ports": [...], "path_prefix": "..."}; the engine checks
 // the values themselves when it compiles the rule.
 Result<UrlSet> parse_url_set(const json& j, const std::string& where) {
-  if (!j.is_object()) return bad(where, "field 'url_in' must be an object with 'schemes' and 'hosts'");
-  if (auto s = only_fields(j, where + ".url_in", {"schemes", "hosts", "ports", "path_prefix"}); !s) {
+  if (!j.is_object())
+    return bad(where, "field 'url_in' must be an object with 'schemes' and 'hosts'");
+  if (auto s = only_fields(j, where + ".url_in", {"schemes", "hosts", "ports", "path_prefix"});
+      !s) {
     return std::move(s).error();
   }
   UrlSet set;
@@ -53,16 +55,19 @@ Result<UrlSet> parse_url_set(const json& j, const std::string& where) {
       return bad(where, std::string("field 'url_in.") + field + "' must be an array of strings");
     }
     for (const auto& item : *it) {
-      if (!item.is_string()) return bad(where, std::string("field 'url_in.") + field + "' must be an array of strings");
+      if (!item.is_string())
+        return bad(where, std::string("field 'url_in.") + field + "' must be an array of strings");
       out->push_back(item.get<std::string>());
     }
   }
   if (auto it = j.find("ports"); it != j.end()) {
     if (!it->is_array()) return bad(where, "field 'url_in.ports' must be an array of integers");
     for (const auto& item : *it) {
-      if (!item.is_number_integer()) return bad(where, "field 'url_in.ports' must be an array of integers");
+      if (!item.is_number_integer())
+        return bad(where, "field 'url_in.ports' must be an array of integers");
       const auto port = item.get<std::int64_t>();
-      if (port < 1 || port > 65535) return bad(where, "field 'url_in.ports' has a port outside 1-65535");
+      if (port < 1 || port > 65535)
+        return bad(where, "field 'url_in.ports' has a port outside 1-65535");
       set.ports.push_back(static_cast<int>(port));
     }
   }
@@ -76,8 +81,9 @@ Result<UrlSet> parse_url_set(const json& j, const std::string& where) {
 
 Result<ArgConstraint> parse_constraint(const json& j, const std::string& where) {
   if (!j.is_object()) return bad(where, "must be an object");
-  if (auto s = only_fields(j, where, {"pointer", "equals", "one_of", "regex", "range", "max_length",
-                                      "present", "absent", "path_under", "url_in"});
+  if (auto s = only_fields(j, where,
+                           {"pointer", "equals", "one_of", "regex", "range", "max_length",
+                            "present", "absent", "path_under", "url_in"});
       !s) {
     return std::move(s).error();
   }
@@ -92,8 +98,9 @@ Result<ArgConstraint> parse_constraint(const json& j, const std::string& where) 
     operators += j.contains(op) ? 1 : 0;
   }
   if (operators != 1) {
-    return bad(where, "needs exactly one of 'equals', 'one_of', 'regex', 'range', "
-                      "'max_length', 'present', 'absent', 'path_under', 'url_in'");
+    return bad(where,
+               "needs exactly one of 'equals', 'one_of', 'regex', 'range', "
+               "'max_length', 'present', 'absent', 'path_under', 'url_in'");
   }
   if (auto it = j.find("path_under"); it != j.end()) {
     auto folder = read_string(*it, where, "path_under");
@@ -107,7 +114,8 @@ Result<ArgConstraint> parse_constraint(const json& j, const std::string& where) 
   }
   if (auto it = j.find("equals"); it != j.end()) return ArgConstraint::equals(*pointer, *it);
   if (auto it = j.find("one_of"); it != j.end()) {
-    if (!it->is_array() || it->empty()) return bad(where, "field 'one_of' must be a non-empty array");
+    if (!it->is_array() || it->empty())
+      return bad(where, "field 'one_of' must be a non-empty array");
     return ArgConstraint::one_of(*pointer, it->get<std::vector<json>>());
   }
   if (auto it = j.find("regex"); it != j.end()) {
@@ -116,12 +124,15 @@ Result<ArgConstraint> parse_constraint(const json& j, const std::string& where) 
     return ArgConstraint::regex(*pointer, *pattern);
   }
   if (auto it = j.find("range"); it != j.end()) {
-    if (!it->is_object()) return bad(where, "field 'range' must be an object with 'min' and/or 'max'");
-    if (auto s = only_fields(*it, where + ".range", {"min", "max"}); !s) return std::move(s).error();
+    if (!it->is_object())
+      return bad(where, "field 'range' must be an object with 'min' and/or 'max'");
+    if (auto s = only_fields(*it, where + ".range", {"min", "max"}); !s)
+      return std::move(s).error();
     std::optional<double> min, max;
     for (auto [field, slot] : {std::pair{"min", &min}, std::pair{"max", &max}}) {
       if (auto v = it->find(field); v != it->end()) {
-        if (!v->is_number()) return bad(where, std::string("field 'range.") + field + "' must be a number");
+        if (!v->is_number())
+          return bad(where, std::string("field 'range.") + field + "' must be a number");
         *slot = v->get<double>();
       }
     }
@@ -143,8 +154,9 @@ Result<PolicyRule> parse_rule(const json& j, std::size_t index) {
   if (auto id = j.find("id"); id != j.end() && id->is_string()) {
     where += " (id '" + id->get<std::string>() + "')";
   }
-  if (auto s = only_fields(j, where, {"id", "description", "priority", "decision", "tool",
-                                      "tool_glob", "tool_regex", "roles", "args"});
+  if (auto s = only_fields(j, where,
+                           {"id", "description", "priority", "decision", "tool", "tool_glob",
+                            "tool_regex", "roles", "args"});
       !s) {
     return std::move(s).error();
   }
@@ -176,20 +188,22 @@ Result<PolicyRule> parse_rule(const json& j, std::size_t index) {
   rule.decision = *decision;
 
   int matchers = 0;
-  for (auto [field, kind] : {std::pair{"tool", ToolMatch::Kind::exact},
-                             std::pair{"tool_glob", ToolMatch::Kind::glob},
-                             std::pair{"tool_regex", ToolMatch::Kind::regex}}) {
+  for (auto [field, kind] :
+       {std::pair{"tool", ToolMatch::Kind::exact}, std::pair{"tool_glob", ToolMatch::Kind::glob},
+        std::pair{"tool_regex", ToolMatch::Kind::regex}}) {
     if (auto it = j.find(field); it != j.end()) {
       ++matchers;
       auto pattern = read_string(*it, where, field);
       if (!pattern) return std::move(pattern).error();
-      if (pattern->empty()) return bad(where, std::string("field '") + field + "' must not be empty");
+      if (pattern->empty())
+        return bad(where, std::string("field '") + field + "' must not be empty");
       rule.tool = ToolMatch{kind, *pattern};
     }
   }
   if (matchers != 1) {
-    return bad(where, "needs exactly one of 'tool', 'tool_glob', 'tool_regex' "
-                      "(use \"tool_glob\": \"*\" for every tool)");
+    return bad(where,
+               "needs exactly one of 'tool', 'tool_glob', 'tool_regex' "
+               "(use \"tool_glob\": \"*\" for every tool)");
   }
   if (auto it = j.find("roles"); it != j.end()) {
     if (!it->is_array()) return bad(where, "field 'roles' must be an array of strings");
@@ -214,14 +228,15 @@ Result<PolicyRule> parse_rule(const json& j, std::size_t index) {
 Status parse_budgets(const json& j, Budgets& b) {
   const std::string where = "budgets";
   if (!j.is_object()) return bad(where, "must be an object");
-  if (auto s = only_fields(j, where, {"max_steps", "max_tool_calls", "max_tool_calls_per_tool",
-                                      "max_tokens", "max_cost", "max_wall_time_ms"});
+  if (auto s = only_fields(j, where,
+                           {"max_steps", "max_tool_calls", "max_tool_calls_per_tool", "max_tokens",
+                            "max_cost", "max_wall_time_ms"});
       !s) {
     return s;
   }
-  for (auto [field, slot] : {std::pair{"max_steps", &b.max_steps},
-                             std::pair{"max_tool_calls", &b.max_tool_calls},
-                             std::pair{"max_tokens", &b.max_tokens}}) {
+  for (auto [field, slot] :
+       {std::pair{"max_steps", &b.max_steps}, std::pair{"max_tool_calls", &b.max_tool_calls},
+        std::pair{"max_tokens", &b.max_tokens}}) {
     if (auto it = j.find(field); it != j.end()) {
       auto n = read_count(*it, where, field);
       if (!n) return std::move(n).error();
@@ -275,9 +290,15 @@ Result<RateLimit> parse_rate_limit(const json& j, std::size_t index) {
 json constraint_to_json(const ArgConstraint& a) {
   json j = {{"pointer", a.pointer}};
   switch (a.kind) {
-    case ArgConstraint::Kind::equals: j["equals"] = a.value; break;
-    case ArgConstraint::Kind::one_of: j["one_of"] = a.values; break;
-    case ArgConstraint::Kind::regex: j["regex"] = a.pattern; break;
+    case ArgConstraint::Kind::equals:
+      j["equals"] = a.value;
+      break;
+    case ArgConstraint::Kind::one_of:
+      j["one_of"] = a.values;
+      break;
+    case ArgConstraint::Kind::regex:
+      j["regex"] = a.pattern;
+      break;
     case ArgConstraint::Kind::range: {
       json range = json::object();
       if (a.min) range["min"] = *a.min;
@@ -285,10 +306,18 @@ json constraint_to_json(const ArgConstraint& a) {
       j["range"] = std::move(range);
       break;
     }
-    case ArgConstraint::Kind::max_length: j["max_length"] = a.max_length; break;
-    case ArgConstraint::Kind::present: j["present"] = true; break;
-    case ArgConstraint::Kind::absent: j["absent"] = true; break;
-    case ArgConstraint::Kind::path_under: j["path_under"] = a.folder; break;
+    case ArgConstraint::Kind::max_length:
+      j["max_length"] = a.max_length;
+      break;
+    case ArgConstraint::Kind::present:
+      j["present"] = true;
+      break;
+    case ArgConstraint::Kind::absent:
+      j["absent"] = true;
+      break;
+    case ArgConstraint::Kind::path_under:
+      j["path_under"] = a.folder;
+      break;
     case ArgConstraint::Kind::url_in: {
       json urls = {{"schemes", a.urls.schemes}, {"hosts", a.urls.hosts}};
       if (!a.urls.ports.empty()) urls["ports"] = a.urls.ports;
@@ -304,13 +333,14 @@ json constraint_to_json(const ArgConstraint& a) {
 
 Result<PolicyEngine> PolicyEngine::from_json(const json& policy) {
   if (!policy.is_object()) return bad("(root)", "a policy must be a JSON object");
-  if (auto s = only_fields(policy, "(root)", {"version", "description", "rules", "budgets",
-                                              "rate_limits"});
+  if (auto s = only_fields(policy, "(root)",
+                           {"version", "description", "rules", "budgets", "rate_limits"});
       !s) {
     return std::move(s).error();
   }
   if (auto it = policy.find("version"); it != policy.end() && *it != 1) {
-    return bad("version", "unsupported policy version " + detail::json_text(*it) + " (this rein reads 1)");
+    return bad("version",
+               "unsupported policy version " + detail::json_text(*it) + " (this rein reads 1)");
   }
   PolicySpec spec;
   if (auto it = policy.find("rules"); it != policy.end()) {
@@ -367,7 +397,8 @@ json PolicyEngine::to_json() const {
     if (!r.roles.empty()) j["roles"] = r.roles;
     if (!r.args.empty()) {
       json args = json::array();
-      for (const auto& a : r.args) args.push_back(constraint_to_json(a));
+      for (const auto& a : r.args)
+        args.push_back(constraint_to_json(a));
       j["args"] = std::move(args);
     }
     rules.push_back(std::move(j));
@@ -376,15 +407,19 @@ json PolicyEngine::to_json() const {
   const Budgets& b = s.budgets;
   if (b.max_steps) budgets["max_steps"] = *b.max_steps;
   if (b.max_tool_calls) budgets["max_tool_calls"] = *b.max_tool_calls;
-  if (!b.max_tool_calls_per_tool.empty()) budgets["max_tool_calls_per_tool"] = b.max_tool_calls_per_tool;
+  if (!b.max_tool_calls_per_tool.empty())
+    budgets["max_tool_calls_per_tool"] = b.max_tool_calls_per_tool;
   if (b.max_tokens) budgets["max_tokens"] = *b.max_tokens;
   if (b.max_cost) budgets["max_cost"] = *b.max_cost;
   if (b.max_wall_time) budgets["max_wall_time_ms"] = b.max_wall_time->count();
   json limits = json::array();
   for (const auto& l : s.rate_limits) {
-    limits.push_back({{"tool", l.tool}, {"max_calls", l.max_calls}, {"window_ms", l.window.count()}});
+    limits.push_back(
+        {{"tool", l.tool}, {"max_calls", l.max_calls}, {"window_ms", l.window.count()}});
   }
-  return {{"version", 1}, {"rules", std::move(rules)}, {"budgets", std::move(budgets)},
+  return {{"version", 1},
+          {"rules", std::move(rules)},
+          {"budgets", std::move(budgets)},
           {"rate_limits", std::move(limits)}};
 }
 

@@ -7,8 +7,8 @@
 #include <re2/re2.h>
 
 #include "core/json_text.hpp"
-#include "schema/documents.hpp"
 #include "core/utf8.hpp"
+#include "schema/documents.hpp"
 
 namespace rein::detail {
 namespace {

@@ -36,7 +36,7 @@ class SqlFunctionGuard {
  public:
   struct Limits {
     std::int64_t max_work = 2'000'000;  // units: one pair of bytes compared
-    int max_value_bytes = 100'000;       // as SQLITE_LIMIT_LENGTH on the plan's connection
+    int max_value_bytes = 100'000;      // as SQLITE_LIMIT_LENGTH on the plan's connection
   };
   // Called on entry to every guarded call; a non-zero return stops the statement (SQLite
   // reports SQLITE_INTERRUPT), as from the progress handler.

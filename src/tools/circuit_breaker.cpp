@@ -4,9 +4,12 @@ namespace rein {
 
 std::string_view to_string(CircuitState state) noexcept {
   switch (state) {
-    case CircuitState::closed: return "closed";
-    case CircuitState::open: return "open";
-    case CircuitState::half_open: return "half_open";
+    case CircuitState::closed:
+      return "closed";
+    case CircuitState::open:
+      return "open";
+    case CircuitState::half_open:
+      return "half_open";
   }
   return "closed";
 }
@@ -37,8 +40,7 @@ void CircuitBreaker::record_success() {
 void CircuitBreaker::record_failure(Env& env) {
   if (options_.failure_threshold <= 0) return;
   std::lock_guard lock(mutex_);
-  if (state_ == CircuitState::half_open ||
-      ++consecutive_failures_ >= options_.failure_threshold) {
+  if (state_ == CircuitState::half_open || ++consecutive_failures_ >= options_.failure_threshold) {
     state_ = CircuitState::open;
     opened_at_ = env.now();
     probes_in_flight_ = 0;

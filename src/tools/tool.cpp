@@ -9,15 +9,20 @@
 namespace rein {
 namespace {
 constexpr auto kStatusNames = detail::enum_names<ToolStatus>(
-    std::pair{ToolStatus::ok, std::string_view("ok")}, std::pair{ToolStatus::error, std::string_view("error")},
+    std::pair{ToolStatus::ok, std::string_view("ok")},
+    std::pair{ToolStatus::error, std::string_view("error")},
     std::pair{ToolStatus::denied, std::string_view("denied")},
     std::pair{ToolStatus::timeout, std::string_view("timeout")},
     std::pair{ToolStatus::invalid_input, std::string_view("invalid_input")});
 }  // namespace
 
-std::string_view to_string(ToolStatus status) noexcept { return kStatusNames.name(status); }
+std::string_view to_string(ToolStatus status) noexcept {
+  return kStatusNames.name(status);
+}
 
-std::optional<ToolStatus> tool_status_from_string(std::string_view name) noexcept { return kStatusNames.parse(name); }
+std::optional<ToolStatus> tool_status_from_string(std::string_view name) noexcept {
+  return kStatusNames.parse(name);
+}
 
 ToolResult ToolResult::success(nlohmann::json data, std::vector<Evidence> evidence) {
   ToolResult r;

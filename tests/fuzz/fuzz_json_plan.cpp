@@ -11,19 +11,26 @@ namespace {
 const rein::ToolRegistry& catalog() {
   static rein::ToolRegistry* tools = [] {
     auto* r = new rein::ToolRegistry();
-    auto noop = [](const nlohmann::json&, rein::ToolContext&) { return rein::ToolResult::success(nullptr); };
+    auto noop = [](const nlohmann::json&, rein::ToolContext&) {
+      return rein::ToolResult::success(nullptr);
+    };
     rein::ToolSpec search;
     search.name = "crm.search";
     search.description = "find accounts";
     search.input_schema = {{"type", "object"},
-                           {"properties", {{"region", {{"type", "string"}, {"enum", {"east", "west"}}}}, {"limit", {{"type", "integer"}, {"minimum", 1}}}}},
+                           {"properties",
+                            {{"region", {{"type", "string"}, {"enum", {"east", "west"}}}},
+                             {"limit", {{"type", "integer"}, {"minimum", 1}}}}},
                            {"required", {"region"}},
                            {"additionalProperties", false}};
     (void)r->register_tool(search, noop);
     rein::ToolSpec mrr;
     mrr.name = "billing.mrr";
     mrr.description = "MRR of an account";
-    mrr.input_schema = {{"type", "object"}, {"properties", {{"account_id", {{"type", "string"}, {"pattern", "^A[0-9]+$"}}}}}, {"required", {"account_id"}}};
+    mrr.input_schema = {
+        {"type", "object"},
+        {"properties", {{"account_id", {{"type", "string"}, {"pattern", "^A[0-9]+$"}}}}},
+        {"required", {"account_id"}}};
     (void)r->register_tool(mrr, noop);
     return r;
   }();

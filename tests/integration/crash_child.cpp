@@ -11,14 +11,14 @@
 // SIGKILL never leaves half a line: "B <ns>" when main starts, "+ <ns>" when a tool call
 // begins, "- <ns>" when it returns (ns: the monotonic clock, shared with the parent). The crash
 // test reads it to time an uninterrupted run and to tell where each kill landed.
+#include <fcntl.h>
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
-#include <fcntl.h>
 #include <future>
 #include <random>
 #include <string>
 #include <thread>
-#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -33,7 +33,9 @@ std::mt19937& rng() {
   return engine;
 }
 
-void pause_a_little() { std::this_thread::sleep_for(std::chrono::microseconds(500 + rng()() % 2500)); }
+void pause_a_little() {
+  std::this_thread::sleep_for(std::chrono::microseconds(500 + rng()() % 2500));
+}
 
 int trace_fd = -1;
 
@@ -58,19 +60,25 @@ struct TracedCall {
 // The external ledger: one connection per call keeps it simple and crash-safe.
 rein::ToolResult post(const std::string& ledger_path, const std::string& key, std::int64_t amount) {
   sqlite3* db = nullptr;
-  if (sqlite3_open(ledger_path.c_str(), &db) != SQLITE_OK) return rein::ToolResult::failure("ledger unavailable", true);
+  if (sqlite3_open(ledger_path.c_str(), &db) != SQLITE_OK)
+    return rein::ToolResult::failure("ledger unavailable", true);
   sqlite3_busy_timeout(db, 5000);
   const std::string sql =
       "BEGIN IMMEDIATE;"
-      "INSERT INTO invocations(key) VALUES('" + key + "');"
-      "INSERT INTO applied(key, amount) SELECT '" + key + "', " + std::to_string(amount) +
-      " WHERE NOT EXISTS (SELECT 1 FROM applied WHERE key='" + key + "');"
+      "INSERT INTO invocations(key) VALUES('" +
+      key +
+      "');"
+      "INSERT INTO applied(key, amount) SELECT '" +
+      key + "', " + std::to_string(amount) +
+      " WHERE NOT EXISTS (SELECT 1 FROM applied WHERE key='" + key +
+      "');"
       "UPDATE balance SET total = (SELECT coalesce(sum(amount), 0) FROM applied);"
       "COMMIT;";
   const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
   sqlite3_close(db);
   if (rc != SQLITE_OK) return rein::ToolResult::failure("ledger write failed", true);
-  return rein::ToolResult::success({{"posted", amount}, {"key", key}}, {{"ledger", "ledger://" + key, ""}});
+  return rein::ToolResult::success({{"posted", amount}, {"key", key}},
+                                   {{"ledger", "ledger://" + key, ""}});
 }
 
 }  // namespace
@@ -88,7 +96,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", store.error().to_string().c_str());
     return 3;
   }
-  auto tools = std::make_shared<rein::ToolRegistry>(rein::ToolRegistryOptions{.idempotency_store = *store});
+  auto tools =
+      std::make_shared<rein::ToolRegistry>(rein::ToolRegistryOptions{.idempotency_store = *store});
   rein::ToolSpec read;
   read.name = "accounts.read";
   read.description = "reads an account";
@@ -112,7 +121,8 @@ int main(int argc, char** argv) {
       std::thread([ledger_path, call] {
         const TracedCall traced;
         pause_a_little();
-        auto r = post(ledger_path, std::string(call.context().idempotency_key()), call.args().value("amount", 0));
+        auto r = post(ledger_path, std::string(call.context().idempotency_key()),
+                      call.args().value("amount", 0));
         pause_a_little();
         call.complete(std::move(r));
       }).detach();
@@ -128,11 +138,13 @@ int main(int argc, char** argv) {
   }
 
   // Reads in parallel pairs; each post depends on its read's amount.
-  auto planner = std::make_shared<rein::StaticPlanner>([](const rein::PlanRequest& req) -> rein::Result<rein::PlanDecision> {
+  auto planner = std::make_shared<rein::StaticPlanner>([](const rein::PlanRequest& req)
+                                                           -> rein::Result<rein::PlanDecision> {
     const auto& s = req.state;
     if (s.planning_rounds == 0) {
       std::vector<rein::PlanStep> reads;
-      for (int i = 1; i <= 6; ++i) reads.push_back({"read" + std::to_string(i), "accounts.read", {{"account", i}}, {}, ""});
+      for (int i = 1; i <= 6; ++i)
+        reads.push_back({"read" + std::to_string(i), "accounts.read", {{"account", i}}, {}, ""});
       return rein::PlanDecision::run(reads);
     }
     if (s.planning_rounds == 1) {
@@ -143,12 +155,14 @@ int main(int argc, char** argv) {
         std::vector<std::string> deps = {read_id};
         if (!previous.empty()) deps.push_back(previous);  // posts go in order
         previous = "post" + std::to_string(i);
-        posts.push_back({previous, "ledger.post", {{"amount", s.outputs[read_id]["amount"]}}, deps, ""});
+        posts.push_back(
+            {previous, "ledger.post", {{"amount", s.outputs[read_id]["amount"]}}, deps, ""});
       }
       return rein::PlanDecision::run(posts);
     }
     std::int64_t total = 0;
-    for (int i = 1; i <= 6; ++i) total += s.outputs["post" + std::to_string(i)]["posted"].get<std::int64_t>();
+    for (int i = 1; i <= 6; ++i)
+      total += s.outputs["post" + std::to_string(i)]["posted"].get<std::int64_t>();
     return rein::PlanDecision::finish({{"posted_total", total}});
   });
   auto policy = *rein::PolicyEngine::from_json(json::parse(R"({"rules": [
@@ -170,8 +184,10 @@ int main(int argc, char** argv) {
     run = runtime.run_async(std::move(request)).get();
   } else {
     std::promise<rein::Result<rein::AgentState>> stopped;
-    auto resumed = runtime.resume_async(run_id, [&stopped](const rein::Result<rein::AgentState>& r) { stopped.set_value(r); });
-    run = resumed ? stopped.get_future().get() : rein::Result<rein::AgentState>(std::move(resumed).error());
+    auto resumed = runtime.resume_async(
+        run_id, [&stopped](const rein::Result<rein::AgentState>& r) { stopped.set_value(r); });
+    run = resumed ? stopped.get_future().get()
+                  : rein::Result<rein::AgentState>(std::move(resumed).error());
   }
   if (!run) {
     std::fprintf(stderr, "%s\n", run.error().to_string().c_str());

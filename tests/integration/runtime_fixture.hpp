@@ -1,13 +1,13 @@
 // Shared pieces for whole-run tests: a few tools, a permissive policy, temporary databases.
 #pragma once
 
+#include <unistd.h>
 #include <atomic>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unistd.h>
 
 #include "rein/rein.hpp"
 
@@ -17,9 +17,11 @@ using nlohmann::json;
 
 inline std::filesystem::path temp_db_path(const std::string& name) {
   static std::atomic<int> n{0};
-  auto path = std::filesystem::temp_directory_path() /
-              ("rein_" + name + "_" + std::to_string(::getpid()) + "_" + std::to_string(++n) + ".db");
-  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+  auto path =
+      std::filesystem::temp_directory_path() /
+      ("rein_" + name + "_" + std::to_string(::getpid()) + "_" + std::to_string(++n) + ".db");
+  for (const char* suffix : {"", "-wal", "-shm"})
+    std::filesystem::remove(path.string() + suffix);
   return path;
 }
 
@@ -70,7 +72,8 @@ inline PlanStep call(std::string id, std::string tool, json args = json::object(
 inline AuditVerification verify_run_audit(RunStore& store, const AgentState& state) {
   auto entries = store.read_audit(state.run_id);
   if (!entries) return {false, 0, 0, entries.error().message()};
-  const std::map<std::string, AuditAnchor> anchors = {{state.run_id, {state.audit_count, state.audit_head}}};
+  const std::map<std::string, AuditAnchor> anchors = {
+      {state.run_id, {state.audit_count, state.audit_head}}};
   return verify_audit(*entries, &anchors);
 }
 

@@ -22,7 +22,10 @@ using nlohmann::json;
 namespace {
 
 AgentConfig async_agent(std::shared_ptr<ToolRegistry> tools, AsyncLlmCallback model) {
-  return react_agent({.name = "async", .tools = std::move(tools), .policy = allow_all(), .model_async = std::move(model)});
+  return react_agent({.name = "async",
+                      .tools = std::move(tools),
+                      .policy = allow_all(),
+                      .model_async = std::move(model)});
 }
 
 RunRequest request(std::string id) {
@@ -41,7 +44,8 @@ std::vector<std::pair<std::string, std::string>> simulate(int n) {
   Stops stops;
   std::vector<std::pair<std::string, std::string>> heads;
   {
-    Runtime runtime(async_agent(tools, work.model()), RuntimeOptions{.env = &env, .executor = executor});
+    Runtime runtime(async_agent(tools, work.model()),
+                    RuntimeOptions{.env = &env, .executor = executor});
     for (int i = 0; i < n; ++i)
       REQUIRE(runtime.run_async(request("run-" + std::to_string(i)), stops.callback()));
     executor->run_until([&] { return stops.count.load() == n; });
@@ -74,7 +78,8 @@ struct HeldCalls {
   // An agent whose one-step plan calls the tool.
   static AgentConfig agent(std::shared_ptr<ToolRegistry> tools) {
     return AgentConfig{"async", std::move(tools), allow_all(),
-                       StaticPlanner::fixed({{"x", "forever.tool", json::object(), {}, ""}}), nullptr};
+                       StaticPlanner::fixed({{"x", "forever.tool", json::object(), {}, ""}}),
+                       nullptr};
   }
 };
 
@@ -284,7 +289,8 @@ TEST_CASE("async runs: a synchronous planner may wait on an asynchronous model, 
     }).detach();
   };
   Runtime runtime(
-      AgentConfig{"async", tools, allow_all(), std::make_shared<AskingPlanner>(), nullptr, {}, model},
+      AgentConfig{
+          "async", tools, allow_all(), std::make_shared<AskingPlanner>(), nullptr, {}, model},
       RuntimeOptions{.executor_options = {.threads = 1, .blocking_threads = 2}});
   auto blocking = runtime.run(request("sync"));
   REQUIRE(blocking);
@@ -370,12 +376,9 @@ TEST_CASE("async runs: runs whose model is an OpenAiClient over HTTP park while 
     test::FakeReply reply =
         have_results
             ? test::FakeReply::answer(json{{"sum", sum}}.dump())
-            : test::FakeReply::answer("", json::array({{{"id", "a"},
-                                                        {"name", "data__a"},
-                                                        {"arguments", {{"n", 1}}}},
-                                                       {{"id", "b"},
-                                                        {"name", "data__b"},
-                                                        {"arguments", {{"n", 2}}}}}));
+            : test::FakeReply::answer(
+                  "", json::array({{{"id", "a"}, {"name", "data__a"}, {"arguments", {{"n", 1}}}},
+                                   {{"id", "b"}, {"name", "data__b"}, {"arguments", {{"n", 2}}}}}));
     reply.delay = 50ms;
     return reply;
   });
@@ -393,7 +396,8 @@ TEST_CASE("async runs: runs whose model is an OpenAiClient over HTTP park while 
   Stops stops;
   constexpr int kRuns = 300;  // as many as max_idle_connections
   {
-    Runtime runtime(async_agent(tools, client->async_callback()), RuntimeOptions{.executor = executor});
+    Runtime runtime(async_agent(tools, client->async_callback()),
+                    RuntimeOptions{.executor = executor});
     for (int i = 0; i < kRuns; ++i)
       REQUIRE(runtime.run_async(request("h" + std::to_string(i)), stops.callback()));
     REQUIRE(eventually([&] { return stops.count.load() == kRuns; }));
@@ -406,7 +410,7 @@ TEST_CASE("async runs: runs whose model is an OpenAiClient over HTTP park while 
     CHECK(seen.front()->final_answer == json{{"sum", 3}});
   }
   CHECK(server.requests().size() == 2 * kRuns);
-  CHECK(server.connections() <= kRuns);  // the second turns reused connections
+  CHECK(server.connections() <= kRuns);              // the second turns reused connections
   CHECK(executor->blocking_threads_started() == 0);  // no run waited on a blocked thread
 }
 #endif

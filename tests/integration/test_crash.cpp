@@ -7,17 +7,17 @@
 // event, not a time), the rest are drawn across a run timed on this machine, and a run that
 // commits nothing through several kills in a row is left to finish once. The test reports
 // where the kills landed, read from the trace the child writes.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <cstdlib>
-#include <fcntl.h>
 #include <fstream>
 #include <map>
 #include <optional>
 #include <random>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -32,12 +32,13 @@ namespace {
 void init_ledger(const std::filesystem::path& path) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db,
-                       "PRAGMA journal_mode=WAL;"
-                       "CREATE TABLE applied(key TEXT PRIMARY KEY, amount INTEGER NOT NULL);"
-                       "CREATE TABLE invocations(key TEXT NOT NULL);"
-                       "CREATE TABLE balance(total INTEGER NOT NULL); INSERT INTO balance VALUES(0);",
-                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(
+      sqlite3_exec(db,
+                   "PRAGMA journal_mode=WAL;"
+                   "CREATE TABLE applied(key TEXT PRIMARY KEY, amount INTEGER NOT NULL);"
+                   "CREATE TABLE invocations(key TEXT NOT NULL);"
+                   "CREATE TABLE balance(total INTEGER NOT NULL); INSERT INTO balance VALUES(0);",
+                   nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
 }
 
@@ -55,7 +56,7 @@ std::int64_t query(const std::filesystem::path& path, const std::string& sql) {
 
 // What the child's trace says about one attempt (see crash_child.cpp).
 struct Trace {
-  bool started = false;            // main() was reached
+  bool started = false;  // main() was reached
   int calls_begun = 0, calls_returned = 0;
   std::optional<std::int64_t> first_call_ns;  // monotonic time the first tool call began
 };
@@ -113,13 +114,15 @@ Attempt run_child(const std::string& store, const std::string& ledger, const std
   if (pid == 0) {
     const int devnull = open("/dev/null", O_WRONLY);
     dup2(devnull, STDOUT_FILENO);
-    execl(REIN_CRASH_CHILD_PATH, REIN_CRASH_CHILD_PATH, store.c_str(), ledger.c_str(), run_id.c_str(),
-          trace_path.c_str(), static_cast<char*>(nullptr));
+    execl(REIN_CRASH_CHILD_PATH, REIN_CRASH_CHILD_PATH, store.c_str(), ledger.c_str(),
+          run_id.c_str(), trace_path.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   const bool may_kill = plan.after.has_value() || plan.at_call > 0;
-  const auto deadline = started + (plan.after ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(*plan.after)
-                                              : std::chrono::duration_cast<std::chrono::steady_clock::duration>(hang_guard));
+  const auto deadline =
+      started + (plan.after
+                     ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(*plan.after)
+                     : std::chrono::duration_cast<std::chrono::steady_clock::duration>(hang_guard));
   int status = 0;
   bool exited = false;
   for (;;) {
@@ -143,7 +146,8 @@ Attempt run_child(const std::string& store, const std::string& ledger, const std
   a.exit_status = status;
   a.trace = read_trace(trace_path);
   if (!may_kill) {
-    INFO("a child left to run to its end was still running after " << hang_guard.count() << " minutes");
+    INFO("a child left to run to its end was still running after " << hang_guard.count()
+                                                                   << " minutes");
     REQUIRE_FALSE(a.killed);
   }
   return a;
@@ -163,12 +167,17 @@ std::int64_t committed(const std::filesystem::path& store, const std::string& ru
 // What must be the same however often the run was interrupted.
 nlohmann::json outcome(const AgentState& s) {
   nlohmann::json steps = nlohmann::json::array();
-  for (const auto& st : s.steps) steps.push_back({st.step.id, to_string(st.status)});
+  for (const auto& st : s.steps)
+    steps.push_back({st.step.id, to_string(st.status)});
   nlohmann::json review = nlohmann::json::array();
-  for (const auto& item : s.needs_review) review.push_back({item.step_id, item.source, item.issues});
-  return {{"status", to_string(s.status)}, {"outputs", s.outputs},
+  for (const auto& item : s.needs_review)
+    review.push_back({item.step_id, item.source, item.issues});
+  return {{"status", to_string(s.status)},
+          {"outputs", s.outputs},
           {"final_answer", s.final_answer ? *s.final_answer : nlohmann::json()},
-          {"steps", steps}, {"needs_review", review}, {"partial", s.partial}};
+          {"steps", steps},
+          {"needs_review", review},
+          {"partial", s.partial}};
 }
 
 }  // namespace
@@ -186,7 +195,8 @@ TEST_CASE("crash: runs killed at random points resume to the uncrashed outcome",
   const auto trace_path = temp_db_path("crash_trace");
   init_ledger(ref_ledger);
   const auto ref_start = std::chrono::steady_clock::now();
-  const Attempt ref = run_child(ref_store.string(), ref_ledger.string(), "ledger-run", trace_path, {});
+  const Attempt ref =
+      run_child(ref_store.string(), ref_ledger.string(), "ledger-run", trace_path, {});
   REQUIRE(ref.finished);
   REQUIRE(ref.trace.first_call_ns.has_value());
   const auto expected_total = query(ref_ledger, "SELECT total FROM balance");
@@ -195,14 +205,18 @@ TEST_CASE("crash: runs killed at random points resume to the uncrashed outcome",
   std::map<std::string, nlohmann::json> reference;
   reference["ledger-run"] = outcome(*(*SqliteStore::open(ref_store))->load("ledger-run"));
   {
-    const auto async_store = temp_db_path("crash_ref_async"), async_ledger = temp_db_path("crash_ref_async_ledger");
+    const auto async_store = temp_db_path("crash_ref_async"),
+               async_ledger = temp_db_path("crash_ref_async_ledger");
     init_ledger(async_ledger);
-    REQUIRE(run_child(async_store.string(), async_ledger.string(), "ledger-run-async", trace_path, {}).finished);
+    REQUIRE(
+        run_child(async_store.string(), async_ledger.string(), "ledger-run-async", trace_path, {})
+            .finished);
     reference["ledger-run-async"] =
         outcome(*(*SqliteStore::open(async_store))->load("ledger-run-async"));
     REQUIRE(query(async_ledger, "SELECT total FROM balance") == expected_total);
   }
-  for (const auto& [id, r] : reference) REQUIRE(r["status"] == "completed");
+  for (const auto& [id, r] : reference)
+    REQUIRE(r["status"] == "completed");
 
   // Three kills in four wait for a tool call to begin (the n-th of the run's twelve): they
   // land inside calls, where an effect may have happened without its outcome being recorded.
@@ -213,7 +227,8 @@ TEST_CASE("crash: runs killed at random points resume to the uncrashed outcome",
   const auto to_first_call =
       std::chrono::microseconds((*ref.trace.first_call_ns - monotonic_ns(ref_start)) / 1000);
   const auto earliest = std::clamp(to_first_call / 2, std::chrono::microseconds(100), whole);
-  std::uniform_int_distribution<std::int64_t> kill_delay(earliest.count(), std::max(earliest, whole).count());
+  std::uniform_int_distribution<std::int64_t> kill_delay(earliest.count(),
+                                                         std::max(earliest, whole).count());
   std::uniform_int_distribution<int> kill_kind(0, 3), kill_call(1, ref.trace.calls_begun);
 
   std::mt19937 rng(20261121);
@@ -241,8 +256,9 @@ TEST_CASE("crash: runs killed at random points resume to the uncrashed outcome",
       const Attempt a = run_child(store.string(), ledger.string(), run_id, trace_path, plan);
       finished = a.finished;
       if (!a.killed) {
-        INFO(run_id << " " << runs << ": the child stopped by itself without finishing the run (exit status "
-                     << a.exit_status << ")");
+        INFO(run_id << " " << runs
+                    << ": the child stopped by itself without finishing the run (exit status "
+                    << a.exit_status << ")");
         REQUIRE(finished);
         break;
       }
@@ -269,12 +285,14 @@ TEST_CASE("crash: runs killed at random points resume to the uncrashed outcome",
   }
   WARN("crash test: " << kills << " kills over " << runs << " runs (" << runs / 2
                       << " driven by run_async with asynchronous ledger posts; uninterrupted run "
-                      << whole.count() / 1000 << " ms, kill delays " << earliest.count() / 1000 << "-"
-                      << whole.count() / 1000 << " ms); kills inside tool calls "
-                      << sites[KillSite::tool_call] << ", in the runtime between calls " << sites[KillSite::runtime]
-                      << ", in process start-up " << sites[KillSite::start_up] << "; " << let_finish
-                      << " attempts left to finish after " << stall_limit << " kills without a commit; "
-                      << replays << " ledger calls were repeats absorbed by idempotency keys");
+                      << whole.count() / 1000 << " ms, kill delays " << earliest.count() / 1000
+                      << "-" << whole.count() / 1000 << " ms); kills inside tool calls "
+                      << sites[KillSite::tool_call] << ", in the runtime between calls "
+                      << sites[KillSite::runtime] << ", in process start-up "
+                      << sites[KillSite::start_up] << "; " << let_finish
+                      << " attempts left to finish after " << stall_limit
+                      << " kills without a commit; " << replays
+                      << " ledger calls were repeats absorbed by idempotency keys");
   CHECK(kills >= kills_wanted);
   // The kills reach into the tool calls, where an effect may have happened without its outcome
   // being recorded: the case the ledger's idempotency keys exist for.

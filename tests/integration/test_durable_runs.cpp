@@ -5,8 +5,8 @@
 
 #include <sqlite3.h>
 
-#include "runtime_fixture.hpp"
 #include "../support/waiting.hpp"
+#include "runtime_fixture.hpp"
 
 using namespace rein;
 using namespace rein::testing;
@@ -25,10 +25,16 @@ struct World {
   }
   void add(ToolSpec s, std::function<ToolResult(const json&, ToolContext&)> fn = nullptr) {
     const std::string name = s.name;
-    REQUIRE(tools->register_tool(s, [this, name, fn](const json& args, ToolContext& ctx) {
-      log.add(name);
-      return fn ? fn(args, ctx) : ToolResult::success({{"tool", name}, {"key", std::string(ctx.idempotency_key())}});
-    }).ok());
+    REQUIRE(tools
+                ->register_tool(s,
+                                [this, name, fn](const json& args, ToolContext& ctx) {
+                                  log.add(name);
+                                  return fn ? fn(args, ctx)
+                                            : ToolResult::success(
+                                                  {{"tool", name},
+                                                   {"key", std::string(ctx.idempotency_key())}});
+                                })
+                .ok());
   }
 };
 
@@ -41,17 +47,20 @@ PolicyEngine approval_policy() {
 
 }  // namespace
 
-TEST_CASE("approval suspends the run; approve and resume work across a restart", "[runtime][approval]") {
+TEST_CASE("approval suspends the run; approve and resume work across a restart",
+          "[runtime][approval]") {
   const auto db = temp_db_path("approval");
   auto plan = [] {
-    return StaticPlanner::fixed({call("lookup", "crm.search"), call("mail", "email.send", {{"to", "a@b.c"}}, {"lookup"})});
+    return StaticPlanner::fixed(
+        {call("lookup", "crm.search"), call("mail", "email.send", {{"to", "a@b.c"}}, {"lookup"})});
   };
   std::string run_id;
   {
     World w(db);
     w.add(spec("crm.search"));
     w.add(spec("email.send", true));
-    Runtime rt(AgentConfig{"a", w.tools, approval_policy(), plan(), nullptr}, RuntimeOptions{.store = w.store});
+    Runtime rt(AgentConfig{"a", w.tools, approval_policy(), plan(), nullptr},
+               RuntimeOptions{.store = w.store});
     auto run = rt.run(RunRequest{"send the QBR", {"riley", {"analyst"}}, nullptr, "approval-run"});
     REQUIRE(run.ok());
     run_id = run->run_id;
@@ -63,13 +72,15 @@ TEST_CASE("approval suspends the run; approve and resume work across a restart",
   World w(db);
   w.add(spec("crm.search"));
   w.add(spec("email.send", true));
-  Runtime rt(AgentConfig{"a", w.tools, approval_policy(), plan(), nullptr}, RuntimeOptions{.store = w.store});
+  Runtime rt(AgentConfig{"a", w.tools, approval_policy(), plan(), nullptr},
+             RuntimeOptions{.store = w.store});
   auto pending = rt.pending_approvals();
   REQUIRE(pending->size() == 1);
   CHECK(pending->at(0).run_id == run_id);
   CHECK(pending->at(0).step_id == "mail");
   CHECK(pending->at(0).approval.rule == "send-needs-approval");
-  CHECK(pending->at(0).approval.reason == "rule 'send-needs-approval' requires approval: outbound mail is checked by a person");
+  CHECK(pending->at(0).approval.reason ==
+        "rule 'send-needs-approval' requires approval: outbound mail is checked by a person");
   CHECK(rt.run(run_id)->status == RunStatus::awaiting_approval);  // nothing moves until decided
   CHECK(rt.approve(run_id, "lookup").error().message() == "step 'lookup' is not awaiting approval");
   REQUIRE(rt.approve(run_id, "mail", "looks right").ok());
@@ -88,9 +99,11 @@ TEST_CASE("a denied approval is reported and the run goes on without it", "[runt
   World w(temp_db_path("deny"));
   w.add(spec("crm.search"));
   w.add(spec("email.send", true));
-  Runtime rt(AgentConfig{"a", w.tools, approval_policy(),
-                         StaticPlanner::fixed({call("mail", "email.send"), call("lookup", "crm.search")}), nullptr},
-             RuntimeOptions{.store = w.store});
+  Runtime rt(
+      AgentConfig{"a", w.tools, approval_policy(),
+                  StaticPlanner::fixed({call("mail", "email.send"), call("lookup", "crm.search")}),
+                  nullptr},
+      RuntimeOptions{.store = w.store});
   auto run = rt.run(RunRequest{"g", {}, nullptr, "deny-run"});
   CHECK(run->status == RunStatus::awaiting_approval);
   CHECK(run->find_step("lookup")->status == StepStatus::succeeded);  // independent work went ahead
@@ -98,7 +111,8 @@ TEST_CASE("a denied approval is reported and the run goes on without it", "[runt
   auto done = rt.run("deny-run");
   CHECK(done->status == RunStatus::needs_review);
   CHECK(done->find_step("mail")->status == StepStatus::denied);
-  CHECK(done->needs_review[0].issues == std::vector<std::string>{"denied by a person: wrong recipient"});
+  CHECK(done->needs_review[0].issues ==
+        std::vector<std::string>{"denied by a person: wrong recipient"});
   CHECK(w.log.count("email.send") == 0);
 }
 
@@ -110,13 +124,17 @@ TEST_CASE("independent steps run concurrently; results are applied in plan order
   auto all_in_flight = std::make_shared<Rendezvous>(4);
   auto met = std::make_shared<std::atomic<int>>(0);
   for (int i = 0; i < 4; ++i) {
-    REQUIRE(tools->register_tool(spec("slow.t" + std::to_string(i)), [all_in_flight, met](const json&, ToolContext&) {
-      if (all_in_flight->arrive()) ++*met;
-      return ToolResult::success({{"ok", true}});
-    }).ok());
+    REQUIRE(tools
+                ->register_tool(spec("slow.t" + std::to_string(i)),
+                                [all_in_flight, met](const json&, ToolContext&) {
+                                  if (all_in_flight->arrive()) ++*met;
+                                  return ToolResult::success({{"ok", true}});
+                                })
+                .ok());
   }
   std::vector<PlanStep> steps;
-  for (int i = 3; i >= 0; --i) steps.push_back(call("s" + std::to_string(i), "slow.t" + std::to_string(i)));
+  for (int i = 3; i >= 0; --i)
+    steps.push_back(call("s" + std::to_string(i), "slow.t" + std::to_string(i)));
   auto tracer = std::make_shared<Tracer>();
   Runtime rt(AgentConfig{"a", tools, allow_all(), StaticPlanner::fixed(steps), nullptr},
              RuntimeOptions{.tracer = tracer, .max_parallel_calls = 4});
@@ -149,14 +167,20 @@ TEST_CASE("cancel stops a run at the next boundary and tells calls in flight", "
   auto flags = std::make_shared<Flags>();
   auto s = spec("slow.call");
   s.timeout = std::chrono::minutes(5);
-  REQUIRE(tools->register_tool(s, [flags](const json&, ToolContext& ctx) {
-    flags->entered = true;
-    ctx.sleep_for(kHangGuard);  // only cancellation ends this early
-    flags->saw_cancel = ctx.cancelled();
-    flags->returned = true;
-    return ToolResult::failure("interrupted", true);
-  }).ok());
-  Runtime rt(AgentConfig{"a", tools, allow_all(), StaticPlanner::fixed({call("a", "slow.call"), call("b", "slow.call", json::object(), {"a"})}), nullptr});
+  REQUIRE(tools
+              ->register_tool(s,
+                              [flags](const json&, ToolContext& ctx) {
+                                flags->entered = true;
+                                ctx.sleep_for(kHangGuard);  // only cancellation ends this early
+                                flags->saw_cancel = ctx.cancelled();
+                                flags->returned = true;
+                                return ToolResult::failure("interrupted", true);
+                              })
+              .ok());
+  Runtime rt(AgentConfig{
+      "a", tools, allow_all(),
+      StaticPlanner::fixed({call("a", "slow.call"), call("b", "slow.call", json::object(), {"a"})}),
+      nullptr});
   REQUIRE(rt.start(RunRequest{"g", {}, nullptr, "cancel-me"}).ok());
   // Cancels once the first call is in flight, however long the run took to get there.
   Status cancelled;
@@ -196,7 +220,9 @@ TEST_CASE("recovery after an interruption follows the journal", "[runtime][recov
     AgentState s;
     s.run_id = run_id;
     s.planning_rounds = 1;
-    for (auto [id, tool] : {std::pair{"journaled", "slides.make"}, {"keyed", "slides.make"}, {"keyless", "email.send"},
+    for (auto [id, tool] : {std::pair{"journaled", "slides.make"},
+                            {"keyed", "slides.make"},
+                            {"keyless", "email.send"},
                             {"pure", "crm.search"}}) {
       StepState st;
       st.step = call(id, tool);
@@ -206,12 +232,16 @@ TEST_CASE("recovery after an interruption follows the journal", "[runtime][recov
       s.steps.push_back(st);
     }
     REQUIRE(w.store->commit(s, {}).ok());
-    REQUIRE(w.store->record_outcome(run_id, "journaled", 1, ToolResult::success({{"slide_id", "S-before"}})).ok());
+    REQUIRE(w.store
+                ->record_outcome(run_id, "journaled", 1,
+                                 ToolResult::success({{"slide_id", "S-before"}}))
+                .ok());
   };
 
   SECTION("without a reconcile callback") {
     interrupted("rec-1");
-    Runtime rt(AgentConfig{"a", w.tools, allow_all(), StaticPlanner::fixed({}), nullptr}, RuntimeOptions{.store = w.store});
+    Runtime rt(AgentConfig{"a", w.tools, allow_all(), StaticPlanner::fixed({}), nullptr},
+               RuntimeOptions{.store = w.store});
     auto run = rt.run("rec-1");
     REQUIRE(run.ok());
     CHECK(run->find_step("journaled")->status == StepStatus::succeeded);
@@ -280,21 +310,25 @@ TEST_CASE("concurrency: many runs at once in one process and one database", "[co
   World w(temp_db_path("many"));
   w.add(spec("crm.search"));
   w.add(spec("slides.make", true));
-  auto planner = StaticPlanner::fixed({call("a", "crm.search"), call("b", "slides.make", json::object(), {"a"}),
+  auto planner = StaticPlanner::fixed({call("a", "crm.search"),
+                                       call("b", "slides.make", json::object(), {"a"}),
                                        call("c", "crm.search", json::object(), {"a"})});
-  Runtime rt(AgentConfig{"a", w.tools, allow_all(), planner, nullptr}, RuntimeOptions{.store = w.store, .max_parallel_calls = 2});
+  Runtime rt(AgentConfig{"a", w.tools, allow_all(), planner, nullptr},
+             RuntimeOptions{.store = w.store, .max_parallel_calls = 2});
   constexpr int kThreads = 6, kRunsEach = 5;
   std::atomic<int> completed{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kRunsEach; ++i) {
-        auto run = rt.run(RunRequest{"g", {}, nullptr, "many-" + std::to_string(t) + "-" + std::to_string(i)});
+        auto run = rt.run(
+            RunRequest{"g", {}, nullptr, "many-" + std::to_string(t) + "-" + std::to_string(i)});
         if (run && run->status == RunStatus::completed) ++completed;
       }
     });
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : threads)
+    th.join();
   CHECK(completed == kThreads * kRunsEach);
   CHECK(w.log.count("slides.make") == kThreads * kRunsEach);
   auto all = w.store->read_audit("");

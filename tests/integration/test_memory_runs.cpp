@@ -36,8 +36,8 @@ TEST_CASE("recalled memories reach the planner as untrusted observations with pr
   RuntimeOptions options;
   options.memory.manager = memory_with_facts();
   options.memory.query.namespaces = {"app"};
-  Runtime runtime(AgentConfig{"memory-agent", tools, allow_all(), std::make_shared<JsonPlanPlanner>(),
-                              nullptr, llm.callback()},
+  Runtime runtime(AgentConfig{"memory-agent", tools, allow_all(),
+                              std::make_shared<JsonPlanPlanner>(), nullptr, llm.callback()},
                   options);
   auto state = runtime.run(
       RunRequest{"Who owns the Acme renewal? Approve refund?", {"ana", {}}, nullptr, ""});

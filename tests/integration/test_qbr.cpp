@@ -91,14 +91,16 @@ TEST_CASE("qbr: with no failures every account of the region gets its correct sl
 TEST_CASE("qbr: each failure kind occurs, and none ever puts a wrong number on a slide", "[qbr]") {
   std::uint64_t timeouts = 0, errors = 0, stale = 0;
   for (std::uint64_t seed = 1; seed <= 40; ++seed) {
-    auto o = qbr::run_qbr({.failure_rate = 0.35, .seed = seed, .tool_timeout = std::chrono::milliseconds(25)});
+    auto o = qbr::run_qbr(
+        {.failure_rate = 0.35, .seed = seed, .tool_timeout = std::chrono::milliseconds(25)});
     REQUIRE(o.ok());
     timeouts += o->injected.timeouts;
     errors += o->injected.permanent_errors;
     stale += o->injected.stale;
     INFO("seed " << seed);
     CHECK(qbr::silent_errors(qbr::notebook_data(), "west", *o) == 0);
-    for (const auto& r : o->needs_review) CHECK_FALSE(r["issues"].empty());
+    for (const auto& r : o->needs_review)
+      CHECK_FALSE(r["issues"].empty());
   }
   CHECK(timeouts > 0);
   CHECK(errors > 0);
@@ -108,7 +110,8 @@ TEST_CASE("qbr: each failure kind occurs, and none ever puts a wrong number on a
 TEST_CASE("qbr: stale data is retried and never reaches a slide", "[qbr]") {
   // A failure rate of 1.0 in the notebook's mix makes a quarter of calls stale.
   for (std::uint64_t seed = 1; seed <= 10; ++seed) {
-    auto o = qbr::run_qbr({.failure_rate = 1.0, .seed = seed, .tool_timeout = std::chrono::milliseconds(20)});
+    auto o = qbr::run_qbr(
+        {.failure_rate = 1.0, .seed = seed, .tool_timeout = std::chrono::milliseconds(20)});
     REQUIRE(o.ok());
     CHECK(qbr::silent_errors(qbr::notebook_data(), "west", *o) == 0);
   }
@@ -117,7 +120,8 @@ TEST_CASE("qbr: stale data is retried and never reaches a slide", "[qbr]") {
 TEST_CASE("qbr: slides.make twice with one key makes one slide", "[qbr]") {
   rein::ToolRegistry tools;
   auto slides = std::make_shared<qbr::SlideStore>();
-  qbr::register_tools(tools, qbr::notebook_data(), slides, rein::Env::system(), {.failure_rate = 0.0});
+  qbr::register_tools(tools, qbr::notebook_data(), slides, rein::Env::system(),
+                      {.failure_rate = 0.0});
   json deck = qbr::expected_slide(qbr::notebook_data(), *qbr::notebook_data().find("A100"));
   deck["idem"] = "A100-qbr";
   auto first = tools.invoke("slides.make", {{"deck_spec", deck}});
@@ -129,7 +133,8 @@ TEST_CASE("qbr: slides.make twice with one key makes one slide", "[qbr]") {
   CHECK(slides->made == 1);
   json incomplete = deck;
   incomplete.erase("citations");
-  CHECK(tools.invoke("slides.make", {{"deck_spec", incomplete}}).status == rein::ToolStatus::invalid_input);
+  CHECK(tools.invoke("slides.make", {{"deck_spec", incomplete}}).status ==
+        rein::ToolStatus::invalid_input);
 }
 
 TEST_CASE("qbr: a role without permission is denied and reported", "[qbr]") {

@@ -17,30 +17,39 @@ struct Harness {
 
   void add(ToolSpec s, std::function<ToolResult(const json&, int)> fn) {
     const std::string name = s.name;
-    REQUIRE(tools->register_tool(s, [this, name, fn](const json& args, ToolContext&) {
-      log.add(name);
-      return fn(args, log.count(name));
-    }).ok());
+    REQUIRE(tools
+                ->register_tool(s,
+                                [this, name, fn](const json& args, ToolContext&) {
+                                  log.add(name);
+                                  return fn(args, log.count(name));
+                                })
+                .ok());
   }
 
-  Runtime runtime(std::shared_ptr<Planner> planner, PolicyEngine policy = allow_all(), RuntimeOptions options = {},
-                  LlmCallback llm = {}) {
+  Runtime runtime(std::shared_ptr<Planner> planner, PolicyEngine policy = allow_all(),
+                  RuntimeOptions options = {}, LlmCallback llm = {}) {
     if (!options.tracer) options.tracer = tracer;
-    return Runtime(AgentConfig{"test-agent", tools, std::move(policy), std::move(planner), critic, std::move(llm)},
+    return Runtime(AgentConfig{"test-agent", tools, std::move(policy), std::move(planner), critic,
+                               std::move(llm)},
                    std::move(options));
   }
 };
 
-ToolResult ok(json data) { return ToolResult::success(std::move(data), {{"source", "test://x", ""}}); }
+ToolResult ok(json data) {
+  return ToolResult::success(std::move(data), {{"source", "test://x", ""}});
+}
 
 }  // namespace
 
 TEST_CASE("a successful run plans, acts, verifies and answers", "[runtime]") {
   Harness h;
   h.add(spec("crm.search"), [](const json&, int) { return ok({{"accounts", {"A100", "A200"}}}); });
-  h.add(spec("billing.mrr"), [](const json& a, int) { return ok({{"account", a["account_id"]}, {"mrr", 100}}); });
-  auto planner = StaticPlanner::fixed({call("accounts", "crm.search"),
-                                       call("mrr", "billing.mrr", {{"account_id", "A100"}}, {"accounts"})});
+  h.add(spec("billing.mrr"), [](const json& a, int) {
+    return ok({{"account", a["account_id"]}, {"mrr", 100}});
+  });
+  auto planner =
+      StaticPlanner::fixed({call("accounts", "crm.search"),
+                            call("mrr", "billing.mrr", {{"account_id", "A100"}}, {"accounts"})});
   auto rt = h.runtime(planner);
   auto run = rt.run(RunRequest{"QBR", {"riley", {"analyst"}}, nullptr, "run-ok"});
   REQUIRE(run.ok());
@@ -61,9 +70,12 @@ TEST_CASE("a successful run plans, acts, verifies and answers", "[runtime]") {
     // Payloads written on the hot path without building JSON are still exactly canonical.
     CHECK(rein::canonical_payload(json::parse(e.payload)) == e.payload);
   }
-  CHECK(kinds == std::vector<std::string>{"run", "plan", "tool_call", "tool_call", "answer", "status"});
+  CHECK(kinds ==
+        std::vector<std::string>{"run", "plan", "tool_call", "tool_call", "answer", "status"});
   auto first_call = rt.store().read_audit("run-ok")->at(2).payload_json();
-  CHECK(first_call["decision"] == json{{"decision", "allow"}, {"rule", "allow-all"}, {"reason", "rule 'allow-all' allows the call"}});
+  CHECK(first_call["decision"] == json{{"decision", "allow"},
+                                       {"rule", "allow-all"},
+                                       {"reason", "rule 'allow-all' allows the call"}});
   CHECK(first_call["verdict"]["kind"] == "accept");
   std::map<std::string, int> span_names;
   std::string run_span;
@@ -89,7 +101,8 @@ TEST_CASE("a successful run plans, acts, verifies and answers", "[runtime]") {
 
   auto again = rt.run("run-ok");  // a finished run does not move
   CHECK(again->audit_count == run->audit_count);
-  CHECK(rt.start(RunRequest{"again", {}, nullptr, "run-ok"}).error().code() == ErrorCode::already_exists);
+  CHECK(rt.start(RunRequest{"again", {}, nullptr, "run-ok"}).error().code() ==
+        ErrorCode::already_exists);
   CHECK(rt.run("no-such-run").error().code() == ErrorCode::not_found);
 }
 
@@ -111,11 +124,15 @@ TEST_CASE("a tool error is retried by the critic's verdict, then accepted", "[ru
 
 TEST_CASE("the critic asks for a retry on stale data, then accepts", "[runtime]") {
   Harness h;
-  h.add(spec("billing.mrr"), [](const json&, int call) { return ok({{"mrr", 100}, {"stale", call == 1}}); });
-  h.critic->reject_stale("billing.*", [](const StepState&, const ToolResult& r, const AgentState&) -> std::optional<std::string> {
-    if (r.data.value("stale", false)) return "stale data: MRR tail is flat";
-    return std::nullopt;
+  h.add(spec("billing.mrr"), [](const json&, int call) {
+    return ok({{"mrr", 100}, {"stale", call == 1}});
   });
+  h.critic->reject_stale(
+      "billing.*",
+      [](const StepState&, const ToolResult& r, const AgentState&) -> std::optional<std::string> {
+        if (r.data.value("stale", false)) return "stale data: MRR tail is flat";
+        return std::nullopt;
+      });
   auto rt = h.runtime(StaticPlanner::fixed({call("m", "billing.mrr")}));
   auto run = rt.run(RunRequest{"g", {}, nullptr, ""});
   CHECK(run->status == RunStatus::completed);
@@ -129,8 +146,9 @@ TEST_CASE("what cannot be verified is flagged, and its dependents skipped", "[ru
   h.add(spec("slides.make", true), [](const json&, int) { return ok({{"slide_id", "S1"}}); });
   h.add(spec("tickets.risks"), [](const json&, int) { return ok({{"risks", json::array()}}); });
   h.critic->require_range("billing.*", "/mrr", 0.0, std::nullopt);
-  auto rt = h.runtime(StaticPlanner::fixed(
-      {call("m", "billing.mrr"), call("slide", "slides.make", json::object(), {"m"}), call("t", "tickets.risks")}));
+  auto rt = h.runtime(StaticPlanner::fixed({call("m", "billing.mrr"),
+                                            call("slide", "slides.make", json::object(), {"m"}),
+                                            call("t", "tickets.risks")}));
   auto run = rt.run(RunRequest{"g", {}, nullptr, ""});
   REQUIRE(run.ok());
   CHECK(run->status == RunStatus::needs_review);
@@ -139,7 +157,8 @@ TEST_CASE("what cannot be verified is flagged, and its dependents skipped", "[ru
   CHECK(run->find_step("t")->status == StepStatus::succeeded);
   REQUIRE(run->needs_review.size() == 1);
   CHECK(run->needs_review[0].step_id == "m");
-  CHECK(run->needs_review[0].issues == std::vector<std::string>{"/mrr is -5, below the minimum 0.0"});
+  CHECK(run->needs_review[0].issues ==
+        std::vector<std::string>{"/mrr is -5, below the minimum 0.0"});
   CHECK(h.log.count("slides.make") == 0);
   CHECK_FALSE(run->outputs.contains("m"));  // unverified data is never an output
 }
@@ -148,17 +167,22 @@ TEST_CASE("a replan verdict asks the planner for another way", "[runtime]") {
   Harness h;
   h.add(spec("search.primary"), [](const json&, int) { return ok({{"hits", 0}}); });
   h.add(spec("search.fallback"), [](const json&, int) { return ok({{"hits", 3}}); });
-  h.critic->check("search.*", [](const StepState&, const ToolResult& r, const AgentState&) -> std::optional<std::string> {
-    if (r.data.value("hits", 0) == 0) return "no hits: try another source";
-    return std::nullopt;
-  }, VerdictKind::replan);
+  h.critic->check(
+      "search.*",
+      [](const StepState&, const ToolResult& r, const AgentState&) -> std::optional<std::string> {
+        if (r.data.value("hits", 0) == 0) return "no hits: try another source";
+        return std::nullopt;
+      },
+      VerdictKind::replan);
   std::vector<std::optional<ReplanRequest>> seen;
-  auto planner = std::make_shared<StaticPlanner>([&](const PlanRequest& req) -> Result<PlanDecision> {
-    seen.push_back(req.replan);
-    if (req.replan) return PlanDecision::run({call("fallback", "search.fallback")});
-    if (req.state.planning_rounds == 0) return PlanDecision::run({call("primary", "search.primary")});
-    return PlanDecision::finish(req.state.outputs);
-  });
+  auto planner =
+      std::make_shared<StaticPlanner>([&](const PlanRequest& req) -> Result<PlanDecision> {
+        seen.push_back(req.replan);
+        if (req.replan) return PlanDecision::run({call("fallback", "search.fallback")});
+        if (req.state.planning_rounds == 0)
+          return PlanDecision::run({call("primary", "search.primary")});
+        return PlanDecision::finish(req.state.outputs);
+      });
   auto rt = h.runtime(planner);
   auto run = rt.run(RunRequest{"g", {}, nullptr, ""});
   REQUIRE(run.ok());
@@ -175,15 +199,18 @@ TEST_CASE("a replan verdict asks the planner for another way", "[runtime]") {
 TEST_CASE("replans are bounded; a planner that cannot replan flags the step", "[runtime]") {
   Harness h;
   h.add(spec("search.primary"), [](const json&, int) { return ok({{"hits", 0}}); });
-  h.critic->check("*", [](const auto&, const auto&, const auto&) -> std::optional<std::string> { return "no hits"; },
-                  VerdictKind::replan);
+  h.critic->check(
+      "*",
+      [](const auto&, const auto&, const auto&) -> std::optional<std::string> { return "no hits"; },
+      VerdictKind::replan);
   auto rt = h.runtime(StaticPlanner::fixed({call("primary", "search.primary")}));
   auto run = rt.run(RunRequest{"g", {}, nullptr, ""});
   REQUIRE(run.ok());
   CHECK(run->status == RunStatus::needs_review);
   REQUIRE(run->needs_review.size() == 1);
   CHECK(run->needs_review[0].source == "planner");
-  CHECK(run->needs_review[0].issues[0] == "replanning failed: a fixed plan cannot replan (step 'primary')");
+  CHECK(run->needs_review[0].issues[0] ==
+        "replanning failed: a fixed plan cannot replan (step 'primary')");
 }
 
 TEST_CASE("budgets end a run with flagged partial results", "[runtime]") {
@@ -192,7 +219,8 @@ TEST_CASE("budgets end a run with flagged partial results", "[runtime]") {
   std::vector<PlanStep> chain;
   for (int i = 0; i < 5; ++i) {
     chain.push_back(call("s" + std::to_string(i), "step.tool", json::object(),
-                         i == 0 ? std::vector<std::string>{} : std::vector<std::string>{"s" + std::to_string(i - 1)}));
+                         i == 0 ? std::vector<std::string>{}
+                                : std::vector<std::string>{"s" + std::to_string(i - 1)}));
   }
   SECTION("tool calls") {
     Budgets b;
@@ -207,7 +235,8 @@ TEST_CASE("budgets end a run with flagged partial results", "[runtime]") {
     REQUIRE_FALSE(run->needs_review.empty());
     CHECK(run->needs_review.back().source == "budget");
     CHECK(run->needs_review.back().issues[0] ==
-          "the run stopped (budget_exhausted: tool-call budget exhausted: 2 of 2 calls made) before these steps "
+          "the run stopped (budget_exhausted: tool-call budget exhausted: 2 of 2 calls made) "
+          "before these steps "
           "finished: s2, s3, s4");
     CHECK_FALSE(run->final_answer.has_value());
   }
@@ -236,7 +265,8 @@ TEST_CASE("a denied call is reported and its dependents skipped", "[runtime]") {
   read.decision = Decision::allow;
   read.tool = ToolMatch::exact("crm.search");
   p.rules.push_back(read);
-  auto rt = h.runtime(StaticPlanner::fixed({call("read", "crm.search"), call("del", "crm.delete", json::object(), {"read"}),
+  auto rt = h.runtime(StaticPlanner::fixed({call("read", "crm.search"),
+                                            call("del", "crm.delete", json::object(), {"read"}),
                                             call("after", "crm.search", json::object(), {"del"})}),
                       *PolicyEngine::create(p));
   auto run = rt.run(RunRequest{"g", {"guest", {"guest"}}, nullptr, ""});
@@ -256,11 +286,13 @@ TEST_CASE("invalid plan steps never reach a tool", "[runtime]") {
   auto s = spec("typed.tool");
   s.input_schema = {{"type", "object"}, {"required", {"id"}}};
   h.add(s, [](const json&, int) { return ok({}); });
-  auto rt = h.runtime(StaticPlanner::fixed({call("unknown", "no.such"), call("bad", "typed.tool", {{"x", 1}})}));
+  auto rt = h.runtime(
+      StaticPlanner::fixed({call("unknown", "no.such"), call("bad", "typed.tool", {{"x", 1}})}));
   auto run = rt.run(RunRequest{"g", {}, nullptr, ""});
   REQUIRE(run.ok());
   CHECK(run->status == RunStatus::needs_review);
-  CHECK(run->find_step("unknown")->result->errors == std::vector<std::string>{"unknown tool 'no.such'"});
+  CHECK(run->find_step("unknown")->result->errors ==
+        std::vector<std::string>{"unknown tool 'no.such'"});
   CHECK(run->find_step("bad")->result->status == ToolStatus::invalid_input);
   CHECK(h.log.count("typed.tool") == 0);
 }
@@ -268,11 +300,13 @@ TEST_CASE("invalid plan steps never reach a tool", "[runtime]") {
 TEST_CASE("an invalid plan or a planner error fails the run with the reason", "[runtime]") {
   Harness h;
   auto cyclic = std::make_shared<StaticPlanner>([](const PlanRequest&) -> Result<PlanDecision> {
-    return PlanDecision::run({call("a", "t.x", json::object(), {"b"}), call("b", "t.x", json::object(), {"a"})});
+    return PlanDecision::run(
+        {call("a", "t.x", json::object(), {"b"}), call("b", "t.x", json::object(), {"a"})});
   });
   auto run = h.runtime(cyclic).run(RunRequest{"g", {}, nullptr, ""});
   CHECK(run->status == RunStatus::failed);
-  CHECK(run->status_reason == "planner: invalid_argument: invalid plan: the dependencies of step 'a' form a cycle");
+  CHECK(run->status_reason ==
+        "planner: invalid_argument: invalid plan: the dependencies of step 'a' form a cycle");
 
   auto throwing = std::make_shared<StaticPlanner>([](const PlanRequest&) -> Result<PlanDecision> {
     throw std::runtime_error("model went away");
@@ -282,36 +316,50 @@ TEST_CASE("an invalid plan or a planner error fails the run with the reason", "[
   CHECK(run2->status_reason == "planner: internal: the planner threw: model went away");
 }
 
-TEST_CASE("a critic that fails a step stops the run; a throwing critic flags instead", "[runtime]") {
+TEST_CASE("a critic that fails a step stops the run; a throwing critic flags instead",
+          "[runtime]") {
   Harness h;
   h.add(spec("pay.check"), [](const json&, int) { return ok({{"fraud", true}}); });
-  h.critic->check("pay.*", [](const auto&, const auto&, const auto&) -> std::optional<std::string> { return "fraud detected"; },
-                  VerdictKind::fail);
-  auto run = h.runtime(StaticPlanner::fixed({call("c", "pay.check")})).run(RunRequest{"g", {}, nullptr, ""});
+  h.critic->check(
+      "pay.*",
+      [](const auto&, const auto&, const auto&) -> std::optional<std::string> {
+        return "fraud detected";
+      },
+      VerdictKind::fail);
+  auto run = h.runtime(StaticPlanner::fixed({call("c", "pay.check")}))
+                 .run(RunRequest{"g", {}, nullptr, ""});
   CHECK(run->status == RunStatus::failed);
   CHECK(run->status_reason == "the critic failed step 'c': fraud detected");
   CHECK(run->partial);
 
   struct ThrowingCritic : Critic {
-    Verdict review_step(const StepState&, const ToolResult&, const AgentState&) override { throw std::logic_error("bug"); }
+    Verdict review_step(const StepState&, const ToolResult&, const AgentState&) override {
+      throw std::logic_error("bug");
+    }
     Verdict review_output(const json&, const AgentState&) override { return Verdict::accept(); }
   };
   Harness h2;
   h2.add(spec("x.y"), [](const json&, int) { return ok({}); });
-  Runtime rt(AgentConfig{"a", h2.tools, allow_all(), StaticPlanner::fixed({call("s", "x.y")}), std::make_shared<ThrowingCritic>()});
+  Runtime rt(AgentConfig{"a", h2.tools, allow_all(), StaticPlanner::fixed({call("s", "x.y")}),
+                         std::make_shared<ThrowingCritic>()});
   auto run2 = rt.run(RunRequest{"g", {}, nullptr, ""});
   CHECK(run2->status == RunStatus::needs_review);
   CHECK(run2->needs_review[0].issues == std::vector<std::string>{"the critic threw: bug"});
 }
 
-TEST_CASE("host callbacks that throw anything, even a non-standard exception, never escape", "[runtime]") {
+TEST_CASE("host callbacks that throw anything, even a non-standard exception, never escape",
+          "[runtime]") {
   struct Thrown {};  // derives from nothing
   struct OutputThrower : Critic {
-    Verdict review_step(const StepState&, const ToolResult&, const AgentState&) override { return Verdict::accept(); }
+    Verdict review_step(const StepState&, const ToolResult&, const AgentState&) override {
+      return Verdict::accept();
+    }
     Verdict review_output(const json&, const AgentState&) override { throw Thrown{}; }
   };
   struct StepThrower : Critic {
-    Verdict review_step(const StepState&, const ToolResult&, const AgentState&) override { throw 42; }
+    Verdict review_step(const StepState&, const ToolResult&, const AgentState&) override {
+      throw 42;
+    }
     Verdict review_output(const json&, const AgentState&) override { return Verdict::accept(); }
   };
   struct ThrowingSink : AuditSink {
@@ -321,18 +369,23 @@ TEST_CASE("host callbacks that throw anything, even a non-standard exception, ne
   h.add(spec("x.y"), [](const json&, int) { return ok({{"v", 1}}); });
   const auto plan = StaticPlanner::fixed({call("s", "x.y")});
 
-  Runtime output_critic(AgentConfig{"a", h.tools, allow_all(), plan, std::make_shared<OutputThrower>()});
+  Runtime output_critic(
+      AgentConfig{"a", h.tools, allow_all(), plan, std::make_shared<OutputThrower>()});
   Result<AgentState> run = Error(ErrorCode::internal, "not run");
   REQUIRE_NOTHROW(run = output_critic.run(RunRequest{"g", {}, nullptr, ""}));
   REQUIRE(run.ok());
   CHECK(run->status == RunStatus::needs_review);
-  CHECK(run->needs_review.back().issues == std::vector<std::string>{"the critic threw a non-standard exception"});
+  CHECK(run->needs_review.back().issues ==
+        std::vector<std::string>{"the critic threw a non-standard exception"});
 
-  Runtime step_critic(AgentConfig{"a", h.tools, allow_all(), plan, std::make_shared<StepThrower>()});
+  Runtime step_critic(
+      AgentConfig{"a", h.tools, allow_all(), plan, std::make_shared<StepThrower>()});
   REQUIRE_NOTHROW(run = step_critic.run(RunRequest{"g", {}, nullptr, ""}));
-  CHECK(run->needs_review.at(0).issues == std::vector<std::string>{"the critic threw a non-standard exception"});
+  CHECK(run->needs_review.at(0).issues ==
+        std::vector<std::string>{"the critic threw a non-standard exception"});
 
-  auto planner = std::make_shared<StaticPlanner>([](const PlanRequest&) -> Result<PlanDecision> { throw Thrown{}; });
+  auto planner = std::make_shared<StaticPlanner>(
+      [](const PlanRequest&) -> Result<PlanDecision> { throw Thrown{}; });
   REQUIRE_NOTHROW(run = h.runtime(planner).run(RunRequest{"g", {}, nullptr, ""}));
   CHECK(run->status == RunStatus::failed);
   CHECK(run->status_reason == "planner: internal: the planner threw a non-standard exception");
@@ -349,13 +402,16 @@ TEST_CASE("the final answer is verified before the run completes", "[runtime]") 
   Harness h;
   h.add(spec("x.y"), [](const json&, int) { return ok({{"v", 1}}); });
   h.critic->require_output_fields({"/summary"});
-  auto run = h.runtime(StaticPlanner::fixed({call("s", "x.y")})).run(RunRequest{"g", {}, nullptr, ""});
+  auto run =
+      h.runtime(StaticPlanner::fixed({call("s", "x.y")})).run(RunRequest{"g", {}, nullptr, ""});
   CHECK(run->status == RunStatus::needs_review);
   CHECK(run->status_reason == "the final answer could not be verified");
-  CHECK(run->needs_review.back().issues == std::vector<std::string>{"answer is missing field: /summary"});
+  CHECK(run->needs_review.back().issues ==
+        std::vector<std::string>{"answer is missing field: /summary"});
 }
 
-TEST_CASE("planners reach the host's model with tokens and cost accounted and budgeted", "[runtime]") {
+TEST_CASE("planners reach the host's model with tokens and cost accounted and budgeted",
+          "[runtime]") {
   Harness h;
   LlmResponse r;
   r.content = "done";
@@ -363,17 +419,20 @@ TEST_CASE("planners reach the host's model with tokens and cost accounted and bu
   r.completion_tokens = 20;
   r.cost = 0.01;
   ScriptedLlm llm({r, r, r});
-  auto planner = std::make_shared<StaticPlanner>([](const PlanRequest& req) -> Result<PlanDecision> {
-    auto reply = req.llm(LlmRequest{});
-    if (!reply) return std::move(reply).error();
-    return PlanDecision::finish({{"said", reply->content}});
-  });
-  auto run = h.runtime(planner, allow_all(), {}, llm.callback()).run(RunRequest{"g", {}, nullptr, ""});
+  auto planner =
+      std::make_shared<StaticPlanner>([](const PlanRequest& req) -> Result<PlanDecision> {
+        auto reply = req.llm(LlmRequest{});
+        if (!reply) return std::move(reply).error();
+        return PlanDecision::finish({{"said", reply->content}});
+      });
+  auto run =
+      h.runtime(planner, allow_all(), {}, llm.callback()).run(RunRequest{"g", {}, nullptr, ""});
   CHECK(run->status == RunStatus::completed);
   CHECK(run->usage.tokens == 50);
   CHECK(run->usage.cost == Approx(0.01));
   bool llm_span = false;
-  for (const auto& s : h.tracer->spans()) llm_span = llm_span || (s.name == "rein.llm_call" && s.attributes["rein.tokens"] == 50);
+  for (const auto& s : h.tracer->spans())
+    llm_span = llm_span || (s.name == "rein.llm_call" && s.attributes["rein.tokens"] == 50);
   CHECK(llm_span);
 
   Budgets tight;
@@ -385,22 +444,26 @@ TEST_CASE("planners reach the host's model with tokens and cost accounted and bu
     }
     return PlanDecision::finish(nullptr);
   });
-  auto capped = h.runtime(greedy, allow_all(tight), {}, llm.callback()).run(RunRequest{"g", {}, nullptr, ""});
+  auto capped =
+      h.runtime(greedy, allow_all(tight), {}, llm.callback()).run(RunRequest{"g", {}, nullptr, ""});
   CHECK(capped->status == RunStatus::budget_exhausted);
-  CHECK(capped->usage.tokens == 50);  // the first call went through; the second was refused before sending
+  CHECK(capped->usage.tokens ==
+        50);  // the first call went through; the second was refused before sending
   CHECK(llm.remaining() == 1);
 
   auto no_llm = h.runtime(planner).run(RunRequest{"g", {}, nullptr, ""});
   CHECK(no_llm->status == RunStatus::failed);
-  CHECK(no_llm->status_reason == "planner: unavailable: agent 'test-agent' has no model (AgentConfig::llm)");
+  CHECK(no_llm->status_reason ==
+        "planner: unavailable: agent 'test-agent' has no model (AgentConfig::llm)");
 }
 
 TEST_CASE("a planner may ask a person, and the run resumes with the answer", "[runtime]") {
   Harness h;
-  auto planner = std::make_shared<StaticPlanner>([](const PlanRequest& req) -> Result<PlanDecision> {
-    if (req.state.answers.empty()) return PlanDecision::ask("Which region?");
-    return PlanDecision::finish({{"region", req.state.answers.back()}});
-  });
+  auto planner =
+      std::make_shared<StaticPlanner>([](const PlanRequest& req) -> Result<PlanDecision> {
+        if (req.state.answers.empty()) return PlanDecision::ask("Which region?");
+        return PlanDecision::finish({{"region", req.state.answers.back()}});
+      });
   auto rt = h.runtime(planner);
   auto run = rt.run(RunRequest{"g", {}, nullptr, "ask-run"});
   CHECK(run->status == RunStatus::awaiting_input);
@@ -415,9 +478,10 @@ TEST_CASE("a planner may ask a person, and the run resumes with the answer", "[r
 
 TEST_CASE("observations reach the state, recorded with their source and confidence", "[runtime]") {
   Harness h;
-  auto planner = std::make_shared<StaticPlanner>([](const PlanRequest& req) -> Result<PlanDecision> {
-    return PlanDecision::finish({{"seen", req.state.observations.size()}});
-  });
+  auto planner =
+      std::make_shared<StaticPlanner>([](const PlanRequest& req) -> Result<PlanDecision> {
+        return PlanDecision::finish({{"seen", req.state.observations.size()}});
+      });
   auto rt = h.runtime(planner);
   REQUIRE(rt.start(RunRequest{"g", {}, nullptr, "obs"}).ok());
   REQUIRE(rt.observe("obs", Observation{"sensor", {{"temp", 21}}, 0.7, false, 0, 0}).ok());
@@ -427,7 +491,8 @@ TEST_CASE("observations reach the state, recorded with their source and confiden
   CHECK(run->observations[0].source == "sensor");
 }
 
-TEST_CASE("observe and cancel need a run that exists; nothing carries over to a later run", "[runtime]") {
+TEST_CASE("observe and cancel need a run that exists; nothing carries over to a later run",
+          "[runtime]") {
   Harness h;
   h.add(spec("x.y"), [](const json&, int) { return ok({{"v", 1}}); });
   auto rt = h.runtime(StaticPlanner::fixed({call("s", "x.y")}));
@@ -457,12 +522,18 @@ TEST_CASE("observe and cancel need a run that exists; nothing carries over to a 
   CHECK(rt.runs_in_memory() == 0);
 }
 
-TEST_CASE("a long-lived runtime lets ended runs go; the store keeps what its retention says", "[runtime]") {
+TEST_CASE("a long-lived runtime lets ended runs go; the store keeps what its retention says",
+          "[runtime]") {
   auto tools = std::make_shared<ToolRegistry>();
-  REQUIRE(tools->register_tool(spec("x.y"), [](const json&, ToolContext&) { return ok({{"v", 1}}); }).ok());
+  REQUIRE(tools->register_tool(spec("x.y"),
+                               [](const json&, ToolContext&) {
+                                 return ok({{"v", 1}});
+                               })
+              .ok());
   auto store = std::make_shared<MemoryRunStore>(MemoryRunStoreOptions{.max_ended_runs = 50});
-  Runtime rt(AgentConfig{"a", tools, allow_all(), StaticPlanner::fixed({call("s", "x.y")}), nullptr},
-             RuntimeOptions{.store = store});
+  Runtime rt(
+      AgentConfig{"a", tools, allow_all(), StaticPlanner::fixed({call("s", "x.y")}), nullptr},
+      RuntimeOptions{.store = store});
   constexpr int kRuns = 2'000;
   for (int i = 0; i < kRuns; ++i) {
     auto run = rt.run(RunRequest{"g", {}, nullptr, "r-" + std::to_string(i)});
@@ -478,13 +549,16 @@ TEST_CASE("a long-lived runtime lets ended runs go; the store keeps what its ret
   CHECK(store->read_audit("")->size() == 50 * store->read_audit(last)->size());
   // Runs that have not ended are kept whatever the retention.
   REQUIRE(rt.start(RunRequest{"g", {}, nullptr, "waiting"}).ok());
-  for (int i = 0; i < 100; ++i) REQUIRE(rt.run(RunRequest{"g", {}, nullptr, "more-" + std::to_string(i)}).ok());
+  for (int i = 0; i < 100; ++i)
+    REQUIRE(rt.run(RunRequest{"g", {}, nullptr, "more-" + std::to_string(i)}).ok());
   CHECK(rt.state("waiting")->status == RunStatus::running);
   CHECK(store->list_runs()->size() == 51);
 
   // The default store keeps the last 1,000 ended runs.
-  Runtime defaults(AgentConfig{"a", tools, allow_all(), StaticPlanner::fixed({call("s", "x.y")}), nullptr});
-  for (int i = 0; i < 1'100; ++i) REQUIRE(defaults.run(RunRequest{"g", {}, nullptr, "d-" + std::to_string(i)}).ok());
+  Runtime defaults(
+      AgentConfig{"a", tools, allow_all(), StaticPlanner::fixed({call("s", "x.y")}), nullptr});
+  for (int i = 0; i < 1'100; ++i)
+    REQUIRE(defaults.run(RunRequest{"g", {}, nullptr, "d-" + std::to_string(i)}).ok());
   CHECK(defaults.store().list_runs()->size() == 1'000);
   CHECK(defaults.runs_in_memory() == 0);
 }

@@ -12,7 +12,12 @@ rein::AgentState sample() {
   s.principal = {"riley", {"analyst"}};
   s.input = {{"region", "west"}};
   s.messages.push_back({"user", "hello", {}, "", ""});
-  s.messages.push_back({"assistant", "", {{"c1", "billing__mrr", {{"account_id", "A100"}}, "{\"account_id\":\"A100\"}"}}, "", ""});
+  s.messages.push_back(
+      {"assistant",
+       "",
+       {{"c1", "billing__mrr", {{"account_id", "A100"}}, "{\"account_id\":\"A100\"}"}},
+       "",
+       ""});
   s.observations.push_back({"crm-webhook", {{"event", "renewal"}}, 0.8, false, 1, 1234});
   rein::StepState st;
   st.step = {"mrr", "billing.mrr", {{"account_id", "A100"}}, {"accounts"}, "need revenue"};
@@ -21,8 +26,10 @@ rein::AgentState sample() {
   st.attempts = 2;
   st.retries = 1;
   st.idempotency_key = "run-1:mrr";
-  st.decision = rein::PolicyDecision{rein::Decision::allow, "read", "rule 'read' allows the call", false};
-  st.result = rein::ToolResult::success({{"current_mrr", 5}}, {{"source", "billing://mrr/A100", "x"}});
+  st.decision =
+      rein::PolicyDecision{rein::Decision::allow, "read", "rule 'read' allows the call", false};
+  st.result =
+      rein::ToolResult::success({{"current_mrr", 5}}, {{"source", "billing://mrr/A100", "x"}});
   st.verdict = rein::Verdict::retry("stale");
   st.approval = rein::Approval{"approval-1", "approved", "r", "why", "ok", 1, 2};
   s.steps.push_back(st);
@@ -65,7 +72,8 @@ TEST_CASE("AgentState round-trips exactly through its versioned JSON", "[state]"
   CHECK(back->needs_review == s.needs_review);
   CHECK(back->metrics == s.metrics);
   CHECK(back->final_answer == s.final_answer);
-  CHECK(back->usage.per_tool.at("billing.mrr").recent_call_millis == std::vector<std::int64_t>{100});
+  CHECK(back->usage.per_tool.at("billing.mrr").recent_call_millis ==
+        std::vector<std::int64_t>{100});
   // The text form, written without a json tree, is the same document.
   CHECK(json::parse(s.to_json_text()) == j);
 
@@ -78,31 +86,36 @@ TEST_CASE("AgentState round-trips exactly through its versioned JSON", "[state]"
   CHECK(rein::AgentState::from_json(null_answer.to_json())->final_answer.has_value());
 }
 
-TEST_CASE("AgentState::from_json rejects other versions and malformed fields, naming them", "[state]") {
+TEST_CASE("AgentState::from_json rejects other versions and malformed fields, naming them",
+          "[state]") {
   json j = sample().to_json();
   j["format_version"] = 2;
   CHECK(rein::AgentState::from_json(j).error().message() ==
         "agent state: format_version 2 is not supported (this rein reads 1)");
   j = sample().to_json();
   j["status"] = "sleeping";
-  CHECK(rein::AgentState::from_json(j).error().message() == "agent state: field 'status' has unknown value 'sleeping'");
+  CHECK(rein::AgentState::from_json(j).error().message() ==
+        "agent state: field 'status' has unknown value 'sleeping'");
   j = sample().to_json();
   j["steps"][0]["result"]["status"] = 5;
   CHECK(rein::AgentState::from_json(j).error().message() ==
         "agent state.steps[0].result: tool result: field 'status' must be a string");
   j = sample().to_json();
   j.erase("run_id");
-  CHECK(rein::AgentState::from_json(j).error().message() == "agent state: field 'run_id' is required");
+  CHECK(rein::AgentState::from_json(j).error().message() ==
+        "agent state: field 'run_id' is required");
   j = sample().to_json();
   j["usage"]["tokens"] = "many";
-  CHECK(rein::AgentState::from_json(j).error().message() == "agent state.usage: field 'tokens' must be an integer");
-  CHECK(rein::AgentState::from_json(json::array()).error().message() == "agent state: must be an object");
+  CHECK(rein::AgentState::from_json(j).error().message() ==
+        "agent state.usage: field 'tokens' must be an integer");
+  CHECK(rein::AgentState::from_json(json::array()).error().message() ==
+        "agent state: must be an object");
 }
 
 TEST_CASE("run status classification", "[state]") {
   using rein::RunStatus;
-  for (auto s : {RunStatus::completed, RunStatus::needs_review, RunStatus::budget_exhausted, RunStatus::failed,
-                 RunStatus::cancelled}) {
+  for (auto s : {RunStatus::completed, RunStatus::needs_review, RunStatus::budget_exhausted,
+                 RunStatus::failed, RunStatus::cancelled}) {
     CHECK(rein::is_terminal(s));
     CHECK_FALSE(rein::is_suspended(s));
     CHECK(rein::run_status_from_string(rein::to_string(s)) == s);

@@ -6,10 +6,12 @@
 using nlohmann::json;
 
 namespace {
-std::vector<rein::AuditEntry> chain(const std::string& run, int n, std::int64_t seq0 = 0, std::string head = "") {
+std::vector<rein::AuditEntry> chain(const std::string& run, int n, std::int64_t seq0 = 0,
+                                    std::string head = "") {
   std::vector<rein::AuditEntry> out;
   for (int i = 0; i < n; ++i) {
-    out.push_back(rein::make_audit_entry(run, seq0 + i, head, i, "tool_call", {{"i", i}, {"run", run}}, 1000 + i));
+    out.push_back(rein::make_audit_entry(run, seq0 + i, head, i, "tool_call",
+                                         {{"i", i}, {"run", run}}, 1000 + i));
     head = out.back().hash;
   }
   return out;
@@ -50,7 +52,8 @@ TEST_CASE("tampering is detected at the first bad entry", "[audit]") {
     entries.erase(entries.begin() + 2);
     auto v = rein::verify_audit(entries);
     CHECK(v.first_bad == 2);
-    CHECK(v.reason == "entry 2 (run 'r', seq 3): expected seq 2 (an entry is missing or out of order)");
+    CHECK(v.reason ==
+          "entry 2 (run 'r', seq 3): expected seq 2 (an entry is missing or out of order)");
   }
   SECTION("reordered entries") {
     std::swap(entries[1], entries[4]);
@@ -71,11 +74,14 @@ TEST_CASE("tampering is detected at the first bad entry", "[audit]") {
     auto v = rein::verify_audit(entries, &anchors);
     CHECK_FALSE(v.ok);
     CHECK(v.first_bad == 5);
-    CHECK(v.reason == "run 'r': the chain has 5 entries but its checkpoint records 6 (entries removed from the end)");
+    CHECK(v.reason ==
+          "run 'r': the chain has 5 entries but its checkpoint records 6 (entries removed from the "
+          "end)");
   }
 }
 
-TEST_CASE("JSONL sink writes entries that read back and verify; bad lines are reported", "[audit]") {
+TEST_CASE("JSONL sink writes entries that read back and verify; bad lines are reported",
+          "[audit]") {
   const std::string path = "rein_test_audit.jsonl";
   std::remove(path.c_str());
   {
@@ -96,12 +102,14 @@ TEST_CASE("JSONL sink writes entries that read back and verify; bad lines are re
   std::vector<std::string> lines;
   {
     std::ifstream in(path);
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    for (std::string line; std::getline(in, line);)
+      lines.push_back(line);
   }
   lines[1] = lines[1].substr(0, lines[1].size() / 2);
   {
     std::ofstream out(path, std::ios::trunc);
-    for (const auto& l : lines) out << l << "\n";
+    for (const auto& l : lines)
+      out << l << "\n";
   }
   auto damaged = rein::read_audit_jsonl(path);
   REQUIRE(damaged.ok());
@@ -109,7 +117,8 @@ TEST_CASE("JSONL sink writes entries that read back and verify; bad lines are re
   CHECK(v.first_bad == 1);
   CHECK(v.reason == "entry 1: not a valid audit entry");
   std::remove(path.c_str());
-  CHECK(rein::read_audit_jsonl("/nonexistent/audit.jsonl").error().code() == rein::ErrorCode::not_found);
+  CHECK(rein::read_audit_jsonl("/nonexistent/audit.jsonl").error().code() ==
+        rein::ErrorCode::not_found);
 }
 
 TEST_CASE("memory sink keeps entries in order", "[audit]") {
@@ -128,7 +137,8 @@ TEST_CASE("entry JSON round-trips and rejects missing fields", "[audit]") {
   CHECK(rein::audit_hash(*back) == e.hash);
   json broken = e.to_json();
   broken.erase("hash");
-  CHECK(rein::AuditEntry::from_json(broken).error().message() == "audit entry: field 'hash' is required");
+  CHECK(rein::AuditEntry::from_json(broken).error().message() ==
+        "audit entry: field 'hash' is required");
 }
 
 TEST_CASE("a payload is its canonical JSON text", "[audit]") {

@@ -25,8 +25,8 @@ TEST_CASE("circuit opens after consecutive failures, probes, and closes on succe
   CHECK(b.retry_after(env) == 6s);
   env.advance(6s);
   CHECK(b.state(env) == rein::CircuitState::half_open);
-  REQUIRE(b.allow(env));        // the probe
-  CHECK_FALSE(b.allow(env));    // only one probe at a time
+  REQUIRE(b.allow(env));      // the probe
+  CHECK_FALSE(b.allow(env));  // only one probe at a time
   b.record_success();
   CHECK(b.state(env) == rein::CircuitState::closed);
   CHECK(b.allow(env));

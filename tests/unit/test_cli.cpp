@@ -1,10 +1,10 @@
 // The rein command-line tool, run as a process.
-#include <catch2/catch.hpp>
-#include <array>
-#include <cstdio>
-#include <fstream>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <array>
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -28,7 +28,8 @@ Run run(const std::string& arguments) {
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::array<char, 4096> buffer{};
-  while (std::fgets(buffer.data(), static_cast<int>(buffer.size()), pipe) != nullptr) r.out += buffer.data();
+  while (std::fgets(buffer.data(), static_cast<int>(buffer.size()), pipe) != nullptr)
+    r.out += buffer.data();
   const int status = pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   std::ifstream err(err_path);
@@ -47,19 +48,24 @@ std::string write_file(const std::string& name, const std::string& text) {
 }  // namespace
 
 TEST_CASE("rein policy check prints one decision object", "[cli]") {
-  auto allow = run("policy check " + kPolicy + " --tool billing.mrr --args '{\"account_id\":\"A100\"}' --role analyst");
+  auto allow = run("policy check " + kPolicy +
+                   " --tool billing.mrr --args '{\"account_id\":\"A100\"}' --role analyst");
   REQUIRE(allow.exit_code == 0);
   json d = json::parse(allow.out);
   CHECK(d["decision"] == "allow");
   CHECK(d["rule"] == "read-tools");
-  CHECK(d["reason"] == "rule 'read-tools' allows the call: analysts and managers may read CRM, billing, usage and tickets");
+  CHECK(d["reason"] ==
+        "rule 'read-tools' allows the call: analysts and managers may read CRM, billing, usage and "
+        "tickets");
   CHECK(d.size() == 3);
 
-  auto approval = run("policy check " + kPolicy +
-                      " --tool slides.make --args '{\"deck_spec\":{\"idem\":\"A100-qbr\"}}' --role analyst");
+  auto approval =
+      run("policy check " + kPolicy +
+          " --tool slides.make --args '{\"deck_spec\":{\"idem\":\"A100-qbr\"}}' --role analyst");
   CHECK(json::parse(approval.out)["decision"] == "require_approval");
-  auto manager = run("policy check " + kPolicy +
-                     " --tool slides.make --args '{\"deck_spec\":{\"idem\":\"A100-qbr\"}}' --role manager");
+  auto manager =
+      run("policy check " + kPolicy +
+          " --tool slides.make --args '{\"deck_spec\":{\"idem\":\"A100-qbr\"}}' --role manager");
   CHECK(json::parse(manager.out)["rule"] == "slides-managers");
 
   auto deny = run("policy check " + kPolicy + " --tool billing.mrr");  // no roles
@@ -68,16 +74,18 @@ TEST_CASE("rein policy check prints one decision object", "[cli]") {
 }
 
 TEST_CASE("rein policy check --batch answers each line in order", "[cli]") {
-  auto batch = write_file("rein_cli_batch.jsonl",
-                          "{\"tool\": \"crm.search\", \"args\": {\"region\": \"east\"}, \"roles\": [\"guest\"]}\n"
-                          "\n"
-                          "{\"tool\": \"crm.search\", \"args\": {\"region\": \"west\"}, \"roles\": [\"analyst\"]}\n"
-                          "{\"tool\": \"slides.make\", \"roles\": [\"analyst\"]}\n");
+  auto batch = write_file(
+      "rein_cli_batch.jsonl",
+      "{\"tool\": \"crm.search\", \"args\": {\"region\": \"east\"}, \"roles\": [\"guest\"]}\n"
+      "\n"
+      "{\"tool\": \"crm.search\", \"args\": {\"region\": \"west\"}, \"roles\": [\"analyst\"]}\n"
+      "{\"tool\": \"slides.make\", \"roles\": [\"analyst\"]}\n");
   auto r = run("policy check " + kPolicy + " --batch " + batch);
   REQUIRE(r.exit_code == 0);
   std::vector<json> lines;
   std::istringstream in(r.out);
-  for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+  for (std::string line; std::getline(in, line);)
+    lines.push_back(json::parse(line));
   REQUIRE(lines.size() == 3);
   CHECK(lines[0]["rule"] == "no-east-for-guests");
   CHECK(lines[0]["decision"] == "deny");
@@ -92,7 +100,9 @@ TEST_CASE("rein policy check fails clearly on bad input", "[cli]") {
   CHECK(missing.err.find("policy file '/nonexistent.json' cannot be read") != std::string::npos);
   CHECK(missing.out.empty());
 
-  auto bad_policy = write_file("rein_cli_bad_policy.json", R"({"rules": [{"id": "x", "decision": "allow", "tool": "a", "oops": 1}]})");
+  auto bad_policy =
+      write_file("rein_cli_bad_policy.json",
+                 R"({"rules": [{"id": "x", "decision": "allow", "tool": "a", "oops": 1}]})");
   auto r = run("policy check " + bad_policy + " --tool a");
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("rules[0] (id 'x'): unknown field 'oops'") != std::string::npos);
@@ -109,7 +119,8 @@ TEST_CASE("rein policy check fails clearly on bad input", "[cli]") {
   auto bad_line = run("policy check " + kPolicy + " --batch " + batch);
   CHECK(bad_line.exit_code == 2);
   CHECK(bad_line.out.empty());  // nothing printed when any line is bad
-  CHECK(bad_line.err.find("rein_cli_bad_batch.jsonl:2: field 'tool' must be a non-empty string") != std::string::npos);
+  CHECK(bad_line.err.find("rein_cli_bad_batch.jsonl:2: field 'tool' must be a non-empty string") !=
+        std::string::npos);
   std::remove(batch.c_str());
 
   auto neither = run("policy check " + kPolicy);

@@ -1,11 +1,11 @@
 // `rein audit verify` on audits written by real runs, intact and tampered with.
-#include <catch2/catch.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <array>
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -22,12 +22,14 @@ struct Run {
 };
 
 Run verify(const fs::path& file) {
-  const std::string command = std::string(REIN_CLI_PATH) + " audit verify " + file.string() + " 2>/dev/null";
+  const std::string command =
+      std::string(REIN_CLI_PATH) + " audit verify " + file.string() + " 2>/dev/null";
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::string text;
   std::array<char, 4096> buffer{};
-  while (std::fgets(buffer.data(), static_cast<int>(buffer.size()), pipe) != nullptr) text += buffer.data();
+  while (std::fgets(buffer.data(), static_cast<int>(buffer.size()), pipe) != nullptr)
+    text += buffer.data();
   const int status = pclose(pipe);
   Run r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, json()};
   if (!text.empty()) r.out = json::parse(text);
@@ -36,7 +38,8 @@ Run verify(const fs::path& file) {
 
 fs::path temp(const std::string& name) {
   auto p = fs::temp_directory_path() / ("rein_cli_" + std::to_string(::getpid()) + "_" + name);
-  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(p.string() + suffix);
+  for (const char* suffix : {"", "-wal", "-shm"})
+    fs::remove(p.string() + suffix);
   return p;
 }
 
@@ -49,25 +52,34 @@ void write_audits(const fs::path& db, const fs::path& jsonl) {
   s.name = "x.echo";
   s.description = "echo";
   s.timeout = std::chrono::milliseconds(0);
-  REQUIRE(tools->register_tool(s, [](const json& a, rein::ToolContext&) { return rein::ToolResult::success(a); }).ok());
-  auto policy = *rein::PolicyEngine::from_json(json::parse(R"({"rules": [{"id": "all", "decision": "allow", "tool_glob": "*"}]})"));
-  auto planner = rein::StaticPlanner::fixed({{"a", "x.echo", {{"n", 1}}, {}, ""}, {"b", "x.echo", {{"n", 2}}, {"a"}, ""}});
+  REQUIRE(tools
+              ->register_tool(
+                  s, [](const json& a, rein::ToolContext&) { return rein::ToolResult::success(a); })
+              .ok());
+  auto policy = *rein::PolicyEngine::from_json(
+      json::parse(R"({"rules": [{"id": "all", "decision": "allow", "tool_glob": "*"}]})"));
+  auto planner = rein::StaticPlanner::fixed(
+      {{"a", "x.echo", {{"n", 1}}, {}, ""}, {"b", "x.echo", {{"n", 2}}, {"a"}, ""}});
   rein::Runtime rt(rein::AgentConfig{"t", tools, policy, planner, nullptr},
                    rein::RuntimeOptions{.store = store, .audit_sinks = {sink}});
-  REQUIRE(rt.run(rein::RunRequest{"g", {}, nullptr, "run-a"})->status == rein::RunStatus::completed);
-  REQUIRE(rt.run(rein::RunRequest{"g", {}, nullptr, "run-b"})->status == rein::RunStatus::completed);
+  REQUIRE(rt.run(rein::RunRequest{"g", {}, nullptr, "run-a"})->status ==
+          rein::RunStatus::completed);
+  REQUIRE(rt.run(rein::RunRequest{"g", {}, nullptr, "run-b"})->status ==
+          rein::RunStatus::completed);
 }
 
 std::vector<std::string> lines_of(const fs::path& p) {
   std::vector<std::string> lines;
   std::ifstream in(p);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  for (std::string line; std::getline(in, line);)
+    lines.push_back(line);
   return lines;
 }
 
 void write_lines(const fs::path& p, const std::vector<std::string>& lines) {
   std::ofstream out(p, std::ios::trunc);
-  for (const auto& l : lines) out << l << '\n';
+  for (const auto& l : lines)
+    out << l << '\n';
 }
 
 void sql(const fs::path& db, const std::string& statement) {
@@ -140,7 +152,9 @@ TEST_CASE("rein audit verify detects tampering with a SQLite store", "[cli][audi
   const auto db = temp("s.db"), jsonl = temp("s.jsonl");
   write_audits(db, jsonl);
   SECTION("a changed byte in a payload") {
-    sql(db, "UPDATE audit SET payload = replace(payload, '\"n\":2', '\"n\":3') WHERE run_id='run-b' AND kind='tool_call'");
+    sql(db,
+        "UPDATE audit SET payload = replace(payload, '\"n\":2', '\"n\":3') WHERE run_id='run-b' "
+        "AND kind='tool_call'");
     auto r = verify(db);
     CHECK(r.exit_code == 1);
     CHECK(r.out["reason"].get<std::string>().find("run 'run-b'") != std::string::npos);
@@ -152,15 +166,19 @@ TEST_CASE("rein audit verify detects tampering with a SQLite store", "[cli][audi
     CHECK(r.out["first_bad"] == 2);
   }
   SECTION("the last entries deleted") {
-    sql(db, "DELETE FROM audit WHERE run_id='run-a' AND seq >= (SELECT max(seq) - 1 FROM audit WHERE run_id='run-a')");
+    sql(db,
+        "DELETE FROM audit WHERE run_id='run-a' AND seq >= (SELECT max(seq) - 1 FROM audit WHERE "
+        "run_id='run-a')");
     auto r = verify(db);
     CHECK(r.exit_code == 1);
-    CHECK(r.out["reason"].get<std::string>().find("entries removed from the end") != std::string::npos);
+    CHECK(r.out["reason"].get<std::string>().find("entries removed from the end") !=
+          std::string::npos);
   }
   SECTION("two entries swapped") {
-    sql(db, "UPDATE audit SET seq = -1 WHERE run_id='run-a' AND seq = 1;"
-            "UPDATE audit SET seq = 1 WHERE run_id='run-a' AND seq = 3;"
-            "UPDATE audit SET seq = 3 WHERE run_id='run-a' AND seq = -1;");
+    sql(db,
+        "UPDATE audit SET seq = -1 WHERE run_id='run-a' AND seq = 1;"
+        "UPDATE audit SET seq = 1 WHERE run_id='run-a' AND seq = 3;"
+        "UPDATE audit SET seq = 3 WHERE run_id='run-a' AND seq = -1;");
     auto r = verify(db);
     CHECK(r.exit_code == 1);
     CHECK(r.out["first_bad"] == 1);

@@ -40,7 +40,8 @@ TEST_CASE("ids are prefixed; ManualEnv ids are sequential, system ids unique", "
   CHECK(env.new_id("run") == "run-000001");
   CHECK(env.new_id("run") == "run-000002");
   std::set<std::string> seen;
-  for (int i = 0; i < 100; ++i) seen.insert(rein::Env::system().new_id("call"));
+  for (int i = 0; i < 100; ++i)
+    seen.insert(rein::Env::system().new_id("call"));
   CHECK(seen.size() == 100);
   CHECK(seen.begin()->rfind("call-", 0) == 0);
 }

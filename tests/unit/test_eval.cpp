@@ -40,7 +40,8 @@ TEST_CASE("two-proportion z-test", "[eval]") {
   CHECK(degenerate.p_value == 1.0);
 }
 
-TEST_CASE("evaluate runs seeded episodes on threads, counting crashes without letting them escape", "[eval]") {
+TEST_CASE("evaluate runs seeded episodes on threads, counting crashes without letting them escape",
+          "[eval]") {
   std::vector<std::uint64_t> seen(200, 0);
   std::int64_t last_progress = 0;
   auto report = rein::evaluate(
@@ -53,9 +54,12 @@ TEST_CASE("evaluate runs seeded episodes on threads, counting crashes without le
         e.wall_ms = static_cast<double>(seed);
         return e;
       },
-      {.first_seed = 1, .episodes = 200, .threads = 3,
+      {.first_seed = 1,
+       .episodes = 200,
+       .threads = 3,
        .progress = [&](std::int64_t done, std::int64_t) { last_progress = done; }});
-  for (std::uint64_t i = 0; i < 200; ++i) CHECK(seen[i] == i + 1);
+  for (std::uint64_t i = 0; i < 200; ++i)
+    CHECK(seen[i] == i + 1);
   CHECK(report.episodes == 200);
   CHECK(report.crashes == 4);
   CHECK(report.successes == 148);  // 150 seeds not divisible by 4, less crashed 50 and 150

@@ -94,7 +94,8 @@ TEST_CASE("added latency is slept through the Env", "[chaos]") {
   rates.latency_max = 60ms;
   rein::FailureInjector chaos(rates, 3);
   REQUIRE(reg.register_tool(spec(0ms), chaos.wrap(accounts())).ok());
-  for (int i = 0; i < 20; ++i) REQUIRE(reg.invoke("crm.search", json::object()).ok());
+  for (int i = 0; i < 20; ++i)
+    REQUIRE(reg.invoke("crm.search", json::object()).ok());
   CHECK(env.slept() >= 200ms);
   CHECK(env.slept() <= 1200ms);
 }

@@ -31,8 +31,10 @@ TEST_CASE("ScriptedLlm reads JSONL scripts, naming bad lines", "[llm]") {
   const std::string path = "rein_test_script.jsonl";
   {
     std::ofstream out(path);
-    out << R"({"content": "", "tool_calls": [{"id": "c1", "name": "billing__mrr", "arguments": {"account_id": "A1"}}], "finish_reason": "tool_calls", "usage": {"prompt_tokens": 3, "completion_tokens": 4}})" << "\n\n";
-    out << R"({"error": {"code": "timeout", "message": "slow"}})" << "\n";
+    out << R"({"content": "", "tool_calls": [{"id": "c1", "name": "billing__mrr", "arguments": {"account_id": "A1"}}], "finish_reason": "tool_calls", "usage": {"prompt_tokens": 3, "completion_tokens": 4}})"
+        << "\n\n";
+    out << R"({"error": {"code": "timeout", "message": "slow"}})"
+        << "\n";
   }
   auto llm = rein::ScriptedLlm::from_jsonl(path);
   REQUIRE(llm.ok());
@@ -45,7 +47,10 @@ TEST_CASE("ScriptedLlm reads JSONL scripts, naming bad lines", "[llm]") {
   CHECK(b.error().code() == rein::ErrorCode::timeout);
   {
     std::ofstream out(path);
-    out << R"({"content": "ok"})" << "\n" << R"({"content": 5})" << "\n";
+    out << R"({"content": "ok"})"
+        << "\n"
+        << R"({"content": 5})"
+        << "\n";
   }
   auto bad = rein::ScriptedLlm::from_jsonl(path);
   REQUIRE_FALSE(bad.ok());
@@ -56,7 +61,8 @@ TEST_CASE("ScriptedLlm reads JSONL scripts, naming bad lines", "[llm]") {
   }
   CHECK(rein::ScriptedLlm::from_jsonl(path).error().message() == path + ":1: not valid JSON");
   std::remove(path.c_str());
-  CHECK(rein::ScriptedLlm::from_jsonl("/nonexistent.jsonl").error().code() == rein::ErrorCode::not_found);
+  CHECK(rein::ScriptedLlm::from_jsonl("/nonexistent.jsonl").error().code() ==
+        rein::ErrorCode::not_found);
 }
 
 TEST_CASE("LlmResponse round-trips through JSON", "[llm]") {

@@ -342,8 +342,8 @@ TEST_CASE("MemoryManager reports unusable files and corrupt vectors as data_loss
   }
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "UPDATE memory_items SET metadata = '{broken'", nullptr, nullptr, nullptr) ==
-          SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "UPDATE memory_items SET metadata = '{broken'", nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
   {
     auto m = MemoryManager::open(path, {.embed = concept_embedding});
     REQUIRE(m.ok());

@@ -56,6 +56,8 @@ TEST_CASE("a fixed StaticPlanner plans once, then finishes; it cannot replan", "
   auto replan = planner->plan({state, tools, nullptr, rein::ReplanRequest{"a", {"bad"}}});
   CHECK(replan.error().message() == "a fixed plan cannot replan (step 'a')");
 
-  auto custom = rein::StaticPlanner::fixed({step("a")}, [](const rein::AgentState& s) { return json{{"n", s.outputs.size()}}; });
+  auto custom = rein::StaticPlanner::fixed({step("a")}, [](const rein::AgentState& s) {
+    return json{{"n", s.outputs.size()}};
+  });
   CHECK(custom->plan({state, tools, nullptr, std::nullopt})->answer == json{{"n", 2}});
 }

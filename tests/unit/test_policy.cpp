@@ -46,26 +46,30 @@ TEST_CASE("deny by default, saying so", "[policy]") {
   CHECK(d.decision == Decision::deny);
   CHECK(d.rule == "default_deny");
   CHECK(d.reason ==
-        "no rule matches tool 'billing.mrr' for principal 'u1' with roles [analyst]: denied by default");
+        "no rule matches tool 'billing.mrr' for principal 'u1' with roles [analyst]: denied by "
+        "default");
   CHECK(d.to_json() == json{{"decision", "deny"}, {"rule", "default_deny"}, {"reason", d.reason}});
 }
 
 TEST_CASE("tool matchers: exact, glob, regex", "[policy]") {
-  auto e = engine({.rules = {rule("exact", Decision::allow, ToolMatch::exact("billing.mrr")),
-                             rule("glob", Decision::allow, ToolMatch::glob("tickets.*")),
-                             rule("regex", Decision::allow, ToolMatch::regex("product\\.(usage|plan)"))},
-                   .budgets = {},
-                   .rate_limits = {}});
+  auto e =
+      engine({.rules = {rule("exact", Decision::allow, ToolMatch::exact("billing.mrr")),
+                        rule("glob", Decision::allow, ToolMatch::glob("tickets.*")),
+                        rule("regex", Decision::allow, ToolMatch::regex("product\\.(usage|plan)"))},
+              .budgets = {},
+              .rate_limits = {}});
   CHECK(e.decide("billing.mrr", {}, analyst, no_usage).rule == "exact");
   CHECK(e.decide("billing.mrrx", {}, analyst, no_usage).rule == "default_deny");
   CHECK(e.decide("tickets.risks", {}, analyst, no_usage).rule == "glob");
   CHECK(e.decide("tickets", {}, analyst, no_usage).rule == "default_deny");
   CHECK(e.decide("product.usage", {}, analyst, no_usage).rule == "regex");
-  CHECK(e.decide("product.usage.extra", {}, analyst, no_usage).rule == "default_deny");  // full match
+  CHECK(e.decide("product.usage.extra", {}, analyst, no_usage).rule ==
+        "default_deny");  // full match
 }
 
 TEST_CASE("roles: any of the rule's roles; none means anyone", "[policy]") {
-  auto e = engine({.rules = {rule("managers", Decision::allow, ToolMatch::exact("slides.make"), 0, {"manager", "admin"}),
+  auto e = engine({.rules = {rule("managers", Decision::allow, ToolMatch::exact("slides.make"), 0,
+                                  {"manager", "admin"}),
                              rule("anyone", Decision::allow, ToolMatch::exact("crm.search"))},
                    .budgets = {},
                    .rate_limits = {}});
@@ -107,9 +111,10 @@ TEST_CASE("order: priority, then deny > approval > allow, then declaration", "[p
 
 TEST_CASE("argument constraints", "[policy]") {
   auto allow_if = [](ArgConstraint c) {
-    return engine({.rules = {rule("r", Decision::allow, ToolMatch::exact("t.x"), 0, {}, {std::move(c)})},
-                   .budgets = {},
-                   .rate_limits = {}});
+    return engine(
+        {.rules = {rule("r", Decision::allow, ToolMatch::exact("t.x"), 0, {}, {std::move(c)})},
+         .budgets = {},
+         .rate_limits = {}});
   };
   auto allowed = [](const PolicyEngine& e, const json& args) {
     return e.decide("t.x", args, analyst, no_usage).allowed();
@@ -126,7 +131,7 @@ TEST_CASE("argument constraints", "[policy]") {
   auto re = allow_if(ArgConstraint::regex("/to", "[a-z.]+@example\\.com"));
   CHECK(allowed(re, {{"to", "sam@example.com"}}));
   CHECK_FALSE(allowed(re, {{"to", "sam@example.com.evil.org"}}));  // full match
-  CHECK_FALSE(allowed(re, {{"to", 5}}));                          // strings only
+  CHECK_FALSE(allowed(re, {{"to", 5}}));                           // strings only
 
   auto range = allow_if(ArgConstraint::range("/amount", 0.0, 100.0));
   CHECK(allowed(range, {{"amount", 100}}));
@@ -152,22 +157,27 @@ TEST_CASE("argument constraints", "[policy]") {
 }
 
 TEST_CASE("a deny rule with constraints overrides a broad allow", "[policy]") {
-  auto e = engine({.rules = {rule("read-all", Decision::allow, ToolMatch::glob("*")),
-                             rule("no-big-refunds", Decision::deny, ToolMatch::exact("payments.refund"), 5, {},
-                                  {ArgConstraint::range("/amount", 1000.0, std::nullopt)}),
-                             rule("approve-mid", Decision::require_approval, ToolMatch::exact("payments.refund"), 5, {},
-                                  {ArgConstraint::range("/amount", 100.0, 999.99)})},
-                   .budgets = {},
-                   .rate_limits = {}});
+  auto e =
+      engine({.rules = {rule("read-all", Decision::allow, ToolMatch::glob("*")),
+                        rule("no-big-refunds", Decision::deny, ToolMatch::exact("payments.refund"),
+                             5, {}, {ArgConstraint::range("/amount", 1000.0, std::nullopt)}),
+                        rule("approve-mid", Decision::require_approval,
+                             ToolMatch::exact("payments.refund"), 5, {},
+                             {ArgConstraint::range("/amount", 100.0, 999.99)})},
+              .budgets = {},
+              .rate_limits = {}});
   CHECK(e.decide("payments.refund", {{"amount", 50}}, analyst, no_usage).allowed());
-  CHECK(e.decide("payments.refund", {{"amount", 500}}, analyst, no_usage).decision == Decision::require_approval);
+  CHECK(e.decide("payments.refund", {{"amount", 500}}, analyst, no_usage).decision ==
+        Decision::require_approval);
   auto d = e.decide("payments.refund", {{"amount", 5000}}, analyst, no_usage);
   CHECK(d.decision == Decision::deny);
   CHECK(d.rule == "no-big-refunds");
 }
 
 TEST_CASE("tool permissions are required before rules", "[policy]") {
-  auto e = engine({.rules = {rule("all", Decision::allow, ToolMatch::glob("*"))}, .budgets = {}, .rate_limits = {}});
+  auto e = engine({.rules = {rule("all", Decision::allow, ToolMatch::glob("*"))},
+                   .budgets = {},
+                   .rate_limits = {}});
   rein::ToolSpec s;
   s.name = "slides.make";
   s.permissions = {"manager"};
@@ -253,23 +263,35 @@ TEST_CASE("rate limits count calls in a sliding window per tool", "[policy]") {
 }
 
 TEST_CASE("create rejects bad rules, naming the rule and field", "[policy]") {
-  auto err = [](rein::PolicySpec s) { return PolicyEngine::create(std::move(s)).error().message(); };
-  CHECK(err({.rules = {rule("", Decision::allow, ToolMatch::exact("a"))}, .budgets = {}, .rate_limits = {}}) ==
-        "policy: rules[0]: field 'id' is required");
-  CHECK(err({.rules = {rule("a", Decision::allow, ToolMatch::exact("a")), rule("a", Decision::deny, ToolMatch::exact("b"))},
+  auto err = [](rein::PolicySpec s) {
+    return PolicyEngine::create(std::move(s)).error().message();
+  };
+  CHECK(err({.rules = {rule("", Decision::allow, ToolMatch::exact("a"))},
              .budgets = {},
-             .rate_limits = {}}) == "policy: rules[1] (id 'a'): field 'id' repeats an earlier rule's id");
-  CHECK(err({.rules = {rule("r", Decision::allow, ToolMatch::regex("(("))}, .budgets = {}, .rate_limits = {}})
-            .rfind("policy: rules[0] (id 'r'): field 'tool_regex' is not a valid RE2 pattern", 0) == 0);
-  CHECK(err({.rules = {rule("r", Decision::allow, ToolMatch::exact("t"), 0, {}, {ArgConstraint::present("x")})},
+             .rate_limits = {}}) == "policy: rules[0]: field 'id' is required");
+  CHECK(err({.rules = {rule("a", Decision::allow, ToolMatch::exact("a")),
+                       rule("a", Decision::deny, ToolMatch::exact("b"))},
              .budgets = {},
-             .rate_limits = {}}) == "policy: rules[0] (id 'r'): args[0]: field 'pointer' is not a JSON pointer: 'x'");
+             .rate_limits = {}}) ==
+        "policy: rules[1] (id 'a'): field 'id' repeats an earlier rule's id");
+  CHECK(err({.rules = {rule("r", Decision::allow, ToolMatch::regex("(("))},
+             .budgets = {},
+             .rate_limits = {}})
+            .rfind("policy: rules[0] (id 'r'): field 'tool_regex' is not a valid RE2 pattern", 0) ==
+        0);
+  CHECK(err({.rules = {rule("r", Decision::allow, ToolMatch::exact("t"), 0, {},
+                            {ArgConstraint::present("x")})},
+             .budgets = {},
+             .rate_limits = {}}) ==
+        "policy: rules[0] (id 'r'): args[0]: field 'pointer' is not a JSON pointer: 'x'");
   CHECK(err({.rules = {rule("r", Decision::allow, ToolMatch::exact("t"), 0, {},
                             {ArgConstraint::range("/a", 5.0, 1.0)})},
              .budgets = {},
-             .rate_limits = {}}) == "policy: rules[0] (id 'r'): args[0]: field 'range' has min > max");
-  CHECK(err({.rules = {}, .budgets = {}, .rate_limits = {{"t", 1, std::chrono::milliseconds(0)}}}) ==
-        "policy: rate_limits[0]: field 'window_ms' must be positive");
+             .rate_limits = {}}) ==
+        "policy: rules[0] (id 'r'): args[0]: field 'range' has min > max");
+  CHECK(
+      err({.rules = {}, .budgets = {}, .rate_limits = {{"t", 1, std::chrono::milliseconds(0)}}}) ==
+      "policy: rate_limits[0]: field 'window_ms' must be positive");
 }
 
 TEST_CASE("concurrency: one engine decides on many threads", "[concurrency]") {
@@ -288,28 +310,32 @@ TEST_CASE("concurrency: one engine decides on many threads", "[concurrency]") {
       }
     });
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : threads)
+    th.join();
   CHECK(wrong == 0);
 }
 
 TEST_CASE("regex constraints agree with plain RE2 full matching on random input", "[policy]") {
   // The engine skips a regex run when the value lies outside the range of strings the regex
   // can match; this checks that shortcut never changes an answer.
-  const std::vector<std::string> patterns = {"A[0-9]{3}", "Z[0-9]{3}-1", "[a-c]+x?", "(?i)ab.*",
-                                             "abc|abd|b", "", "\\d+", "[^a]*"};
+  const std::vector<std::string> patterns = {
+      "A[0-9]{3}", "Z[0-9]{3}-1", "[a-c]+x?", "(?i)ab.*", "abc|abd|b", "", "\\d+", "[^a]*"};
   const std::string alphabet = "aAbBcdxZ019-\xc3\xa9";
   std::mt19937 rng(5);
   for (const auto& p : patterns) {
-    auto e = engine({.rules = {rule("r", Decision::allow, ToolMatch::exact("t.x"), 0, {}, {ArgConstraint::regex("/v", p)})},
+    auto e = engine({.rules = {rule("r", Decision::allow, ToolMatch::exact("t.x"), 0, {},
+                                    {ArgConstraint::regex("/v", p)})},
                      .budgets = {},
                      .rate_limits = {}});
     RE2 re(p);
     for (int i = 0; i < 2000; ++i) {
       std::string text;
       const auto length = rng() % 6;
-      for (unsigned k = 0; k < length; ++k) text += alphabet[rng() % alphabet.size()];
+      for (unsigned k = 0; k < length; ++k)
+        text += alphabet[rng() % alphabet.size()];
       INFO(p << " on '" << text << "'");
-      REQUIRE(e.decide("t.x", {{"v", text}}, analyst, no_usage).allowed() == RE2::FullMatch(text, re));
+      REQUIRE(e.decide("t.x", {{"v", text}}, analyst, no_usage).allowed() ==
+              RE2::FullMatch(text, re));
     }
   }
 }
@@ -327,7 +353,8 @@ TEST_CASE("decisions stay right for more tool names than the engine caches", "[p
   }
 }
 
-TEST_CASE("check_llm_call refuses a model call that would go over the token or cost budget", "[policy]") {
+TEST_CASE("check_llm_call refuses a model call that would go over the token or cost budget",
+          "[policy]") {
   rein::PolicySpec spec;
   spec.budgets.max_tokens = 1000;
   spec.budgets.max_cost = 0.50;

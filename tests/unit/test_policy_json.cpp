@@ -68,42 +68,55 @@ TEST_CASE("malformed policies are rejected whole, naming rule and field", "[poli
   };
   CHECK(error_of(json::array()) == "policy: (root): a policy must be a JSON object");
   CHECK(error_of({{"rulez", json::array()}}) == "policy: (root): unknown field 'rulez'");
-  CHECK(error_of({{"version", 2}}) == "policy: version: unsupported policy version 2 (this rein reads 1)");
+  CHECK(error_of({{"version", 2}}) ==
+        "policy: version: unsupported policy version 2 (this rein reads 1)");
   CHECK(error_of({{"rules", json::object()}}) == "policy: rules: must be an array");
   CHECK(error_of(with_rule({{"decision", "allow"}, {"tool", "x"}})) ==
         "policy: rules[3]: field 'id' is required");
   CHECK(error_of(with_rule({{"id", "x"}, {"decision", "maybe"}, {"tool", "x"}})) ==
-        "policy: rules[3] (id 'x'): field 'decision' must be \"allow\", \"deny\" or \"require_approval\"");
+        "policy: rules[3] (id 'x'): field 'decision' must be \"allow\", \"deny\" or "
+        "\"require_approval\"");
   CHECK(error_of(with_rule({{"id", "x"}, {"decision", "allow"}})) ==
         "policy: rules[3] (id 'x'): needs exactly one of 'tool', 'tool_glob', 'tool_regex' "
         "(use \"tool_glob\": \"*\" for every tool)");
-  CHECK(error_of(with_rule({{"id", "x"}, {"decision", "allow"}, {"tool", "a"}, {"tool_glob", "b"}})) ==
+  CHECK(error_of(
+            with_rule({{"id", "x"}, {"decision", "allow"}, {"tool", "a"}, {"tool_glob", "b"}})) ==
         "policy: rules[3] (id 'x'): needs exactly one of 'tool', 'tool_glob', 'tool_regex' "
         "(use \"tool_glob\": \"*\" for every tool)");
   CHECK(error_of(with_rule({{"id", "x"}, {"decision", "allow"}, {"tool", "a"}, {"tolo", 1}})) ==
         "policy: rules[3] (id 'x'): unknown field 'tolo'");
-  CHECK(error_of(with_rule({{"id", "x"}, {"decision", "allow"}, {"tool", "a"}, {"roles", "admin"}})) ==
+  CHECK(error_of(
+            with_rule({{"id", "x"}, {"decision", "allow"}, {"tool", "a"}, {"roles", "admin"}})) ==
         "policy: rules[3] (id 'x'): field 'roles' must be an array of strings");
-  CHECK(error_of(with_rule({{"id", "x"}, {"decision", "allow"}, {"tool", "a"}, {"priority", "high"}})) ==
+  CHECK(error_of(
+            with_rule({{"id", "x"}, {"decision", "allow"}, {"tool", "a"}, {"priority", "high"}})) ==
         "policy: rules[3] (id 'x'): field 'priority' must be an integer within +/-1000000");
-  CHECK(error_of(with_rule({{"id", "x"}, {"decision", "allow"}, {"tool", "a"},
+  CHECK(error_of(with_rule({{"id", "x"},
+                            {"decision", "allow"},
+                            {"tool", "a"},
                             {"args", {{{"pointer", "/a"}, {"equals", 1}, {"present", true}}}}})) ==
         "policy: rules[3] (id 'x').args[0]: needs exactly one of 'equals', 'one_of', 'regex', "
         "'range', 'max_length', 'present', 'absent', 'path_under', 'url_in'");
-  CHECK(error_of(with_rule({{"id", "x"}, {"decision", "allow"}, {"tool", "a"},
-                            {"args", {{{"equals", 1}}}}})) ==
+  CHECK(error_of(with_rule(
+            {{"id", "x"}, {"decision", "allow"}, {"tool", "a"}, {"args", {{{"equals", 1}}}}})) ==
         "policy: rules[3] (id 'x').args[0]: field 'pointer' is required");
-  CHECK(error_of(with_rule({{"id", "x"}, {"decision", "allow"}, {"tool", "a"},
+  CHECK(error_of(with_rule({{"id", "x"},
+                            {"decision", "allow"},
+                            {"tool", "a"},
                             {"args", {{{"pointer", "/a"}, {"range", {{"min", "1"}}}}}}})) ==
         "policy: rules[3] (id 'x').args[0]: field 'range.min' must be a number");
-  CHECK(error_of(with_rule({{"id", "x"}, {"decision", "allow"}, {"tool", "a"},
+  CHECK(error_of(with_rule({{"id", "x"},
+                            {"decision", "allow"},
+                            {"tool", "a"},
                             {"args", {{{"pointer", "/a"}, {"regex", "(unclosed"}}}}}))
-            .rfind("policy: rules[3] (id 'x'): args[0]: field 'regex' is not a valid RE2 pattern", 0) == 0);
+            .rfind("policy: rules[3] (id 'x'): args[0]: field 'regex' is not a valid RE2 pattern",
+                   0) == 0);
   CHECK(error_of(with_rule({{"id", "read"}, {"decision", "allow"}, {"tool", "a"}})) ==
         "policy: rules[3] (id 'read'): field 'id' repeats an earlier rule's id");
   json bad_budget = kGood;
   bad_budget["budgets"]["max_steps"] = -1;
-  CHECK(error_of(bad_budget) == "policy: budgets: field 'max_steps' must be a non-negative integer");
+  CHECK(error_of(bad_budget) ==
+        "policy: budgets: field 'max_steps' must be a non-negative integer");
   bad_budget = kGood;
   bad_budget["budgets"]["max_stepz"] = 1;
   CHECK(error_of(bad_budget) == "policy: budgets: unknown field 'max_stepz'");
@@ -132,7 +145,8 @@ TEST_CASE("from_file reports unreadable files and JSON syntax errors", "[policy_
   auto invalid = PolicyEngine::from_file(path);
   REQUIRE_FALSE(invalid.ok());
   CHECK(invalid.error().message() ==
-        path + ": policy: rules[0] (id 'a'): needs exactly one of 'tool', 'tool_glob', 'tool_regex' "
-               "(use \"tool_glob\": \"*\" for every tool)");
+        path +
+            ": policy: rules[0] (id 'a'): needs exactly one of 'tool', 'tool_glob', 'tool_regex' "
+            "(use \"tool_glob\": \"*\" for every tool)");
   std::remove(path.c_str());
 }

@@ -27,7 +27,8 @@ TEST_CASE("ToolResult round-trips through JSON exactly", "[tool]") {
 }
 
 TEST_CASE("ToolResult::from_json names the bad field", "[tool]") {
-  CHECK(rein::ToolResult::from_json(json::array()).error().message() == "tool result: not an object");
+  CHECK(rein::ToolResult::from_json(json::array()).error().message() ==
+        "tool result: not an object");
   CHECK(rein::ToolResult::from_json({{"status", "great"}}).error().message() ==
         "tool result: field 'status' is not a known status");
   CHECK(rein::ToolResult::from_json({{"status", "ok"}, {"errors", "x"}}).error().message() ==
@@ -40,7 +41,8 @@ TEST_CASE("ToolResult::from_json names the bad field", "[tool]") {
 }
 
 TEST_CASE("ToolResult::from_json tolerates optional evidence fields of the wrong type", "[tool]") {
-  json j = {{"status", "ok"}, {"evidence", {{{"uri", "x://1"}, {"type", 5}, {"excerpt", json::array()}}}}};
+  json j = {{"status", "ok"},
+            {"evidence", {{{"uri", "x://1"}, {"type", 5}, {"excerpt", json::array()}}}}};
   rein::Result<rein::ToolResult> r = rein::Error(rein::ErrorCode::internal, "unset");
   REQUIRE_NOTHROW(r = rein::ToolResult::from_json(j));
   REQUIRE(r.ok());

@@ -1,9 +1,9 @@
-#include <catch2/catch.hpp>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <thread>
 
-#include "rein/tool_registry.hpp"
 #include "../support/waiting.hpp"
+#include "rein/tool_registry.hpp"
 
 using namespace std::chrono_literals;
 using nlohmann::json;
@@ -56,16 +56,25 @@ TEST_CASE("register validates specs and rejects duplicates", "[registry]") {
       {[](auto& s) { s.name = "a..b"; }, ""},
       {[](auto& s) { s.name = "a.b."; }, ""},
       {[](auto& s) { s.name = "has space"; }, ""},
-      {[](auto& s) { s.description.clear(); }, "tool 'x.y': description is required (models read it)"},
-      {[](auto& s) { s.input_schema = {{"type", "string"}}; },
+      {[](auto& s) { s.description.clear(); },
+       "tool 'x.y': description is required (models read it)"},
+      {[](auto& s) {
+         s.input_schema = {{"type", "string"}};
+       },
        "tool 'x.y': input_schema must be an object schema with \"type\": \"object\""},
-      {[](auto& s) { s.input_schema = {{"type", "object"}, {"oneOf", json::array()}}; },
+      {[](auto& s) {
+         s.input_schema = {{"type", "object"}, {"oneOf", json::array()}};
+       },
        "tool 'x.y': input_schema: schema /oneOf: oneOf must be a non-empty array of schemas"},
-      {[](auto& s) { s.output_schema = {{"type", "nope"}}; },
+      {[](auto& s) {
+         s.output_schema = {{"type", "nope"}};
+       },
        "tool 'x.y': output_schema: schema /type: unknown type \"nope\""},
-      {[](auto& s) { s.retry.max_attempts = 0; }, "tool 'x.y': retry.max_attempts must be at least 1"},
+      {[](auto& s) { s.retry.max_attempts = 0; },
+       "tool 'x.y': retry.max_attempts must be at least 1"},
       {[](auto& s) { s.retry.jitter = 2; }, "tool 'x.y': retry.jitter must be within [0, 1]"},
-      {[](auto& s) { s.retry.multiplier = 0.5; }, "tool 'x.y': retry.multiplier must be at least 1"},
+      {[](auto& s) { s.retry.multiplier = 0.5; },
+       "tool 'x.y': retry.multiplier must be at least 1"},
       {[](auto& s) { s.timeout = -1ms; }, "tool 'x.y': timeout must not be negative"},
       {[](auto& s) { s.idempotency.key_required = true; },
        "tool 'x.y': idempotency options apply only to tools with side_effects"},
@@ -121,10 +130,12 @@ TEST_CASE("lookup, names and the OpenAI catalog", "[registry]") {
 TEST_CASE("invoke validates input and reports every violation", "[registry]") {
   rein::ToolRegistry reg;
   std::atomic<int> runs{0};
-  REQUIRE(reg.register_tool(spec("billing.mrr"), [&](const json& a, rein::ToolContext& c) {
-    ++runs;
-    return echo()(a, c);
-  }).ok());
+  REQUIRE(reg.register_tool(spec("billing.mrr"),
+                            [&](const json& a, rein::ToolContext& c) {
+                              ++runs;
+                              return echo()(a, c);
+                            })
+              .ok());
 
   auto ok = reg.invoke("billing.mrr", {{"account_id", "A100"}});
   REQUIRE(ok.ok());
@@ -152,12 +163,14 @@ TEST_CASE("invoke validates input and reports every violation", "[registry]") {
 
 TEST_CASE("a tool that throws becomes an error result", "[registry]") {
   rein::ToolRegistry reg;
-  REQUIRE(reg.register_tool(spec("a.throws"), [](const json&, rein::ToolContext&) -> ToolResult {
-    throw std::runtime_error("database exploded");
-  }).ok());
-  REQUIRE(reg.register_tool(spec("a.throws_int"), [](const json&, rein::ToolContext&) -> ToolResult {
-    throw 42;
-  }).ok());
+  REQUIRE(reg.register_tool(spec("a.throws"),
+                            [](const json&, rein::ToolContext&) -> ToolResult {
+                              throw std::runtime_error("database exploded");
+                            })
+              .ok());
+  REQUIRE(reg.register_tool(spec("a.throws_int"),
+                            [](const json&, rein::ToolContext&) -> ToolResult { throw 42; })
+              .ok());
   auto r = reg.invoke("a.throws", {{"account_id", "A1"}});
   CHECK(r.status == ToolStatus::error);
   CHECK(r.errors == std::vector<std::string>{"tool threw: database exploded"});
@@ -170,11 +183,14 @@ TEST_CASE("transient failures retry with backoff; permanent ones never", "[regis
   rein::ManualEnv env;
   rein::ToolRegistry reg({.env = &env});
   std::atomic<int> calls{0};
-  REQUIRE(reg.register_tool(spec("flaky.two"), [&](const json&, rein::ToolContext& c) {
-    ++calls;
-    if (c.attempt() < 3) return ToolResult::failure("503", /*transient=*/true);
-    return ToolResult::success({{"ok", true}});
-  }).ok());
+  REQUIRE(reg.register_tool(spec("flaky.two"),
+                            [&](const json&, rein::ToolContext& c) {
+                              ++calls;
+                              if (c.attempt() < 3)
+                                return ToolResult::failure("503", /*transient=*/true);
+                              return ToolResult::success({{"ok", true}});
+                            })
+              .ok());
   auto r = reg.invoke("flaky.two", {{"account_id", "A1"}});
   CHECK(r.ok());
   CHECK(r.attempts == 3);
@@ -182,20 +198,24 @@ TEST_CASE("transient failures retry with backoff; permanent ones never", "[regis
   CHECK(env.slept() == 300ms);  // 100 ms then 200 ms, no jitter
 
   calls = 0;
-  REQUIRE(reg.register_tool(spec("broken.always"), [&](const json&, rein::ToolContext&) {
-    ++calls;
-    return ToolResult::failure("404 bad id", /*transient=*/false);
-  }).ok());
+  REQUIRE(reg.register_tool(spec("broken.always"),
+                            [&](const json&, rein::ToolContext&) {
+                              ++calls;
+                              return ToolResult::failure("404 bad id", /*transient=*/false);
+                            })
+              .ok());
   auto p = reg.invoke("broken.always", {{"account_id", "A1"}});
   CHECK(p.status == ToolStatus::error);
   CHECK(p.attempts == 1);
   CHECK(calls == 1);
 
   calls = 0;
-  REQUIRE(reg.register_tool(spec("flaky.always"), [&](const json&, rein::ToolContext&) {
-    ++calls;
-    return ToolResult::failure("503", /*transient=*/true);
-  }).ok());
+  REQUIRE(reg.register_tool(spec("flaky.always"),
+                            [&](const json&, rein::ToolContext&) {
+                              ++calls;
+                              return ToolResult::failure("503", /*transient=*/true);
+                            })
+              .ok());
   auto exhausted = reg.invoke("flaky.always", {{"account_id", "A1"}});
   CHECK(exhausted.status == ToolStatus::error);
   CHECK(exhausted.transient);
@@ -210,11 +230,13 @@ TEST_CASE("timeouts: an overrunning tool is abandoned and reported", "[registry]
   s.timeout = 1000ms;
   s.retry.max_attempts = 2;
   std::atomic<int> calls{0};
-  REQUIRE(reg.register_tool(s, [&](const json&, rein::ToolContext& c) {
-    ++calls;
-    if (c.attempt() == 1) c.sleep_for(5s);  // overruns in manual time
-    return ToolResult::success({{"attempt", c.attempt()}});
-  }).ok());
+  REQUIRE(reg.register_tool(s,
+                            [&](const json&, rein::ToolContext& c) {
+                              ++calls;
+                              if (c.attempt() == 1) c.sleep_for(5s);  // overruns in manual time
+                              return ToolResult::success({{"attempt", c.attempt()}});
+                            })
+              .ok());
   auto r = reg.invoke("slow.tool", {{"account_id", "A1"}});
   REQUIRE(r.ok());  // the retry succeeded
   CHECK(r.attempts == 2);
@@ -222,10 +244,12 @@ TEST_CASE("timeouts: an overrunning tool is abandoned and reported", "[registry]
 
   s.name = "slow.no_retry";
   s.retry.retry_on_timeout = false;
-  REQUIRE(reg.register_tool(s, [](const json&, rein::ToolContext& c) {
-    c.sleep_for(5s);
-    return ToolResult::success({});
-  }).ok());
+  REQUIRE(reg.register_tool(s,
+                            [](const json&, rein::ToolContext& c) {
+                              c.sleep_for(5s);
+                              return ToolResult::success({});
+                            })
+              .ok());
   auto t = reg.invoke("slow.no_retry", {{"account_id", "A1"}});
   CHECK(t.status == ToolStatus::timeout);
   CHECK(t.transient);
@@ -244,7 +268,8 @@ struct StuckTool {
   rein::ToolFn callback() const {
     return [flags = flags](const json&, rein::ToolContext& c) {
       ++flags->started;
-      while (!flags->release) std::this_thread::sleep_for(1ms);
+      while (!flags->release)
+        std::this_thread::sleep_for(1ms);
       flags->saw_cancel = c.cancelled();
       flags->returned = true;
       return ToolResult::success({});
@@ -291,7 +316,8 @@ TEST_CASE("the caller's cancellation stops a call", "[registry]") {
     (void)rein::testing::eventually([&] { return stuck.flags->started == 1; });
     source.cancel();
   });
-  auto r = reg.invoke("cancel.me", {{"account_id", "A1"}}, {.idempotency_key = {}, .cancellation = source.token()});
+  auto r = reg.invoke("cancel.me", {{"account_id", "A1"}},
+                      {.idempotency_key = {}, .cancellation = source.token()});
   canceller.join();
   CHECK(r.status == ToolStatus::error);
   CHECK(r.errors == std::vector<std::string>{"cancelled by the caller"});
@@ -308,10 +334,13 @@ TEST_CASE("the circuit breaker opens on repeated failures and refuses calls", "[
   s.circuit_breaker = {.failure_threshold = 2, .open_duration = 30s, .half_open_probes = 1};
   std::atomic<bool> healthy{false};
   std::atomic<int> calls{0};
-  REQUIRE(reg.register_tool(s, [&](const json&, rein::ToolContext&) {
-    ++calls;
-    return healthy ? ToolResult::success({}) : ToolResult::failure("503", true);
-  }).ok());
+  REQUIRE(reg.register_tool(s,
+                            [&](const json&, rein::ToolContext&) {
+                              ++calls;
+                              return healthy ? ToolResult::success({})
+                                             : ToolResult::failure("503", true);
+                            })
+              .ok());
   const json args = {{"account_id", "A1"}};
   reg.invoke("down.service", args);
   reg.invoke("down.service", args);
@@ -320,7 +349,8 @@ TEST_CASE("the circuit breaker opens on repeated failures and refuses calls", "[
   CHECK(refused.status == ToolStatus::denied);
   CHECK(refused.transient);
   CHECK(refused.attempts == 0);
-  CHECK(refused.errors == std::vector<std::string>{"circuit open for tool 'down.service': retry after 30000 ms"});
+  CHECK(refused.errors ==
+        std::vector<std::string>{"circuit open for tool 'down.service': retry after 30000 ms"});
   CHECK(calls == 2);
   env.advance(30s);
   healthy = true;
@@ -330,9 +360,9 @@ TEST_CASE("the circuit breaker opens on repeated failures and refuses calls", "[
   // Permanent errors from a healthy service do not open the circuit.
   auto p = spec("notfound.service");
   p.circuit_breaker.failure_threshold = 1;
-  REQUIRE(reg.register_tool(p, [](const json&, rein::ToolContext&) {
-    return ToolResult::failure("404", false);
-  }).ok());
+  REQUIRE(reg.register_tool(p, [](const json&,
+                                  rein::ToolContext&) { return ToolResult::failure("404", false); })
+              .ok());
   reg.invoke("notfound.service", args);
   CHECK(reg.circuit_state("notfound.service") == rein::CircuitState::closed);
 }
@@ -342,15 +372,18 @@ TEST_CASE("output is checked against the output schema", "[registry]") {
   auto s = spec("typed.out");
   s.output_schema = json::parse(R"({"type": "object", "required": ["current_mrr"],
       "properties": {"current_mrr": {"type": "integer", "minimum": 0}}})");
-  REQUIRE(reg.register_tool(s, [](const json& a, rein::ToolContext&) {
-    return ToolResult::success({{"current_mrr", a["account_id"] == "A1" ? 5 : -5}});
-  }).ok());
+  REQUIRE(reg.register_tool(
+                 s,
+                 [](const json& a, rein::ToolContext&) {
+                   return ToolResult::success({{"current_mrr", a["account_id"] == "A1" ? 5 : -5}});
+                 })
+              .ok());
   CHECK(reg.invoke("typed.out", {{"account_id", "A1"}}).ok());
   auto bad = reg.invoke("typed.out", {{"account_id", "A2"}});
   CHECK(bad.status == ToolStatus::error);
-  CHECK(bad.errors == std::vector<std::string>{
-                          "tool 'typed.out' returned output that violates its schema: "
-                          "/current_mrr: must be >= 0"});
+  CHECK(bad.errors ==
+        std::vector<std::string>{"tool 'typed.out' returned output that violates its schema: "
+                                 "/current_mrr: must be >= 0"});
 }
 
 TEST_CASE("side-effecting tools run once per idempotency key", "[registry]") {
@@ -364,10 +397,14 @@ TEST_CASE("side-effecting tools run once per idempotency key", "[registry]") {
   s.idempotency.key_pointer = "/deck_spec/idem";
   s.idempotency.key_required = true;
   std::atomic<int> made{0};
-  REQUIRE(reg.register_tool(s, [&](const json&, rein::ToolContext& c) {
-    const int n = ++made;
-    return ToolResult::success({{"slide_id", "S00" + std::to_string(n)}, {"key", std::string(c.idempotency_key())}});
-  }).ok());
+  REQUIRE(reg.register_tool(s,
+                            [&](const json&, rein::ToolContext& c) {
+                              const int n = ++made;
+                              return ToolResult::success(
+                                  {{"slide_id", "S00" + std::to_string(n)},
+                                   {"key", std::string(c.idempotency_key())}});
+                            })
+              .ok());
 
   json args = {{"deck_spec", {{"account_id", "A100"}, {"idem", "A100-qbr"}}}};
   auto first = reg.invoke("slides.make", args);
@@ -388,20 +425,25 @@ TEST_CASE("side-effecting tools run once per idempotency key", "[registry]") {
 
   auto keyless = reg.invoke("slides.make", {{"deck_spec", json::object()}});
   CHECK(keyless.status == ToolStatus::denied);
-  CHECK(keyless.errors == std::vector<std::string>{
-                              "tool 'slides.make' requires an idempotency key (argument /deck_spec/idem)"});
+  CHECK(keyless.errors ==
+        std::vector<std::string>{
+            "tool 'slides.make' requires an idempotency key (argument /deck_spec/idem)"});
   CHECK(made == 2);
 }
 
-TEST_CASE("failed side effects are not recorded, and keyless ones are never retried", "[registry]") {
+TEST_CASE("failed side effects are not recorded, and keyless ones are never retried",
+          "[registry]") {
   rein::ManualEnv env;
   rein::ToolRegistry reg({.env = &env});
   auto s = spec("email.send");
   s.side_effects = true;
   std::atomic<int> calls{0};
-  REQUIRE(reg.register_tool(s, [&](const json&, rein::ToolContext&) {
-    return ++calls == 1 ? ToolResult::failure("smtp 451", true) : ToolResult::success({{"sent", true}});
-  }).ok());
+  REQUIRE(reg.register_tool(s,
+                            [&](const json&, rein::ToolContext&) {
+                              return ++calls == 1 ? ToolResult::failure("smtp 451", true)
+                                                  : ToolResult::success({{"sent", true}});
+                            })
+              .ok());
   const json args = {{"account_id", "A1"}};
   auto keyless = reg.invoke("email.send", args);
   CHECK(keyless.status == ToolStatus::error);
@@ -431,21 +473,27 @@ TEST_CASE("an idempotency store that throws becomes an error result, tool not ru
   auto s = spec("pay.send");
   s.side_effects = true;
   std::atomic<int> calls{0};
-  REQUIRE(reg.register_tool(s, [&](const json&, rein::ToolContext&) {
-    ++calls;
-    return ToolResult::success({});
-  }).ok());
-  auto r = reg.invoke("pay.send", {{"account_id", "A1"}}, {.idempotency_key = "k1", .cancellation = {}});
+  REQUIRE(reg.register_tool(s,
+                            [&](const json&, rein::ToolContext&) {
+                              ++calls;
+                              return ToolResult::success({});
+                            })
+              .ok());
+  auto r =
+      reg.invoke("pay.send", {{"account_id", "A1"}}, {.idempotency_key = "k1", .cancellation = {}});
   CHECK(r.status == ToolStatus::error);
   CHECK(r.transient);
-  CHECK(r.errors == std::vector<std::string>{"idempotency ledger unavailable: idempotency store threw: disk on fire"});
+  CHECK(r.errors == std::vector<std::string>{
+                        "idempotency ledger unavailable: idempotency store threw: disk on fire"});
   CHECK(calls == 0);
 }
 
-TEST_CASE("invalid UTF-8 in arguments yields a clean invalid_input, not an exception", "[registry]") {
+TEST_CASE("invalid UTF-8 in arguments yields a clean invalid_input, not an exception",
+          "[registry]") {
   rein::ToolRegistry reg;
   auto s = spec("enum.tool");
-  s.input_schema = json::parse(R"({"type": "object", "properties": {"mode": {"enum": ["a", "b"]}}})");
+  s.input_schema =
+      json::parse(R"({"type": "object", "properties": {"mode": {"enum": ["a", "b"]}}})");
   REQUIRE(reg.register_tool(s, echo()).ok());
   ToolResult r;
   REQUIRE_NOTHROW(r = reg.invoke("enum.tool", {{"mode", "\xc3\x28"}}));
@@ -486,7 +534,7 @@ TEST_CASE("with every runner thread stuck, calls queue and time out; abandoned o
   env.advance(31ms);
   holder.join();
   CHECK(first.status == ToolStatus::timeout);
-  REQUIRE(time_out(second));                  // queued behind the stuck call, never ran
+  REQUIRE(time_out(second));  // queued behind the stuck call, never ran
   CHECK(second.status == ToolStatus::timeout);
   CHECK(stuck.flags->started == 1);
   stuck.flags->release = true;
@@ -496,19 +544,23 @@ TEST_CASE("with every runner thread stuck, calls queue and time out; abandoned o
   CHECK(stuck.flags->started == 2);
 }
 
-TEST_CASE("schema options: vendor keywords refused by default, accepted when the host says so", "[registry]") {
+TEST_CASE("schema options: vendor keywords refused by default, accepted when the host says so",
+          "[registry]") {
   auto s = spec("vendor.tool");
   s.input_schema = {{"type", "object"},
                     {"x-vendor", "anything"},
                     {"properties", {{"when", {{"type", "string"}, {"format", "date"}}}}}};
-  const rein::ToolFn accept = [](const json&, rein::ToolContext&) { return ToolResult::success({}); };
+  const rein::ToolFn accept = [](const json&, rein::ToolContext&) {
+    return ToolResult::success({});
+  };
   rein::ToolRegistry strict;
   auto refused = strict.register_tool(s, accept);
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().message().find("unsupported keyword 'x-vendor'") != std::string::npos);
 
-  rein::ToolRegistry lenient({.schema_options = {.format = rein::FormatMode::assertion,
-                                                 .unknown_keywords = rein::UnknownKeywords::ignore}});
+  rein::ToolRegistry lenient(
+      {.schema_options = {.format = rein::FormatMode::assertion,
+                          .unknown_keywords = rein::UnknownKeywords::ignore}});
   REQUIRE(lenient.register_tool(s, accept).ok());
   CHECK(lenient.invoke("vendor.tool", {{"when", "2026-11-30"}}).ok());
   auto bad_date = lenient.invoke("vendor.tool", {{"when", "30/11/2026"}});

@@ -1,6 +1,6 @@
 // Concurrent invokes; also run under ThreadSanitizer in CI (tests named "concurrency: ...").
-#include <catch2/catch.hpp>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <thread>
 
 #include "rein/failure_injector.hpp"
@@ -26,14 +26,18 @@ rein::ToolSpec spec(std::string name, std::chrono::milliseconds timeout) {
 TEST_CASE("concurrency: many threads invoke inline and timed tools at once", "[concurrency]") {
   rein::ToolRegistry reg({.env = nullptr, .idempotency_store = nullptr, .max_runner_threads = 16});
   std::atomic<int> inline_calls{0}, timed_calls{0};
-  REQUIRE(reg.register_tool(spec("fast.inline", 0ms), [&](const json& a, rein::ToolContext&) {
-    ++inline_calls;
-    return ToolResult::success({{"n", a.value("n", 0)}});
-  }).ok());
-  REQUIRE(reg.register_tool(spec("fast.timed", 60'000ms), [&](const json& a, rein::ToolContext&) {
-    ++timed_calls;
-    return ToolResult::success({{"n", a.value("n", 0)}});
-  }).ok());
+  REQUIRE(reg.register_tool(spec("fast.inline", 0ms),
+                            [&](const json& a, rein::ToolContext&) {
+                              ++inline_calls;
+                              return ToolResult::success({{"n", a.value("n", 0)}});
+                            })
+              .ok());
+  REQUIRE(reg.register_tool(spec("fast.timed", 60'000ms),
+                            [&](const json& a, rein::ToolContext&) {
+                              ++timed_calls;
+                              return ToolResult::success({{"n", a.value("n", 0)}});
+                            })
+              .ok());
 
   constexpr int kThreads = 8, kCalls = 200;
   std::atomic<int> wrong{0};
@@ -48,7 +52,8 @@ TEST_CASE("concurrency: many threads invoke inline and timed tools at once", "[c
       }
     });
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : threads)
+    th.join();
   CHECK(wrong == 0);
   CHECK(inline_calls == kThreads * kCalls / 2);
   CHECK(timed_calls == kThreads * kCalls / 2);
@@ -61,11 +66,13 @@ TEST_CASE("concurrency: one idempotency key applies its effect once under conten
   s.side_effects = true;
   s.idempotency.key_required = true;
   std::atomic<int> effects{0};
-  REQUIRE(reg.register_tool(s, [&](const json&, rein::ToolContext&) {
-    ++effects;
-    std::this_thread::sleep_for(2ms);
-    return ToolResult::success({{"written", true}});
-  }).ok());
+  REQUIRE(reg.register_tool(s,
+                            [&](const json&, rein::ToolContext&) {
+                              ++effects;
+                              std::this_thread::sleep_for(2ms);
+                              return ToolResult::success({{"written", true}});
+                            })
+              .ok());
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
   for (int t = 0; t < 8; ++t) {
@@ -78,7 +85,8 @@ TEST_CASE("concurrency: one idempotency key applies its effect once under conten
       }
     });
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : threads)
+    th.join();
   CHECK(ok == 80);
   CHECK(effects == 10);
 }
@@ -88,16 +96,17 @@ TEST_CASE("concurrency: registering while invoking, with injected failures", "[c
   rein::FailureRates rates;
   rates.transient_error = 0.3;
   rein::FailureInjector chaos(rates, 11);
-  REQUIRE(reg.register_tool(spec("chaos.tool", 0ms),
-                            chaos.wrap([](const json&, rein::ToolContext&) {
-                              return ToolResult::success({{"fine", true}});
-                            }))
-              .ok());
+  REQUIRE(
+      reg.register_tool(spec("chaos.tool", 0ms), chaos.wrap([](const json&, rein::ToolContext&) {
+           return ToolResult::success({{"fine", true}});
+         }))
+          .ok());
   std::atomic<bool> stop{false};
   std::thread registrar([&] {
     for (int i = 0; i < 50; ++i) {
-      (void)reg.register_tool(spec("extra.t" + std::to_string(i), 0ms),
-                              [](const json&, rein::ToolContext&) { return ToolResult::success({}); });
+      (void)reg.register_tool(
+          spec("extra.t" + std::to_string(i), 0ms),
+          [](const json&, rein::ToolContext&) { return ToolResult::success({}); });
     }
     stop = true;
   });
@@ -113,7 +122,8 @@ TEST_CASE("concurrency: registering while invoking, with injected failures", "[c
     });
   }
   registrar.join();
-  for (auto& th : callers) th.join();
+  for (auto& th : callers)
+    th.join();
   CHECK(reg.size() == 51);
   CHECK(finished > 0);
   CHECK(chaos.counts().transient_errors > 0);

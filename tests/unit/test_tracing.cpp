@@ -7,8 +7,16 @@ using nlohmann::json;
 
 TEST_CASE("spans export in the OTLP JSON encoding", "[tracing]") {
   rein::Tracer tracer("qbr-agent");
-  rein::Span root{rein::Tracer::trace_id_for("run-1"), "00000000000000aa", "", "rein.step", 1'000, 5'000,
-                  {{"rein.step", 3}, {"rein.ok", true}, {"rein.cost", 0.5}, {"rein.tool", "billing.mrr"}}, false, ""};
+  rein::Span root{
+      rein::Tracer::trace_id_for("run-1"),
+      "00000000000000aa",
+      "",
+      "rein.step",
+      1'000,
+      5'000,
+      {{"rein.step", 3}, {"rein.ok", true}, {"rein.cost", 0.5}, {"rein.tool", "billing.mrr"}},
+      false,
+      ""};
   rein::Span child = root;
   child.span_id = "00000000000000bb";
   child.parent_span_id = root.span_id;
@@ -19,7 +27,8 @@ TEST_CASE("spans export in the OTLP JSON encoding", "[tracing]") {
   tracer.record(child);
   json otlp = tracer.to_otlp_json();
   const json& rs = otlp["resourceSpans"][0];
-  CHECK(rs["resource"]["attributes"][0] == json{{"key", "service.name"}, {"value", {{"stringValue", "qbr-agent"}}}});
+  CHECK(rs["resource"]["attributes"][0] ==
+        json{{"key", "service.name"}, {"value", {{"stringValue", "qbr-agent"}}}});
   CHECK(rs["scopeSpans"][0]["scope"]["name"] == "rein");
   const json& spans = rs["scopeSpans"][0]["spans"];
   REQUIRE(spans.size() == 2);

@@ -10,7 +10,7 @@ namespace rein::cli {
 
 // Exit codes shared by every subcommand.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;   // the command ran and found a problem (e.g. a broken audit)
+inline constexpr int kExitFailure = 1;  // the command ran and found a problem (e.g. a broken audit)
 inline constexpr int kExitBadInput = 2;  // unusable input: a bad policy, request or file
 
 using Runner = std::function<int()>;

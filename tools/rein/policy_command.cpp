@@ -102,7 +102,8 @@ int run(const Options& o) {
       }
       requests.push_back(std::move(*request));
     }
-    for (const auto& r : requests) print_decision(*engine, r);
+    for (const auto& r : requests)
+      print_decision(*engine, r);
     return kExitOk;
   }
 
@@ -124,7 +125,8 @@ Runner add_policy_command(CLI::App& app) {
   auto options = std::make_shared<Options>();
   auto* policy = app.add_subcommand("policy", "Work with policy files");
   policy->require_subcommand(1);
-  auto* check = policy->add_subcommand("check", "Print the decision a policy makes for a tool call");
+  auto* check =
+      policy->add_subcommand("check", "Print the decision a policy makes for a tool call");
   check->add_option("policy", options->policy_path, "Policy JSON file")->required();
   auto* tool = check->add_option("--tool", options->tool, "Tool name, e.g. billing.mrr");
   check->add_option("--args", options->args_text, "Arguments as a JSON object (default {})");
