@@ -1,4 +1,4 @@
-// step_in_memory: one Runtime::advance (a loop step) — a static planner planning one call, a
+// step_in_memory: one Runtime::step (a loop step) — a static planner planning one call, a
 // 100-rule policy
 //   (decided by its last rule), a no-op tool, a rule critic, hash-chained audit entries, and
 //   the commit to the in-memory store. Every 16 steps the run is ended and a new one started,

@@ -6,10 +6,11 @@
 // it into whatever logging it already has. rein depends on no logging library: a host using
 // spdlog (or any other) adapts in a few lines, e.g.
 //
-//   rein::set_log_handler([log = spdlog::default_logger()](rein::LogLevel level, std::string_view
-//   m) {
-//     constexpr spdlog::level::level_enum to_spdlog[] = {spdlog::level::debug, spdlog::level::info,
-//                                                        spdlog::level::warn, spdlog::level::err};
+//   auto log = spdlog::default_logger();
+//   rein::set_log_handler([log](rein::LogLevel level, std::string_view m) {
+//     using spdlog::level::level_enum;
+//     constexpr level_enum to_spdlog[] = {level_enum::debug, level_enum::info,
+//                                         level_enum::warn, level_enum::err};
 //     log->log(to_spdlog[static_cast<int>(level)], m);
 //   });
 //
