@@ -73,7 +73,7 @@ struct OpenAiOptions {
   bool verify_tls = true;
   std::string ca_file{};  // a CA bundle to trust instead of the system's
   std::vector<std::pair<std::string, std::string>>
-      headers;                             // extra headers (e.g. OpenAI-Organization)
+      headers{};                           // extra headers (e.g. OpenAI-Organization)
   bool use_max_completion_tokens = false;  // send max_tokens as max_completion_tokens
 
   Env* env = nullptr;  // backoff sleeps and jitter; nullptr: Env::system()

@@ -72,7 +72,7 @@ class ChatStreamAssembler {
   Status chunk(const nlohmann::json& chunk);
 
   struct PartialCall {
-    std::string id, name, arguments;
+    std::string id{}, name{}, arguments{};
   };
   LlmDeltaCallback on_delta_;
   Limits limits_;

@@ -91,7 +91,7 @@ struct ArgConstraint {
   nlohmann::json value{};                // equals
   std::vector<nlohmann::json> values{};  // one_of
   std::string pattern{};                 // regex (RE2, full match, strings only)
-  std::optional<double> min, max;        // range (inclusive, numbers only)
+  std::optional<double> min{}, max{};    // range (inclusive, numbers only)
   std::size_t max_length = 0;            // max_length (code points of a string, items of an array)
   std::string folder{};                  // path_under (absolute)
   UrlSet urls{};                         // url_in
