@@ -123,8 +123,8 @@ auto Executor::blocking(Fn fn) {
   using Value = std::invoke_result_t<Fn&>;
   struct Awaiter {
     Executor& executor;
-    Fn fn{};
-    std::optional<std::conditional_t<std::is_void_v<Value>, bool, Value>> value{};
+    Fn fn;
+    std::optional<std::conditional_t<std::is_void_v<Value>, bool, Value>> value;
     bool await_ready() {
       if (!executor.options().blocking_inline) return false;
       run();

@@ -44,7 +44,7 @@ namespace detail {
 
 struct TaskPromiseBase {
   std::coroutine_handle<> continuation = std::noop_coroutine();
-  std::exception_ptr error{};
+  std::exception_ptr error;
 
   struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
@@ -62,7 +62,7 @@ struct TaskPromiseBase {
 
 template <typename T>
 struct TaskPromise final : TaskPromiseBase {
-  std::optional<T> value{};
+  std::optional<T> value;
   Task<T> get_return_object() noexcept;
   template <typename U>
   void return_value(U&& v) {
@@ -281,7 +281,7 @@ class Completion {
       Deliver d = std::move(deliver);
       return d(std::move(value));
     }
-    Deliver deliver{};
+    Deliver deliver;
     std::function<T()> abandoned;
     std::atomic<bool> delivered{false};
   };
