@@ -9,11 +9,7 @@
 // Thread safety: implementations must allow concurrent calls for different runs.
 #pragma once
 
-#include <deque>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -86,9 +82,14 @@ struct MemoryRunStoreOptions {
 };
 
 // Everything in memory: the default store, for tests and hosts that need no durability.
+// Thousands of runs may commit at once: a commit copies and frees outside the store's lock, and
+// keeps a run's audit as the batches it arrived in (no reallocation of the whole trail).
 class MemoryRunStore final : public RunStore {
  public:
-  explicit MemoryRunStore(MemoryRunStoreOptions options = {}) : options_(options) {}
+  explicit MemoryRunStore(MemoryRunStoreOptions options = {});
+  ~MemoryRunStore() override;
+  MemoryRunStore(const MemoryRunStore&) = delete;
+  MemoryRunStore& operator=(const MemoryRunStore&) = delete;
 
   bool durable() const override { return false; }
   Status commit(const AgentState& state, std::span<const AuditEntry> entries) override;
@@ -103,22 +104,8 @@ class MemoryRunStore final : public RunStore {
   Result<std::vector<AuditEntry>> read_audit(std::string_view run_id) override;
 
  private:
-  struct Run {
-    std::optional<AgentState> state{};  // none while only audit or outcomes arrived
-    std::vector<std::pair<std::uint64_t, AuditEntry>> audit{};  // with their order across runs
-    std::map<std::string, ToolResult, std::less<>> outcomes{};  // by step and attempt
-    bool ended = false;
-  };
-  Run& run_of(std::string_view run_id);              // call with mutex_ held
-  void append(std::span<const AuditEntry> entries);  // call with mutex_ held
-  void append(std::vector<AuditEntry>&& entries);
-  void forget_oldest_ended();
-
-  MemoryRunStoreOptions options_;
-  mutable std::mutex mutex_;
-  std::map<std::string, Run, std::less<>> runs_;
-  std::deque<std::string> ended_;  // ended runs, oldest first
-  std::uint64_t next_sequence_ = 0;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // Approvals of one state that are still pending (shared by stores).

@@ -1,8 +1,15 @@
 #include "rein/run_store.hpp"
 
 #include <algorithm>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <type_traits>
+#include <utility>
 
 #include "core/not_found.hpp"
+#include "core/sha256.hpp"
 
 namespace rein {
 
@@ -13,6 +20,89 @@ std::string outcome_key(std::string_view step_id, int attempt) {
   key += std::to_string(attempt);
   return key;
 }
+
+// An audit entry as the store keeps it. A run's chain is most of what an in-flight run holds
+// here, so the parts that the map key and the chain already say are not kept twice: the run id
+// (the key), the previous hash (the entry before's hash) and the hash itself as 32 bytes
+// rather than 64 hex digits. Anything that does not fit that shape (entries a host wrote by
+// hand) is kept as it came.
+struct StoredEntry {
+  std::int64_t seq = 0;
+  std::int64_t step = 0;
+  std::int64_t time_millis = 0;
+  std::string kind{};
+  std::string payload{};
+  Sha256::Digest digest{};
+  struct AsGiven {
+    std::string run_id{};
+    std::string prev_hash{};
+    std::string hash{};
+  };
+  std::unique_ptr<AsGiven> as_given{};  // set when the compact form would lose something
+};
+
+bool from_hex(std::string_view hex, Sha256::Digest& out) {
+  if (hex.size() != 2 * out.size()) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+// Everything but the kind and payload. `previous` is the hash of the entry before in the same
+// run (the chain's start for the first).
+StoredEntry stored_shape(const AuditEntry& e, std::string_view run_id, std::string_view previous) {
+  StoredEntry s;
+  s.seq = e.seq;
+  s.step = e.step;
+  s.time_millis = e.time_millis;
+  if (e.run_id != run_id || e.prev_hash != previous || !from_hex(e.hash, s.digest)) {
+    s.as_given =
+        std::make_unique<StoredEntry::AsGiven>(StoredEntry::AsGiven{e.run_id, e.prev_hash, e.hash});
+  }
+  return s;
+}
+
+StoredEntry stored(const AuditEntry& e, std::string_view run_id, std::string_view previous) {
+  StoredEntry s = stored_shape(e, run_id, previous);
+  s.kind = e.kind;
+  s.payload = e.payload;
+  return s;
+}
+
+StoredEntry stored(AuditEntry&& e, std::string_view run_id, std::string_view previous) {
+  StoredEntry s = stored_shape(e, run_id, previous);
+  s.kind = std::move(e.kind);
+  s.payload = std::move(e.payload);
+  return s;
+}
+
+std::string hash_of(const StoredEntry& s) {
+  return s.as_given ? s.as_given->hash : Sha256::hex(s.digest);
+}
+
+AuditEntry expanded(const StoredEntry& s, const std::string& run_id, std::string previous) {
+  if (s.as_given) {
+    return {s.as_given->run_id,    s.seq,           s.step, s.kind, s.payload, s.time_millis,
+            s.as_given->prev_hash, s.as_given->hash};
+  }
+  return {run_id,
+          s.seq,
+          s.step,
+          s.kind,
+          s.payload,
+          s.time_millis,
+          std::move(previous),
+          Sha256::hex(s.digest)};
+}
+
 }  // namespace
 
 std::vector<PendingApproval> pending_approvals_of(const AgentState& state) {
@@ -31,75 +121,142 @@ void RunStore::commit_async(const AgentState& state, std::span<const AuditEntry>
   done(commit(state, entries));
 }
 
-MemoryRunStore::Run& MemoryRunStore::run_of(std::string_view run_id) {
-  auto it = runs_.find(run_id);
-  if (it == runs_.end()) it = runs_.emplace(std::string(run_id), Run{}).first;
-  return it->second;
-}
+struct MemoryRunStore::Impl {
+  // One commit's (or append's) entries of one run, as they arrived; entry i has order
+  // first_sequence + i across runs. Entries after the first chain to the one before.
+  struct AuditBatch {
+    std::uint64_t first_sequence = 0;
+    std::string run_id{};
+    std::string first_prev_hash{};
+    std::vector<StoredEntry> entries{};
+  };
+  struct Run {
+    std::optional<AgentState> state{};  // none while only audit or outcomes arrived
+    std::vector<AuditBatch> audit{};
+    std::map<std::string, ToolResult, std::less<>> outcomes{};  // by step and attempt
+    bool ended = false;
+  };
+  using Runs = std::map<std::string, Run, std::less<>>;
 
-void MemoryRunStore::append(std::span<const AuditEntry> entries) {
-  auto run = runs_.end();
-  for (const auto& e : entries) {
-    if (run == runs_.end() || run->first != e.run_id) run = runs_.try_emplace(e.run_id).first;
-    run->second.audit.emplace_back(next_sequence_++, e);
-  }
-}
+  explicit Impl(MemoryRunStoreOptions o) : options(o) {}
 
-void MemoryRunStore::append(std::vector<AuditEntry>&& entries) {
-  auto run = runs_.end();
-  for (auto& e : entries) {
-    if (run == runs_.end() || run->first != e.run_id) run = runs_.try_emplace(e.run_id).first;
-    run->second.audit.emplace_back(next_sequence_++, std::move(e));  // the caller gave them up
+  // Converts entries (copied, or moved when `Entries` is an rvalue vector) into batches of one
+  // run each, outside the lock.
+  template <typename Entries>
+  static std::vector<AuditBatch> batches_of(Entries&& entries) {
+    std::vector<AuditBatch> out;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      auto& e = entries[i];
+      if (out.empty() || out.back().run_id != e.run_id) {
+        out.push_back({0, e.run_id, e.prev_hash, {}});
+        out.back().entries.reserve(entries.size() - i);
+      }
+      AuditBatch& batch = out.back();
+      const std::string_view previous = batch.entries.empty()
+                                            ? std::string_view(batch.first_prev_hash)
+                                            : std::string_view(entries[i - 1].hash);
+      if constexpr (std::is_rvalue_reference_v<Entries&&>) {
+        batch.entries.push_back(stored(std::move(e), batch.run_id, previous));
+      } else {
+        batch.entries.push_back(stored(e, batch.run_id, previous));
+      }
+    }
+    return out;
   }
-}
 
-void MemoryRunStore::forget_oldest_ended() {
-  while (ended_.size() > options_.max_ended_runs) {
-    runs_.erase(ended_.front());
-    ended_.pop_front();
+  Run& run_of(std::string_view run_id) {  // call with mutex held
+    auto it = runs.find(run_id);
+    if (it == runs.end()) it = runs.emplace(std::string(run_id), Run{}).first;
+    return it->second;
   }
-}
+
+  // Call with mutex held.
+  void add(std::vector<AuditBatch>&& batches) {
+    for (auto& batch : batches) {
+      batch.first_sequence = next_sequence;
+      next_sequence += batch.entries.size();
+      Run& run = run_of(batch.run_id);
+      batch.run_id.clear();  // the map's key says it
+      run.audit.push_back(std::move(batch));
+    }
+  }
+
+  // Takes the runs beyond the retention limit out of the map; the caller frees them after
+  // unlocking. Call with mutex held.
+  void forget_oldest_ended(std::vector<Runs::node_type>& forgotten) {
+    while (ended.size() > options.max_ended_runs) {
+      forgotten.push_back(runs.extract(ended.front()));
+      ended.pop_front();
+    }
+  }
+
+  // Appends the run's entries, expanded, to `out`.
+  static void expand(const std::string& run_id, const Run& run, std::vector<AuditEntry>& out) {
+    for (const auto& batch : run.audit) {
+      for (std::size_t i = 0; i < batch.entries.size(); ++i) {
+        out.push_back(expanded(batch.entries[i], run_id,
+                               i == 0 ? batch.first_prev_hash : hash_of(batch.entries[i - 1])));
+      }
+    }
+  }
+
+  MemoryRunStoreOptions options;
+  std::mutex mutex;
+  Runs runs;
+  std::deque<std::string> ended;  // ended runs, oldest first
+  std::uint64_t next_sequence = 0;
+};
+
+MemoryRunStore::MemoryRunStore(MemoryRunStoreOptions options)
+    : impl_(std::make_unique<Impl>(options)) {}
+
+MemoryRunStore::~MemoryRunStore() = default;
 
 Status MemoryRunStore::commit(const AgentState& state, std::span<const AuditEntry> entries) {
-  std::optional<AgentState> copy = state;  // copied (and the old one freed) outside the lock
-  std::lock_guard lock(mutex_);
-  Run& run = run_of(state.run_id);
+  // Copied before, and what is replaced or forgotten freed after, the lock: commits of other
+  // runs wait only for the bookkeeping.
+  std::optional<AgentState> copy = state;
+  auto batches = Impl::batches_of(entries);
+  std::vector<Impl::Runs::node_type> forgotten;
+  std::lock_guard lock(impl_->mutex);
+  impl_->add(std::move(batches));
+  Impl::Run& run = impl_->run_of(state.run_id);
   run.state.swap(copy);
-  append(entries);
   if (!run.ended && is_terminal(state.status)) {
     run.ended = true;
-    ended_.push_back(state.run_id);
-    forget_oldest_ended();
+    impl_->ended.push_back(state.run_id);
+    impl_->forget_oldest_ended(forgotten);
   }
   return {};
 }
 
 Status MemoryRunStore::append_audit(std::vector<AuditEntry> entries) {
-  std::lock_guard lock(mutex_);
-  append(std::move(entries));
+  auto batches = Impl::batches_of(std::move(entries));
+  std::lock_guard lock(impl_->mutex);
+  impl_->add(std::move(batches));
   return {};
 }
 
 Result<AgentState> MemoryRunStore::load(std::string_view run_id) {
-  std::lock_guard lock(mutex_);
-  auto it = runs_.find(run_id);
-  if (it == runs_.end() || !it->second.state) return detail::no_run(run_id);
+  std::lock_guard lock(impl_->mutex);
+  auto it = impl_->runs.find(run_id);
+  if (it == impl_->runs.end() || !it->second.state) return detail::no_run(run_id);
   return *it->second.state;
 }
 
 Result<std::vector<RunSummary>> MemoryRunStore::list_runs() {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(impl_->mutex);
   std::vector<RunSummary> out;
-  for (const auto& [id, run] : runs_) {
+  for (const auto& [id, run] : impl_->runs) {
     if (run.state) out.push_back({id, run.state->status, run.state->updated_millis});
   }
   return out;
 }
 
 Result<std::vector<PendingApproval>> MemoryRunStore::pending_approvals() {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(impl_->mutex);
   std::vector<PendingApproval> out;
-  for (const auto& [id, run] : runs_) {
+  for (const auto& [id, run] : impl_->runs) {
     if (!run.state) continue;
     auto pending = pending_approvals_of(*run.state);
     out.insert(out.end(), pending.begin(), pending.end());
@@ -109,16 +266,16 @@ Result<std::vector<PendingApproval>> MemoryRunStore::pending_approvals() {
 
 Status MemoryRunStore::record_outcome(std::string_view run_id, std::string_view step_id,
                                       int attempt, const ToolResult& result) {
-  std::lock_guard lock(mutex_);
-  run_of(run_id).outcomes.insert_or_assign(outcome_key(step_id, attempt), result);
+  std::lock_guard lock(impl_->mutex);
+  impl_->run_of(run_id).outcomes.insert_or_assign(outcome_key(step_id, attempt), result);
   return {};
 }
 
 Result<ToolResult> MemoryRunStore::find_outcome(std::string_view run_id, std::string_view step_id,
                                                 int attempt) {
-  std::lock_guard lock(mutex_);
-  auto run = runs_.find(run_id);
-  if (run != runs_.end()) {
+  std::lock_guard lock(impl_->mutex);
+  auto run = impl_->runs.find(run_id);
+  if (run != impl_->runs.end()) {
     auto it = run->second.outcomes.find(outcome_key(step_id, attempt));
     if (it != run->second.outcomes.end()) return it->second;
   }
@@ -126,26 +283,28 @@ Result<ToolResult> MemoryRunStore::find_outcome(std::string_view run_id, std::st
 }
 
 Result<std::vector<AuditEntry>> MemoryRunStore::read_audit(std::string_view run_id) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(impl_->mutex);
   std::vector<AuditEntry> out;
   if (!run_id.empty()) {
-    auto it = runs_.find(run_id);
-    if (it == runs_.end()) return out;
-    for (const auto& [sequence, e] : it->second.audit)
-      out.push_back(e);
+    auto it = impl_->runs.find(run_id);
+    if (it != impl_->runs.end()) Impl::expand(it->first, it->second, out);
     return out;
   }
   // Every run's entries, in the order they were appended.
-  std::vector<const std::pair<std::uint64_t, AuditEntry>*> all;
-  for (const auto& [id, run] : runs_) {
-    for (const auto& item : run.audit)
-      all.push_back(&item);
+  std::vector<std::pair<std::uint64_t, AuditEntry>> all;
+  for (const auto& [id, run] : impl_->runs) {
+    std::vector<AuditEntry> entries;
+    Impl::expand(id, run, entries);
+    std::size_t i = 0;
+    for (const auto& batch : run.audit) {
+      for (std::size_t k = 0; k < batch.entries.size(); ++k)
+        all.emplace_back(batch.first_sequence + k, std::move(entries[i++]));
+    }
   }
-  std::sort(all.begin(), all.end(),
-            [](const auto* a, const auto* b) { return a->first < b->first; });
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   out.reserve(all.size());
-  for (const auto* item : all)
-    out.push_back(item->second);
+  for (auto& [sequence, entry] : all)
+    out.push_back(std::move(entry));
   return out;
 }
 

@@ -1,6 +1,9 @@
 // MemoryRunStore and InMemoryIdempotencyStore: what they return, found or not.
+#include <cctype>
+
 #include <catch2/catch.hpp>
 
+#include "rein/audit.hpp"
 #include "rein/idempotency.hpp"
 #include "rein/run_store.hpp"
 
@@ -66,4 +69,83 @@ TEST_CASE("InMemoryIdempotencyStore: find returns the first record, or says not_
   CHECK(other_key.error().message() ==
         "no result of tool 'slides.make' recorded under idempotency key 'other'");
   CHECK(rein::is_not_found(store.find("email.send", "k")));  // keys are per tool
+}
+
+TEST_CASE("MemoryRunStore: read_audit gives back every entry exactly as it was committed",
+          "[store]") {
+  // The store keeps chained entries compactly (no run id, no previous hash, the hash as bytes);
+  // what it gives back must not depend on that, for chains and for hand-written entries alike.
+  rein::MemoryRunStore store;
+  std::vector<rein::AuditEntry> chain;
+  std::string prev;
+  for (int i = 0; i < 5; ++i) {
+    chain.push_back(rein::make_audit_entry("run-a", i, prev, i / 2, "status",
+                                           nlohmann::json{{"n", i}}, 1000 + i));
+    prev = chain.back().hash;
+  }
+  REQUIRE(store.commit(state_of("run-a"), std::span(chain).first(2)).ok());
+  REQUIRE(store.append_audit({chain[2], chain[3]}).ok());
+  REQUIRE(store.commit(state_of("run-a"), std::span(chain).subspan(4)).ok());
+
+  // Not a chain: upper-case and short hashes, a previous hash that does not link, an entry
+  // whose run id is not the run it was committed with.
+  rein::AuditEntry upper =
+      rein::make_audit_entry("run-b", 0, "", 0, "plan", nlohmann::json::object(), 7);
+  for (auto& c : upper.hash)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  rein::AuditEntry odd{"run-b", 1, 0, "note", R"({"x":1})", 8, "not-the-previous", "h1"};
+  rein::AuditEntry foreign{"run-c", 0, 0, "note", "{}", 9, "", "abc"};
+  REQUIRE(store.commit(state_of("run-b"), std::vector{upper, odd}).ok());
+  REQUIRE(store.commit(state_of("run-b"), std::vector{foreign}).ok());
+
+  auto same = [](const rein::AuditEntry& a, const rein::AuditEntry& b) {
+    return a.run_id == b.run_id && a.seq == b.seq && a.step == b.step && a.kind == b.kind &&
+           a.payload == b.payload && a.time_millis == b.time_millis && a.prev_hash == b.prev_hash &&
+           a.hash == b.hash;
+  };
+  auto a = store.read_audit("run-a");
+  REQUIRE(a.ok());
+  REQUIRE(a->size() == chain.size());
+  for (std::size_t i = 0; i < chain.size(); ++i)
+    CHECK(same((*a)[i], chain[i]));
+  CHECK(rein::verify_audit(*a).ok);
+
+  auto b = store.read_audit("run-b");
+  REQUIRE(b.ok());
+  REQUIRE(b->size() == 2);
+  CHECK(same((*b)[0], upper));
+  CHECK(same((*b)[1], odd));
+  auto c = store.read_audit("run-c");  // kept under the run id it carries
+  REQUIRE(c.ok());
+  REQUIRE(c->size() == 1);
+  CHECK(same((*c)[0], foreign));
+
+  // All runs: in the order appended.
+  auto all = store.read_audit("");
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 8);
+  for (std::size_t i = 0; i < 5; ++i)
+    CHECK(same((*all)[i], chain[i]));
+  CHECK(same((*all)[5], upper));
+  CHECK(same((*all)[6], odd));
+  CHECK(same((*all)[7], foreign));
+}
+
+TEST_CASE("MemoryRunStore: ended runs beyond the retention limit are forgotten, oldest first",
+          "[store]") {
+  rein::MemoryRunStore store(rein::MemoryRunStoreOptions{.max_ended_runs = 2});
+  for (const char* id : {"r1", "r2", "r3"}) {
+    auto s = state_of(id);
+    REQUIRE(store
+                .commit(s, std::vector{rein::make_audit_entry(id, 0, "", 0, "status",
+                                                              nlohmann::json::object(), 1)})
+                .ok());
+    s.status = rein::RunStatus::completed;
+    REQUIRE(store.commit(s, {}).ok());
+  }
+  CHECK(rein::is_not_found(store.load("r1")));
+  CHECK(store.read_audit("r1")->empty());
+  CHECK(store.load("r2").ok());
+  CHECK(store.load("r3").ok());
+  CHECK(store.read_audit("r3")->size() == 1);
 }
