@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <vector>
 
 #include <openssl/evp.h>
 #include <openssl/opensslv.h>
@@ -30,15 +31,44 @@ const EVP_MD* sha256_md() {
 #endif
 }
 
+// Contexts are kept for reuse by the thread that finished with them: an audit entry is hashed
+// on every step, and a fresh context is an allocation (and a free) each time.
+class ContextCache {
+ public:
+  ~ContextCache() {
+    for (auto* ctx : spare_)
+      EVP_MD_CTX_free(ctx);
+  }
+  EVP_MD_CTX* take() {
+    if (spare_.empty()) return EVP_MD_CTX_new();
+    EVP_MD_CTX* ctx = spare_.back();
+    spare_.pop_back();
+    return ctx;
+  }
+  void give_back(EVP_MD_CTX* ctx) {
+    if (spare_.size() < kKept) {
+      spare_.push_back(ctx);
+    } else {
+      EVP_MD_CTX_free(ctx);
+    }
+  }
+
+ private:
+  static constexpr std::size_t kKept = 4;
+  std::vector<EVP_MD_CTX*> spare_;
+};
+
+thread_local ContextCache contexts;
+
 }  // namespace
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+Sha256::Sha256() : ctx_(contexts.take()) {
   if (ctx_ == nullptr) fail("EVP_MD_CTX_new");
   if (EVP_DigestInit_ex(ctx_, sha256_md(), nullptr) != 1) fail("EVP_DigestInit_ex");
 }
 
 Sha256::~Sha256() {
-  EVP_MD_CTX_free(ctx_);
+  contexts.give_back(ctx_);
 }
 
 void Sha256::update(const void* data, std::size_t size) {
