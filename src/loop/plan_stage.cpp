@@ -71,7 +71,9 @@ Task<Result<LlmResponse>> ask_llm(Turn& t, LlmRequest request) {
     // Parked until the host's completion arrives; a cancelled run stops waiting at once.
     // Named, not a temporary in the co_await operand: GCC 12 destroys such a lambda's
     // captures twice (see task.hpp).
-    auto start = [&o, request = std::move(request)](LlmCompletion done) mutable {
+    // It refers to the request in this frame (which outlives the wait) rather than holding a
+    // copy: small enough for std::function to keep without allocating.
+    auto start = [&o, &request](LlmCompletion done) {
       start_async_llm(o, std::move(request), std::move(done));
     };
     auto parked =
@@ -244,6 +246,10 @@ Task<bool> plan_round(Turn& t, std::optional<ReplanRequest> replan) {
   switch (decision->kind) {
     case PlanDecision::Kind::steps: {
       const auto round = ++s.planning_rounds;
+      // A StepState is large: grow once for the round, not once per step (still geometric,
+      // so that many rounds do not copy the steps each time).
+      if (const auto needed = s.steps.size() + decision->steps.size(); needed > s.steps.capacity())
+        s.steps.reserve(std::max(needed, 2 * s.steps.capacity()));
       std::string planned = "[";
       for (auto& step : decision->steps) {
         if (planned.size() > 1) planned.push_back(',');

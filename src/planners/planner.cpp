@@ -105,10 +105,20 @@ Status validate_plan(const std::vector<PlanStep>& steps, const AgentState& state
 
 namespace rein {
 
-Task<Result<LlmResponse>> PlanRequest::ask_model(LlmRequest request) const {
-  if (ask) co_return co_await ask(std::move(request));
+namespace {
+
+Task<Result<LlmResponse>> ask_directly(LlmCallback llm, LlmRequest request) {
   if (!llm) co_return Error(ErrorCode::unavailable, "the planner needs a model (AgentConfig::llm)");
   co_return llm(request);
+}
+
+}  // namespace
+
+Task<Result<LlmResponse>> PlanRequest::ask_model(LlmRequest request) const {
+  // Not a coroutine itself: the runtime's task is handed on as it is, so a run waiting on its
+  // model holds one frame fewer.
+  if (ask) return ask(std::move(request));
+  return ask_directly(llm, std::move(request));
 }
 
 Task<Result<PlanDecision>> Planner::plan_async(const PlanRequest& request) {

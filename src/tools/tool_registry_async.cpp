@@ -152,16 +152,17 @@ Task<ToolResult> ToolRegistry::Impl::once_async(std::shared_ptr<const Entry> e, 
     detail::logger()->warn(
         "rein: tool '{}' completed after its call had ended; the result was ignored", name);
   };
-  // The lambda holds the call only until the tool has been started: after that, the tool's
-  // AsyncToolCall copies are all that keep it (and its Completion) alive. It is named, not a
-  // temporary in the co_await operand: GCC 12 destroys such a lambda's captures twice
-  // (see task.hpp).
-  auto start = [e, call = std::move(call)](Completion<ToolResult> done) {
-    call->done = std::move(done);
-    auto started = detail::call_host("tool", [&] { e->async_fn(AsyncToolCall(call)); });
+  // Starting the tool takes the call out of this frame: after that, the tool's AsyncToolCall
+  // copies are all that keep it (and its Completion) alive. The lambda refers to the frame
+  // (small enough for std::function to hold without allocating). It is named, not a temporary
+  // in the co_await operand: GCC 12 destroys such a lambda's captures twice (see task.hpp).
+  auto start = [&e, &call](Completion<ToolResult> done) {
+    std::shared_ptr<AsyncToolCall::State> started_call = std::move(call);
+    started_call->done = std::move(done);
+    auto started = detail::call_host("tool", [&] { e->async_fn(AsyncToolCall(started_call)); });
     if (!started) {
-      call->control->threw = true;
-      call->done.complete(make_result(ToolStatus::error, started.error().message()));
+      started_call->control->threw = true;
+      started_call->done.complete(make_result(ToolStatus::error, started.error().message()));
     }
   };
   auto parked = co_await detail::park<ToolResult>(
