@@ -15,7 +15,8 @@
 //   steps_per_s (turns committed per second, all runs together), single_run_steps_per_s (one
 //   run alone, the same way), ratio, and the store's commits and transactions.
 // Each runs in a process of its own (rein_bench --scenario NAME), so that its peak RSS and
-// thread count are its own.
+// thread count are its own. REIN_BENCH_RUN_THREADS=N sets the executor's run threads of the
+// concurrent_runs scenarios (default: one per core).
 #include <dirent.h>
 #include <unistd.h>
 #include <atomic>
@@ -206,6 +207,8 @@ json concurrent_runs(int runs, Model model) {
   }
   ExecutorOptions eo;
   eo.blocking_threads = synchronous ? 256 : 64;
+  if (const char* t = std::getenv("REIN_BENCH_RUN_THREADS"))  // default: one per core
+    eo.threads = static_cast<std::size_t>(std::atoi(t));
   auto executor = std::make_shared<Executor>(eo);
   auto tools = std::make_shared<ToolRegistry>();
   RuntimeOptions options;

@@ -9,6 +9,8 @@
 #   tools/dev.sh peers                     install the peers of bench/peers (pinned, from npm)
 #                                          and run their concurrent-runs workload at 1,000 and
 #                                          10,000 runs, beside rein_bench's
+#   tools/dev.sh allocators                concurrent_runs_10k with glibc's malloc, then with
+#                                          tcmalloc and jemalloc (Debian's packages, preloaded)
 #   tools/dev.sh fuzz [--seconds N]        libFuzzer (clang, ASan+UBSan) on the parsers of
 #                                          model output, N seconds a target (default 30),
 #                                          seeded from tests/fuzz/corpus
@@ -128,6 +130,20 @@ case "$command" in
       echo "rein_$name $("$dir/bench/rein_bench" --scenario "$name")"
     done
     ;;
+  allocators)
+    # The allocator is the host's choice; this shows what it is worth to a host with thousands
+    # of runs in flight (docs/performance.md).
+    install_missing "${packages[@]}" libtcmalloc-minimal4 libjemalloc2
+    dir="$root/build/release"
+    configure "$dir"
+    cmake --build "$dir" -j "$jobs" --target rein_bench
+    lib=/usr/lib/$(gcc -print-multiarch)
+    for allocator in glibc "$lib/libtcmalloc_minimal.so.4" "$lib/libjemalloc.so.2"; do
+      preload=$allocator
+      [ "$allocator" = glibc ] && preload=
+      echo "$(basename "$allocator") $(LD_PRELOAD=$preload "$dir/bench/rein_bench" --scenario concurrent_runs_10k)"
+    done
+    ;;
   fuzz)
     seconds=30
     while (($#)); do
@@ -184,7 +200,7 @@ case "$command" in
     fi
     ;;
   *)
-    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
