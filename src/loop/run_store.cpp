@@ -1,6 +1,7 @@
 #include "rein/run_store.hpp"
 
 #include <algorithm>
+#include <array>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -41,43 +42,54 @@ struct StoredEntry {
   std::unique_ptr<AsGiven> as_given{};  // set when the compact form would lose something
 };
 
+// Lower-case hex digits only (what Sha256::hex writes), so that the text read back is the same.
+constexpr auto kNibble = [] {
+  std::array<std::int8_t, 256> t{};
+  t.fill(-1);
+  for (int c = '0'; c <= '9'; ++c)
+    t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c)
+    t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'a' + 10);
+  return t;
+}();
+
 bool from_hex(std::string_view hex, Sha256::Digest& out) {
   if (hex.size() != 2 * out.size()) return false;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
+  int bad = 0;
   for (std::size_t i = 0; i < out.size(); ++i) {
-    const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+    const int hi = kNibble[static_cast<unsigned char>(hex[2 * i])];
+    const int lo = kNibble[static_cast<unsigned char>(hex[2 * i + 1])];
+    bad |= hi | lo;  // negative when either is not a digit
+    out[i] = static_cast<std::uint8_t>((hi & 0xf) << 4 | (lo & 0xf));
   }
-  return true;
+  return bad >= 0;
 }
 
-// Everything but the kind and payload. `previous` is the hash of the entry before in the same
-// run (the chain's start for the first).
-StoredEntry stored_shape(const AuditEntry& e, std::string_view run_id, std::string_view previous) {
+// Everything but the kind and payload. `run_id` and `previous` are what the entry must carry
+// to be kept compactly: its batch's run and the hash of the entry before; a batch's first entry
+// (run_id null) has both recorded with its batch.
+StoredEntry stored_shape(const AuditEntry& e, const std::string* run_id,
+                         std::string_view previous) {
   StoredEntry s;
   s.seq = e.seq;
   s.step = e.step;
   s.time_millis = e.time_millis;
-  if (e.run_id != run_id || e.prev_hash != previous || !from_hex(e.hash, s.digest)) {
+  const bool chained = run_id == nullptr || (e.run_id == *run_id && e.prev_hash == previous);
+  if (!chained || !from_hex(e.hash, s.digest)) {
     s.as_given =
         std::make_unique<StoredEntry::AsGiven>(StoredEntry::AsGiven{e.run_id, e.prev_hash, e.hash});
   }
   return s;
 }
 
-StoredEntry stored(const AuditEntry& e, std::string_view run_id, std::string_view previous) {
+StoredEntry stored(const AuditEntry& e, const std::string* run_id, std::string_view previous) {
   StoredEntry s = stored_shape(e, run_id, previous);
   s.kind = e.kind;
   s.payload = e.payload;
   return s;
 }
 
-StoredEntry stored(AuditEntry&& e, std::string_view run_id, std::string_view previous) {
+StoredEntry stored(AuditEntry&& e, const std::string* run_id, std::string_view previous) {
   StoredEntry s = stored_shape(e, run_id, previous);
   s.kind = std::move(e.kind);
   s.payload = std::move(e.payload);
@@ -88,19 +100,21 @@ std::string hash_of(const StoredEntry& s) {
   return s.as_given ? s.as_given->hash : Sha256::hex(s.digest);
 }
 
-AuditEntry expanded(const StoredEntry& s, const std::string& run_id, std::string previous) {
-  if (s.as_given) {
-    return {s.as_given->run_id,    s.seq,           s.step, s.kind, s.payload, s.time_millis,
-            s.as_given->prev_hash, s.as_given->hash};
+// `first`: the entry starts its batch, whose run and previous hash are `run_id` and `previous`
+// whatever else was kept.
+AuditEntry expanded(const StoredEntry& s, bool first, const std::string& run_id,
+                    std::string previous) {
+  AuditEntry e{run_id, s.seq, s.step, s.kind, s.payload, s.time_millis, std::move(previous), {}};
+  if (!s.as_given) {
+    e.hash = Sha256::hex(s.digest);
+    return e;
   }
-  return {run_id,
-          s.seq,
-          s.step,
-          s.kind,
-          s.payload,
-          s.time_millis,
-          std::move(previous),
-          Sha256::hex(s.digest)};
+  if (!first) {
+    e.run_id = s.as_given->run_id;
+    e.prev_hash = s.as_given->prev_hash;
+  }
+  e.hash = s.as_given->hash;
+  return e;
 }
 
 }  // namespace
@@ -140,25 +154,45 @@ struct MemoryRunStore::Impl {
 
   explicit Impl(MemoryRunStoreOptions o) : options(o) {}
 
+  // What one commit or append brings: almost always one run's entries (`first`).
+  struct Batches {
+    AuditBatch first{};
+    std::vector<AuditBatch> more{};  // entries of further runs, in order
+  };
+
   // Converts entries (copied, or moved when `Entries` is an rvalue vector) into batches of one
   // run each, outside the lock.
   template <typename Entries>
-  static std::vector<AuditBatch> batches_of(Entries&& entries) {
-    std::vector<AuditBatch> out;
+  static Batches batches_of(Entries&& entries) {
+    constexpr bool given_up = std::is_rvalue_reference_v<Entries&&>;
+    Batches out;
+    AuditBatch* batch = nullptr;
     for (std::size_t i = 0; i < entries.size(); ++i) {
       auto& e = entries[i];
-      if (out.empty() || out.back().run_id != e.run_id) {
-        out.push_back({0, e.run_id, e.prev_hash, {}});
-        out.back().entries.reserve(entries.size() - i);
+      if (batch == nullptr || batch->run_id != e.run_id) {
+        if (batch != nullptr) batch = &out.more.emplace_back();
+        if (batch == nullptr) batch = &out.first;
+        // The batch records where the chain starts and whose it is; its first entry need not.
+        if constexpr (given_up) {
+          batch->run_id = std::move(e.run_id);
+          batch->first_prev_hash = std::move(e.prev_hash);
+        } else {
+          batch->run_id = e.run_id;
+          batch->first_prev_hash = e.prev_hash;
+        }
+        batch->entries.reserve(entries.size() - i);
+        if constexpr (given_up) {
+          batch->entries.push_back(stored(std::move(e), nullptr, {}));
+        } else {
+          batch->entries.push_back(stored(e, nullptr, {}));
+        }
+        continue;
       }
-      AuditBatch& batch = out.back();
-      const std::string_view previous = batch.entries.empty()
-                                            ? std::string_view(batch.first_prev_hash)
-                                            : std::string_view(entries[i - 1].hash);
-      if constexpr (std::is_rvalue_reference_v<Entries&&>) {
-        batch.entries.push_back(stored(std::move(e), batch.run_id, previous));
+      const std::string_view previous = entries[i - 1].hash;
+      if constexpr (given_up) {
+        batch->entries.push_back(stored(std::move(e), &batch->run_id, previous));
       } else {
-        batch.entries.push_back(stored(e, batch.run_id, previous));
+        batch->entries.push_back(stored(e, &batch->run_id, previous));
       }
     }
     return out;
@@ -171,14 +205,18 @@ struct MemoryRunStore::Impl {
   }
 
   // Call with mutex held.
-  void add(std::vector<AuditBatch>&& batches) {
-    for (auto& batch : batches) {
-      batch.first_sequence = next_sequence;
-      next_sequence += batch.entries.size();
-      Run& run = run_of(batch.run_id);
-      batch.run_id.clear();  // the map's key says it
-      run.audit.push_back(std::move(batch));
-    }
+  void add(AuditBatch&& batch) {
+    if (batch.entries.empty()) return;
+    batch.first_sequence = next_sequence;
+    next_sequence += batch.entries.size();
+    Run& run = run_of(batch.run_id);
+    batch.run_id.clear();  // the map's key says it
+    run.audit.push_back(std::move(batch));
+  }
+  void add(Batches&& batches) {
+    add(std::move(batches.first));
+    for (auto& batch : batches.more)
+      add(std::move(batch));
   }
 
   // Takes the runs beyond the retention limit out of the map; the caller frees them after
@@ -194,7 +232,7 @@ struct MemoryRunStore::Impl {
   static void expand(const std::string& run_id, const Run& run, std::vector<AuditEntry>& out) {
     for (const auto& batch : run.audit) {
       for (std::size_t i = 0; i < batch.entries.size(); ++i) {
-        out.push_back(expanded(batch.entries[i], run_id,
+        out.push_back(expanded(batch.entries[i], i == 0, run_id,
                                i == 0 ? batch.first_prev_hash : hash_of(batch.entries[i - 1])));
       }
     }

@@ -97,6 +97,11 @@ TEST_CASE("MemoryRunStore: read_audit gives back every entry exactly as it was c
   rein::AuditEntry foreign{"run-c", 0, 0, "note", "{}", 9, "", "abc"};
   REQUIRE(store.commit(state_of("run-b"), std::vector{upper, odd}).ok());
   REQUIRE(store.commit(state_of("run-b"), std::vector{foreign}).ok());
+  // One append, two runs' chains interleaved.
+  const auto d1 = rein::make_audit_entry("run-d", 0, "", 0, "x", nlohmann::json::object(), 10);
+  const auto e1 = rein::make_audit_entry("run-e", 0, "", 0, "y", nlohmann::json::object(), 11);
+  const auto d2 = rein::make_audit_entry("run-d", 1, d1.hash, 0, "x", nlohmann::json::object(), 12);
+  REQUIRE(store.append_audit({d1, e1, d2}).ok());
 
   auto same = [](const rein::AuditEntry& a, const rein::AuditEntry& b) {
     return a.run_id == b.run_id && a.seq == b.seq && a.step == b.step && a.kind == b.kind &&
@@ -120,10 +125,20 @@ TEST_CASE("MemoryRunStore: read_audit gives back every entry exactly as it was c
   REQUIRE(c->size() == 1);
   CHECK(same((*c)[0], foreign));
 
+  auto d = store.read_audit("run-d");
+  REQUIRE(d.ok());
+  REQUIRE(d->size() == 2);
+  CHECK(same((*d)[0], d1));
+  CHECK(same((*d)[1], d2));
+  CHECK(rein::verify_audit(*d).ok);
+
   // All runs: in the order appended.
   auto all = store.read_audit("");
   REQUIRE(all.ok());
-  REQUIRE(all->size() == 8);
+  REQUIRE(all->size() == 11);
+  CHECK(same((*all)[8], d1));
+  CHECK(same((*all)[9], e1));
+  CHECK(same((*all)[10], d2));
   for (std::size_t i = 0; i < 5; ++i)
     CHECK(same((*all)[i], chain[i]));
   CHECK(same((*all)[5], upper));
