@@ -52,6 +52,10 @@ class ReactPlanner final : public Planner {
   std::vector<Message> conversation(const PlanRequest& request) const;
 
  private:
+  // Asks the model for the next turn (the request built here, moved into the ask).
+  Task<Result<LlmResponse>> ask(const PlanRequest& request,
+                                const std::vector<Message>& repair_messages) const;
+
   ReactOptions options_;
 };
 
