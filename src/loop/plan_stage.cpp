@@ -62,34 +62,50 @@ Result<LlmResponse> dropped_completion() {
 
 }  // namespace
 
-Task<Result<LlmResponse>> ask_llm(Turn& t, LlmRequest request) {
-  if (auto refused = admit_llm_call(t, request)) co_return std::move(*refused);
+namespace {
+
+// A run waiting on its model holds the frames of these (one of the two waits, and the
+// accounting around it), so each keeps only what crosses its wait.
+
+Task<Result<LlmResponse>> refused_llm_call(Error refused) {
+  co_return refused;
+}
+
+// Parked until the host's completion arrives; a cancelled run stops waiting at once.
+Task<Result<LlmResponse>> wait_for_async_llm(Turn& t, LlmRequest request) {
   const AgentConfig& o = t.core.agent;
+  // It refers to the request in this frame (which outlives the wait) rather than holding a
+  // copy: small enough for std::function to keep without allocating. Named, not a temporary
+  // in the co_await operand: GCC 12 destroys such a lambda's captures twice (see task.hpp).
+  auto start = [&o, &request](LlmCompletion done) {
+    start_async_llm(o, std::move(request), std::move(done));
+  };
+  auto parked = co_await park<Result<LlmResponse>>(t.executor, std::move(start), dropped_completion,
+                                                   Env::TimePoint::max(), t.slot.cancel.token());
+  if (parked.end == ParkEnd::completed) co_return std::move(*parked.value);
+  co_return Error(ErrorCode::cancelled, "cancelled by the host");
+}
+
+// A synchronous callback holds a thread of the blocking pool, never a run thread.
+Task<Result<LlmResponse>> wait_for_llm_on_pool(Turn& t, LlmRequest request) {
+  const AgentConfig& o = t.core.agent;
+  co_return co_await t.executor.blocking(
+      [&o, &request] { return call_host("the LLM callback", [&] { return o.llm(request); }); });
+}
+
+Task<Result<LlmResponse>> accounted(Turn& t, Task<Result<LlmResponse>> call) {
   SpanRecorder span = t.span("rein.llm_call");
-  Result<LlmResponse> response = Error(ErrorCode::internal, "no answer");
-  if (o.llm_async) {
-    // Parked until the host's completion arrives; a cancelled run stops waiting at once.
-    // Named, not a temporary in the co_await operand: GCC 12 destroys such a lambda's
-    // captures twice (see task.hpp).
-    // It refers to the request in this frame (which outlives the wait) rather than holding a
-    // copy: small enough for std::function to keep without allocating.
-    auto start = [&o, &request](LlmCompletion done) {
-      start_async_llm(o, std::move(request), std::move(done));
-    };
-    auto parked =
-        co_await park<Result<LlmResponse>>(t.executor, std::move(start), dropped_completion,
-                                           Env::TimePoint::max(), t.slot.cancel.token());
-    if (parked.end == ParkEnd::completed) {
-      response = std::move(*parked.value);
-    } else {
-      response = Error(ErrorCode::cancelled, "cancelled by the host");
-    }
-  } else {
-    response = co_await t.executor.blocking(
-        [&o, &request] { return call_host("the LLM callback", [&] { return o.llm(request); }); });
-  }
+  Result<LlmResponse> response = co_await std::move(call);
   account_llm_call(t, span, response);
   co_return response;
+}
+
+}  // namespace
+
+Task<Result<LlmResponse>> ask_llm(Turn& t, LlmRequest request) {
+  if (auto refused = admit_llm_call(t, request)) return refused_llm_call(std::move(*refused));
+  if (t.core.agent.llm_async) return accounted(t, wait_for_async_llm(t, std::move(request)));
+  return accounted(t, wait_for_llm_on_pool(t, std::move(request)));
 }
 
 Result<LlmResponse> ask_llm_blocking(Turn& t, LlmRequest request) {
@@ -132,19 +148,26 @@ Result<LlmResponse> ask_llm_blocking(Turn& t, LlmRequest request) {
 namespace {
 
 // The planner's decision: in a coroutine when it is asynchronous, else on the blocking pool.
-Task<Result<PlanDecision>> decide(Turn& t, const PlanRequest& request) {
-  Planner& planner = *t.core.agent.planner;
-  if (planner.is_async()) {
-    Result<PlanDecision> out = Error(ErrorCode::internal, "no decision");
-    try {
-      out = co_await planner.plan_async(request);
-    } catch (...) {
-      out = Error(ErrorCode::internal, describe_current_exception("the planner"));
-    }
-    co_return out;
+Task<Result<PlanDecision>> decide_async(Planner& planner, const PlanRequest& request) {
+  Result<PlanDecision> out = Error(ErrorCode::internal, "no decision");
+  try {
+    out = co_await planner.plan_async(request);
+  } catch (...) {
+    out = Error(ErrorCode::internal, describe_current_exception("the planner"));
   }
+  co_return out;
+}
+
+Task<Result<PlanDecision>> decide_on_pool(Turn& t, Planner& planner, const PlanRequest& request) {
   co_return co_await t.executor.blocking(
       [&] { return call_host("the planner", [&] { return planner.plan(request); }); });
+}
+
+// Not a coroutine itself: a run waiting on its planner holds only the frame of the wait taken.
+Task<Result<PlanDecision>> decide(Turn& t, const PlanRequest& request) {
+  Planner& planner = *t.core.agent.planner;
+  if (planner.is_async()) return decide_async(planner, request);
+  return decide_on_pool(t, planner, request);
 }
 
 // Whether asking the planner may park the turn (else it is called right here): an
@@ -196,20 +219,14 @@ Task<void> settle_answer(Turn& t, const json& answer) {
   }
 }
 
-// One planning round. True when the turn goes on to act.
-Task<bool> plan_round(Turn& t, std::optional<ReplanRequest> replan) {
+// What a planning round comes to.
+enum class AfterPlanning { act, stop, settle_answer };
+
+// Takes in the planner's decision: new steps, a question, or an answer to verify. Plain code,
+// kept out of the round's coroutine so that a run waiting on its planner holds none of it.
+AfterPlanning take_decision(Turn& t, SpanRecorder& span, Result<PlanDecision>& decision,
+                            const std::optional<ReplanRequest>& replan) {
   AgentState& s = t.state;
-  SpanRecorder span = t.span("rein.plan");
-  PlanRequest request{s, t.tools, nullptr, replan, t.core.options.memory.manager, nullptr};
-  request.llm = [&t](const LlmRequest& r) { return ask_llm_blocking(t, r); };
-  request.ask = [&t](LlmRequest r) { return ask_llm(t, std::move(r)); };
-  // (if/else, not ?: — GCC 12 mishandles co_await inside a conditional expression)
-  Result<PlanDecision> decision = Error(ErrorCode::internal, "no decision");
-  if (planner_waits(t)) {
-    decision = co_await decide(t, request);
-  } else {
-    decision = call_host("the planner", [&] { return t.core.agent.planner->plan(request); });
-  }
   s.usage.tokens += t.llm_tokens;
   s.usage.cost += t.llm_cost;
   t.llm_tokens = 0;
@@ -222,7 +239,7 @@ Task<bool> plan_round(Turn& t, std::optional<ReplanRequest> replan) {
     t.audit("plan", {{"error", decision.error().to_string()}, {"replan", replan.has_value()}});
     if (t.slot.cancel_requested) {
       finish_run(s, t.entries, t.env, RunStatus::cancelled, "cancelled by the host");
-      co_return false;
+      return AfterPlanning::stop;
     }
     if (replan) {
       // The planner could not find another way: flag what failed and go on with the rest.
@@ -231,7 +248,7 @@ Task<bool> plan_round(Turn& t, std::optional<ReplanRequest> replan) {
            "planner",
            {"replanning failed: " + decision.error().message(), joined(replan->reasons)},
            nullptr});
-      co_return true;
+      return AfterPlanning::act;
     }
     if (decision.error().code() == ErrorCode::budget_exhausted) {
       finish_run(s, t.entries, t.env, RunStatus::budget_exhausted, decision.error().message());
@@ -239,7 +256,7 @@ Task<bool> plan_round(Turn& t, std::optional<ReplanRequest> replan) {
       finish_run(s, t.entries, t.env, RunStatus::failed,
                  "planner: " + decision.error().to_string());
     }
-    co_return false;
+    return AfterPlanning::stop;
   }
   for (auto& m : decision->messages)
     s.messages.push_back(std::move(m));
@@ -266,13 +283,12 @@ Task<bool> plan_round(Turn& t, std::optional<ReplanRequest> replan) {
                                .integer("round", round)
                                .raw("steps", planned)
                                .finish());
-      co_return true;
+      return AfterPlanning::act;
     }
     case PlanDecision::Kind::finish:
       ++s.planning_rounds;
       span.end();
-      co_await settle_answer(t, decision->answer);
-      co_return false;
+      return AfterPlanning::settle_answer;
     case PlanDecision::Kind::ask:
       ++s.planning_rounds;
       s.question = decision->question.empty()
@@ -281,6 +297,31 @@ Task<bool> plan_round(Turn& t, std::optional<ReplanRequest> replan) {
       s.status = RunStatus::awaiting_input;
       s.status_reason = "the planner asked: " + s.question;
       t.audit("status", {{"status", "awaiting_input"}, {"question", s.question}});
+      return AfterPlanning::stop;
+  }
+  return AfterPlanning::stop;
+}
+
+// One planning round. True when the turn goes on to act.
+Task<bool> plan_round(Turn& t, std::optional<ReplanRequest> replan) {
+  SpanRecorder span = t.span("rein.plan");
+  PlanRequest request{t.state, t.tools, nullptr, replan, t.core.options.memory.manager, nullptr};
+  request.llm = [&t](const LlmRequest& r) { return ask_llm_blocking(t, r); };
+  request.ask = [&t](LlmRequest r) { return ask_llm(t, std::move(r)); };
+  // (if/else, not ?: — GCC 12 mishandles co_await inside a conditional expression)
+  Result<PlanDecision> decision = Error(ErrorCode::internal, "no decision");
+  if (planner_waits(t)) {
+    decision = co_await decide(t, request);
+  } else {
+    decision = call_host("the planner", [&] { return t.core.agent.planner->plan(request); });
+  }
+  switch (take_decision(t, span, decision, replan)) {
+    case AfterPlanning::act:
+      co_return true;
+    case AfterPlanning::settle_answer:
+      co_await settle_answer(t, decision->answer);
+      co_return false;
+    case AfterPlanning::stop:
       co_return false;
   }
   co_return false;
