@@ -94,6 +94,8 @@ class ToolRegistry {
   // The same guards without blocking a thread: an asynchronous tool parks the task until it
   // completes, times out or is cancelled; retry backoff waits on `executor`'s timers; a
   // synchronous tool runs on `executor`'s blocking pool. Resumes on `executor`'s run threads.
+  // The tool is looked up and the arguments checked when this is called; the call itself
+  // starts when the task is first awaited.
   Task<ToolResult> invoke_async(std::string name, nlohmann::json args, InvokeOptions options,
                                 Executor& executor);
   // Completions of asynchronous tools that arrived after their call had ended (timed out or

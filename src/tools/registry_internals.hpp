@@ -114,9 +114,12 @@ struct ToolRegistry::Impl {
 
   // Stamps a finished call's result with its tool's version and the call's wall time.
   struct Finish {
+    // A constructor, not an aggregate: GCC 12 fails on an aggregate whose member initializer
+    // reads another member when one is made inside a coroutine.
+    Finish(Env& e, const Entry* en) : env(e), entry(en), started(e.now()) {}
     Env& env;
     const Entry* entry;
-    Env::TimePoint started = env.now();
+    Env::TimePoint started;
     ToolResult operator()(ToolResult r) const {
       if (entry != nullptr) r.tool_version = entry->spec.version;
       r.duration = std::chrono::duration_cast<std::chrono::microseconds>(env.now() - started);
@@ -158,13 +161,16 @@ struct ToolRegistry::Impl {
   // Parts of ToolRegistry::invoke_async, each a coroutine of its own so that the frames a
   // call keeps while it waits hold only what its path needs (tool_registry_async.cpp):
   // a call with an idempotency key (claim, ledger, attempts, ledger) ...
-  static Task<ToolResult> keyed_async(ToolRegistry& self, PreparedCall call,
-                                      const nlohmann::json& args, const InvokeOptions& options,
-                                      Executor& executor);
-  // ... every attempt of a call, with retries waiting on timers ...
-  Task<ToolResult> attempts_async(std::shared_ptr<const Entry> e, const nlohmann::json& args,
-                                  std::string key, const InvokeOptions& options,
-                                  Executor& executor);
+  static Task<ToolResult> keyed_async(ToolRegistry& self, PreparedCall call, nlohmann::json args,
+                                      InvokeOptions options, Executor& executor);
+  // ... every attempt of a call, with retries waiting on timers, its result stamped by
+  // `finish` ...
+  Task<ToolResult> attempts_async(std::shared_ptr<const Entry> e, nlohmann::json args,
+                                  std::string key, InvokeOptions options, Executor& executor,
+                                  Finish finish);
+  // A call that ended before it began; a call's result stamped when it ends.
+  static Task<ToolResult> ready(ToolResult r);
+  static Task<ToolResult> finished(Finish finish, Task<ToolResult> work);
   // ... one attempt of a synchronous tool, on the blocking pool ...
   Task<ToolResult> blocking_once(std::shared_ptr<const Entry> e, const nlohmann::json& args,
                                  std::string key, int attempt, CancellationToken cancel,

@@ -23,6 +23,34 @@ struct CallControl {
   std::atomic<bool> threw{false};
 };
 
+// What an asynchronous tool's attempt came to, however its wait ended. Plain code, kept out of
+// the attempt's coroutine so that a call in flight holds none of it.
+// `check_output` is the registry's check of a result against the tool's output schema.
+ToolResult attempt_result(const detail::ToolEntry& e, detail::Parked<ToolResult>&& parked,
+                          CallControl& control, bool& counts_as_failure,
+                          void (*check_output)(const detail::ToolEntry&, ToolResult&)) {
+  switch (parked.end) {
+    case detail::ParkEnd::completed: {
+      ToolResult r = std::move(*parked.value);
+      counts_as_failure = control.threw || (r.status == ToolStatus::error && r.transient) ||
+                          r.status == ToolStatus::timeout;
+      check_output(e, r);
+      return r;
+    }
+    case detail::ParkEnd::deadline:
+      control.cancel.cancel();  // ask the tool to stop; its result no longer counts
+      counts_as_failure = true;
+      return make_result(ToolStatus::timeout,
+                         "tool '" + e.spec.name + "' timed out after " +
+                             std::to_string(e.spec.timeout.count()) + " ms",
+                         /*transient=*/true);
+    case detail::ParkEnd::cancelled:
+      control.cancel.cancel();
+      return make_result(ToolStatus::error, "cancelled by the caller");
+  }
+  return make_result(ToolStatus::error, "the call ended without a result");
+}
+
 }  // namespace
 
 struct AsyncToolCall::State {
@@ -51,19 +79,30 @@ bool AsyncToolCall::complete(ToolResult result) const {
 
 Task<ToolResult> ToolRegistry::invoke_async(std::string name, json args, InvokeOptions options,
                                             Executor& executor) {
+  // Not a coroutine itself: the lookup and the argument check happen here, and the task
+  // returned is the call's own, so a run waiting on a tool holds one frame fewer.
   Impl::Finish finish{*env_, nullptr};  // the clock starts before validation
   Impl::PreparedCall call = impl_->prepare(name, args, options);
   finish.entry = call.entry.get();
-  if (call.early) co_return finish(std::move(*call.early));
-  Task<ToolResult> work = call.key.empty()
-                              ? impl_->attempts_async(call.entry, args, {}, options, executor)
-                              : Impl::keyed_async(*this, std::move(call), args, options, executor);
+  if (call.early) return Impl::ready(finish(std::move(*call.early)));
+  if (call.key.empty()) {
+    return impl_->attempts_async(call.entry, std::move(args), {}, std::move(options), executor,
+                                 finish);
+  }
+  return Impl::finished(finish, Impl::keyed_async(*this, std::move(call), std::move(args),
+                                                  std::move(options), executor));
+}
+
+Task<ToolResult> ToolRegistry::Impl::ready(ToolResult r) {
+  co_return r;
+}
+
+Task<ToolResult> ToolRegistry::Impl::finished(Finish finish, Task<ToolResult> work) {
   co_return finish(co_await std::move(work));
 }
 
-Task<ToolResult> ToolRegistry::Impl::keyed_async(ToolRegistry& self, PreparedCall call,
-                                                 const json& args, const InvokeOptions& options,
-                                                 Executor& executor) {
+Task<ToolResult> ToolRegistry::Impl::keyed_async(ToolRegistry& self, PreparedCall call, json args,
+                                                 InvokeOptions options, Executor& executor) {
   Impl& impl = *self.impl_;
   const Entry* e = call.entry.get();
   const std::string slot = e->spec.name + '\0' + call.key;
@@ -93,7 +132,9 @@ Task<ToolResult> ToolRegistry::Impl::keyed_async(ToolRegistry& self, PreparedCal
     impl.release(slot, claim);
     co_return std::move(*replayed);
   }
-  ToolResult r = co_await impl.attempts_async(call.entry, args, call.key, options, executor);
+  // (finished() stamps the result for the whole call.)
+  ToolResult r = co_await impl.attempts_async(call.entry, std::move(args), call.key,
+                                              std::move(options), executor, Finish{impl.env, e});
   r.idempotency_key = call.key;
   if (r.ok()) {
     r.tool_version = e->spec.version;
@@ -116,13 +157,12 @@ Task<ToolResult> ToolRegistry::Impl::blocking_once(std::shared_ptr<const Entry> 
       [&] { return run_once(e, args, key, attempt, cancel, counts_as_failure); });
 }
 
-Task<ToolResult> ToolRegistry::Impl::attempts_async(std::shared_ptr<const Entry> e,
-                                                    const json& args, std::string key,
-                                                    const InvokeOptions& options,
-                                                    Executor& executor) {
+Task<ToolResult> ToolRegistry::Impl::attempts_async(std::shared_ptr<const Entry> e, json args,
+                                                    std::string key, InvokeOptions options,
+                                                    Executor& executor, Finish finish) {
   const Attempts attempts(*e, env, key, options.cancellation);
   for (int attempt = 1;; ++attempt) {
-    if (auto stop = attempts.before(attempt)) co_return std::move(*stop);
+    if (auto stop = attempts.before(attempt)) co_return finish(std::move(*stop));
     bool counts_as_failure = false;
     Task<ToolResult> once = e->fn ? blocking_once(e, args, key, attempt, options.cancellation,
                                                   executor, counts_as_failure)
@@ -130,9 +170,9 @@ Task<ToolResult> ToolRegistry::Impl::attempts_async(std::shared_ptr<const Entry>
                                                executor, counts_as_failure);
     ToolResult r = co_await std::move(once);
     const auto wait = attempts.after(r, attempt, counts_as_failure);
-    if (!wait) co_return r;
+    if (!wait) co_return finish(std::move(r));
     if (!co_await executor.sleep_until(env.now() + *wait, options.cancellation)) {
-      co_return Attempts::cancelled(attempt);
+      co_return finish(Attempts::cancelled(attempt));
     }
   }
 }
@@ -171,26 +211,7 @@ Task<ToolResult> ToolRegistry::Impl::once_async(std::shared_ptr<const Entry> e, 
         return make_result(ToolStatus::error, "the tool dropped its call without completing it");
       },
       deadline, cancel, late);
-  ToolResult r;
-  switch (parked.end) {
-    case detail::ParkEnd::completed:
-      r = std::move(*parked.value);
-      counts_as_failure = control->threw || (r.status == ToolStatus::error && r.transient) ||
-                          r.status == ToolStatus::timeout;
-      check_output(*e, r);
-      co_return r;
-    case detail::ParkEnd::deadline:
-      control->cancel.cancel();  // ask the tool to stop; its result no longer counts
-      counts_as_failure = true;
-      co_return make_result(
-          ToolStatus::timeout,
-          "tool '" + e->spec.name + "' timed out after " + std::to_string(timeout.count()) + " ms",
-          /*transient=*/true);
-    case detail::ParkEnd::cancelled:
-      control->cancel.cancel();
-      co_return make_result(ToolStatus::error, "cancelled by the caller");
-  }
-  co_return r;
+  co_return attempt_result(*e, std::move(parked), *control, counts_as_failure, &check_output);
 }
 
 ToolResult ToolRegistry::Impl::invoke_async_here(ToolRegistry& self, std::string_view name,
