@@ -49,18 +49,29 @@ using namespace std::chrono_literals;
 constexpr auto kThink = 200ms;
 constexpr auto kWork = 50ms;
 
-LlmResponse model_turn(const LlmRequest& request) {
-  const bool have_results = std::any_of(request.messages.begin(), request.messages.end(),
-                                        [](const Message& m) { return m.role == "tool"; });
+// The model's next turn, in short: nullopt asks for both tools, a number answers with that sum.
+// What the fake model keeps while it "thinks" (a remote model keeps nothing in this process).
+using Turn = std::optional<std::int64_t>;
+
+LlmResponse response_for(Turn turn) {
   LlmResponse r;
   r.prompt_tokens = 100;
   r.completion_tokens = 20;
-  if (!have_results) {
+  if (!turn) {
     r.finish_reason = "tool_calls";
     r.tool_calls = {{"a", "data__a", {{"n", 1}}, R"({"n":1})"},
                     {"b", "data__b", {{"n", 2}}, R"({"n":2})"}};
     return r;
   }
+  r.finish_reason = "stop";
+  r.content = json{{"sum", *turn}}.dump();
+  return r;
+}
+
+Turn next_turn(const LlmRequest& request) {
+  const bool have_results = std::any_of(request.messages.begin(), request.messages.end(),
+                                        [](const Message& m) { return m.role == "tool"; });
+  if (!have_results) return std::nullopt;
   // The tools' outputs, as the planner showed them ("value": N); a plain scan, so that the
   // fake model costs little beside the runtime it feeds.
   std::int64_t sum = 0;
@@ -78,9 +89,11 @@ LlmResponse model_turn(const LlmRequest& request) {
       sum += n;
     }
   }
-  r.finish_reason = "stop";
-  r.content = json{{"sum", sum}}.dump();
-  return r;
+  return sum;
+}
+
+LlmResponse model_turn(const LlmRequest& request) {
+  return response_for(next_turn(request));
 }
 
 ToolSpec data_tool(const char* name) {
@@ -239,9 +252,9 @@ json concurrent_runs(int runs, Model model) {
       agent.llm_async = client->async_callback();
     } else {
       agent.llm_async = [executor](LlmRequest request, LlmCompletion done) {
-        auto answer = model_turn(request);
+        const Turn turn = next_turn(request);
         executor->call_at(executor->env().now() + kThink,
-                          [done, answer] { done.complete(answer); });
+                          [done, turn] { done.complete(response_for(turn)); });
       };
     }
     for (const char* name : {"data.a", "data.b"}) {
