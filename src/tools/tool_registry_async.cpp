@@ -19,6 +19,7 @@ namespace {
 // the Completion lives with the AsyncToolCall alone, so a tool that drops its call drops the
 // Completion too, and the call ends at once.
 struct CallControl {
+  explicit CallControl(CancellationSource c) : cancel(std::move(c)) {}
   CancellationSource cancel;  // fired on the deadline, or when the caller cancels
   std::atomic<bool> threw{false};
 };
@@ -184,8 +185,7 @@ Task<ToolResult> ToolRegistry::Impl::once_async(std::shared_ptr<const Entry> e, 
   // An asynchronous tool's attempt (a synchronous one's is blocking_once).
   const auto timeout = e->spec.timeout;
   const auto deadline = timeout.count() > 0 ? env.now() + timeout : Env::TimePoint::max();
-  auto control = std::make_shared<CallControl>();
-  control->cancel = CancellationSource::linked_to(cancel);
+  auto control = std::make_shared<CallControl>(CancellationSource::linked_to(cancel));
   auto call = std::make_shared<AsyncToolCall::State>(args, key, env, control, attempt, deadline);
   auto late = [counter = late_completions, name = e->spec.name] {
     counter->fetch_add(1, std::memory_order_relaxed);
