@@ -67,13 +67,14 @@ namespace {
 // A run waiting on its model holds the frames of these (one of the two waits, and the
 // accounting around it), so each keeps only what crosses its wait.
 
-Task<Result<LlmResponse>> refused_llm_call(Error refused) {
-  co_return refused;
-}
+// Each wait admits its call when it starts (when the planner awaits it), so that the budgets
+// see every call answered before.
 
 // Parked until the host's completion arrives; a cancelled run stops waiting at once.
 Task<Result<LlmResponse>> wait_for_async_llm(Turn& t, LlmRequest request) {
+  if (auto refused = admit_llm_call(t, request)) co_return std::move(*refused);
   const AgentConfig& o = t.core.agent;
+  SpanRecorder span = t.span("rein.llm_call");
   // It refers to the request in this frame (which outlives the wait) rather than holding a
   // copy: small enough for std::function to keep without allocating. Named, not a temporary
   // in the co_await operand: GCC 12 destroys such a lambda's captures twice (see task.hpp).
@@ -82,20 +83,20 @@ Task<Result<LlmResponse>> wait_for_async_llm(Turn& t, LlmRequest request) {
   };
   auto parked = co_await park<Result<LlmResponse>>(t.executor, std::move(start), dropped_completion,
                                                    Env::TimePoint::max(), t.slot.cancel.token());
-  if (parked.end == ParkEnd::completed) co_return std::move(*parked.value);
-  co_return Error(ErrorCode::cancelled, "cancelled by the host");
+  if (parked.end != ParkEnd::completed) {
+    parked.value.emplace(Error(ErrorCode::cancelled, "cancelled by the host"));
+  }
+  account_llm_call(t, span, *parked.value);
+  co_return std::move(*parked.value);
 }
 
 // A synchronous callback holds a thread of the blocking pool, never a run thread.
 Task<Result<LlmResponse>> wait_for_llm_on_pool(Turn& t, LlmRequest request) {
+  if (auto refused = admit_llm_call(t, request)) co_return std::move(*refused);
   const AgentConfig& o = t.core.agent;
-  co_return co_await t.executor.blocking(
-      [&o, &request] { return call_host("the LLM callback", [&] { return o.llm(request); }); });
-}
-
-Task<Result<LlmResponse>> accounted(Turn& t, Task<Result<LlmResponse>> call) {
   SpanRecorder span = t.span("rein.llm_call");
-  Result<LlmResponse> response = co_await std::move(call);
+  Result<LlmResponse> response = co_await t.executor.blocking(
+      [&o, &request] { return call_host("the LLM callback", [&] { return o.llm(request); }); });
   account_llm_call(t, span, response);
   co_return response;
 }
@@ -103,9 +104,9 @@ Task<Result<LlmResponse>> accounted(Turn& t, Task<Result<LlmResponse>> call) {
 }  // namespace
 
 Task<Result<LlmResponse>> ask_llm(Turn& t, LlmRequest request) {
-  if (auto refused = admit_llm_call(t, request)) return refused_llm_call(std::move(*refused));
-  if (t.core.agent.llm_async) return accounted(t, wait_for_async_llm(t, std::move(request)));
-  return accounted(t, wait_for_llm_on_pool(t, std::move(request)));
+  // Not a coroutine itself: the run waits in the frame of the one wait it takes.
+  if (t.core.agent.llm_async) return wait_for_async_llm(t, std::move(request));
+  return wait_for_llm_on_pool(t, std::move(request));
 }
 
 Result<LlmResponse> ask_llm_blocking(Turn& t, LlmRequest request) {

@@ -457,6 +457,46 @@ TEST_CASE("planners reach the host's model with tokens and cost accounted and bu
         "planner: unavailable: agent 'test-agent' has no model (AgentConfig::llm)");
 }
 
+namespace {
+
+// Makes two asks before awaiting either, as a planner fanning out might.
+class TwoAsksPlanner final : public Planner {
+ public:
+  bool is_async() const noexcept override { return true; }
+  bool needs_model() const noexcept override { return true; }
+  Result<PlanDecision> plan(const PlanRequest& request) override {
+    return sync_wait(plan_async(request));
+  }
+  Task<Result<PlanDecision>> plan_async(const PlanRequest& request) override {
+    auto first = request.ask_model(LlmRequest{});
+    auto second = request.ask_model(LlmRequest{});
+    auto a = co_await std::move(first);
+    if (!a) co_return std::move(a).error();
+    auto b = co_await std::move(second);
+    if (!b) co_return std::move(b).error();
+    co_return PlanDecision::finish(nullptr);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a model call is admitted when it is awaited, after the calls answered before it",
+          "[runtime]") {
+  Harness h;
+  LlmResponse r;
+  r.content = "done";
+  r.prompt_tokens = 30;
+  r.completion_tokens = 20;
+  ScriptedLlm llm({r, r});
+  Budgets tight;
+  tight.max_tokens = 40;
+  auto run = h.runtime(std::make_shared<TwoAsksPlanner>(), allow_all(tight), {}, llm.callback())
+                 .run(RunRequest{"g", {}, nullptr, ""});
+  CHECK(run->status == RunStatus::budget_exhausted);
+  CHECK(run->usage.tokens == 50);  // the second ask, made before the first was answered, was
+  CHECK(llm.remaining() == 1);     // refused once it was awaited: never sent
+}
+
 TEST_CASE("a planner may ask a person, and the run resumes with the answer", "[runtime]") {
   Harness h;
   auto planner =
