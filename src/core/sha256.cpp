@@ -1,8 +1,8 @@
 #include "core/sha256.hpp"
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
-#include <vector>
 
 #include <openssl/evp.h>
 #include <openssl/opensslv.h>
@@ -35,40 +35,49 @@ const EVP_MD* sha256_md() {
 // on every step, and a fresh context is an allocation (and a free) each time.
 class ContextCache {
  public:
-  ~ContextCache() {
-    for (auto* ctx : spare_)
-      EVP_MD_CTX_free(ctx);
-  }
+  ~ContextCache();
   EVP_MD_CTX* take() {
-    if (spare_.empty()) return EVP_MD_CTX_new();
-    EVP_MD_CTX* ctx = spare_.back();
-    spare_.pop_back();
-    return ctx;
+    if (count_ == 0) return EVP_MD_CTX_new();
+    return spare_[--count_];
   }
   void give_back(EVP_MD_CTX* ctx) {
-    if (spare_.size() < kKept) {
-      spare_.push_back(ctx);
+    if (count_ < spare_.size()) {
+      spare_[count_++] = ctx;
     } else {
       EVP_MD_CTX_free(ctx);
     }
   }
 
  private:
-  static constexpr std::size_t kKept = 4;
-  std::vector<EVP_MD_CTX*> spare_;
+  std::array<EVP_MD_CTX*, 4> spare_{};
+  std::size_t count_ = 0;
 };
 
 thread_local ContextCache contexts;
+// Set when the thread's cache is gone (the thread is exiting): digests made later, from other
+// thread-local or static destructors, allocate their own context. A plain bool, never
+// destroyed, so it can be read then.
+thread_local bool contexts_gone = false;
+
+ContextCache::~ContextCache() {
+  contexts_gone = true;
+  for (std::size_t i = 0; i < count_; ++i)
+    EVP_MD_CTX_free(spare_[i]);
+}
 
 }  // namespace
 
-Sha256::Sha256() : ctx_(contexts.take()) {
+Sha256::Sha256() : ctx_(contexts_gone ? EVP_MD_CTX_new() : contexts.take()) {
   if (ctx_ == nullptr) fail("EVP_MD_CTX_new");
   if (EVP_DigestInit_ex(ctx_, sha256_md(), nullptr) != 1) fail("EVP_DigestInit_ex");
 }
 
 Sha256::~Sha256() {
-  contexts.give_back(ctx_);
+  if (contexts_gone) {
+    EVP_MD_CTX_free(ctx_);
+  } else {
+    contexts.give_back(ctx_);
+  }
 }
 
 void Sha256::update(const void* data, std::size_t size) {

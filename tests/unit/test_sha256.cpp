@@ -1,3 +1,6 @@
+#include <string>
+#include <thread>
+
 #include <catch2/catch.hpp>
 
 #include "core/sha256.hpp"
@@ -33,4 +36,25 @@ TEST_CASE("SHA-256 gives the same digest however the input is split", "[sha256]"
     REQUIRE(rein::Sha256::hex(h.finish()) == rein::sha256_hex(prefix));
     prefix += static_cast<char>(n * 37 + 11);
   }
+}
+
+namespace {
+struct DigestAtThreadExit {
+  std::string* out;
+  ~DigestAtThreadExit() { *out = rein::sha256_hex("abc"); }
+};
+}  // namespace
+
+TEST_CASE("SHA-256 works in a thread's exit, after the thread's reused contexts are gone",
+          "[sha256]") {
+  // Thread-local objects are destroyed in the reverse order of their construction: this one,
+  // made before the thread's first digest, is destroyed after the cache of contexts that the
+  // digest made.
+  std::string during, at_exit_digest;
+  std::thread([&] {
+    thread_local DigestAtThreadExit at_exit{&at_exit_digest};
+    during = rein::sha256_hex("abc");
+  }).join();
+  CHECK(during == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(at_exit_digest == during);
 }
