@@ -194,12 +194,16 @@ Task<ToolResult> ToolRegistry::Impl::once_async(std::shared_ptr<const Entry> e, 
   };
   // Starting the tool takes the call out of this frame: after that, the tool's AsyncToolCall
   // copies are all that keep it (and its Completion) alive. The lambda refers to the frame
-  // (small enough for std::function to hold without allocating). It is named, not a temporary
-  // in the co_await operand: GCC 12 destroys such a lambda's captures twice (see task.hpp).
+  // (small enough for std::function to hold without allocating), and takes what it needs
+  // from it before the tool starts: a tool that completes at once may have this coroutine
+  // resumed, and its frame destroyed, on another thread while its callback is still running.
+  // It is named, not a temporary in the co_await operand: GCC 12 destroys such a lambda's
+  // captures twice (see task.hpp).
   auto start = [&e, &call](Completion<ToolResult> done) {
+    const std::shared_ptr<const Entry> entry = e;  // the callback must outlive the frame
     std::shared_ptr<AsyncToolCall::State> started_call = std::move(call);
     started_call->done = std::move(done);
-    auto started = detail::call_host("tool", [&] { e->async_fn(AsyncToolCall(started_call)); });
+    auto started = detail::call_host("tool", [&] { entry->async_fn(AsyncToolCall(started_call)); });
     if (!started) {
       started_call->control->threw = true;
       started_call->done.complete(make_result(ToolStatus::error, started.error().message()));
