@@ -64,11 +64,9 @@ Result<LlmResponse> dropped_completion() {
 
 namespace {
 
-// A run waiting on its model holds the frames of these (one of the two waits, and the
-// accounting around it), so each keeps only what crosses its wait.
-
-// Each wait admits its call when it starts (when the planner awaits it), so that the budgets
-// see every call answered before.
+// A run waiting on its model holds the frame of one of these two waits, so each keeps only what
+// crosses it. Each admits its call when it starts (when the planner awaits it), so that the
+// budgets see every call answered before, and records the call's span and tokens.
 
 // Parked until the host's completion arrives; a cancelled run stops waiting at once.
 Task<Result<LlmResponse>> wait_for_async_llm(Turn& t, LlmRequest request) {
