@@ -410,14 +410,24 @@ TEST_CASE("the final answer is verified before the run completes", "[runtime]") 
         std::vector<std::string>{"answer is missing field: /summary"});
 }
 
-TEST_CASE("planners reach the host's model with tokens and cost accounted and budgeted",
-          "[runtime]") {
-  Harness h;
+namespace {
+
+// A model's reply of 50 tokens (30 prompt, 20 completion).
+LlmResponse fifty_token_reply(double cost = 0.0) {
   LlmResponse r;
   r.content = "done";
   r.prompt_tokens = 30;
   r.completion_tokens = 20;
-  r.cost = 0.01;
+  r.cost = cost;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("planners reach the host's model with tokens and cost accounted and budgeted",
+          "[runtime]") {
+  Harness h;
+  const LlmResponse r = fifty_token_reply(0.01);
   ScriptedLlm llm({r, r, r});
   auto planner =
       std::make_shared<StaticPlanner>([](const PlanRequest& req) -> Result<PlanDecision> {
@@ -483,11 +493,7 @@ class TwoAsksPlanner final : public Planner {
 TEST_CASE("a model call is admitted when it is awaited, after the calls answered before it",
           "[runtime]") {
   Harness h;
-  LlmResponse r;
-  r.content = "done";
-  r.prompt_tokens = 30;
-  r.completion_tokens = 20;
-  ScriptedLlm llm({r, r});
+  ScriptedLlm llm({fifty_token_reply(), fifty_token_reply()});
   Budgets tight;
   tight.max_tokens = 40;
   auto run = h.runtime(std::make_shared<TwoAsksPlanner>(), allow_all(tight), {}, llm.callback())
