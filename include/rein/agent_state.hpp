@@ -19,6 +19,7 @@
 
 #include "rein/budget.hpp"
 #include "rein/error.hpp"
+#include "rein/labels.hpp"
 #include "rein/message.hpp"
 #include "rein/policy.hpp"
 #include "rein/principal.hpp"
@@ -51,6 +52,7 @@ struct Observation {
   bool trusted = false;     // false: shown to models as data, never as instructions
   std::int64_t step = 0;    // the loop step that took it in
   std::int64_t at_millis = 0;
+  std::string level{};  // confidentiality level of the content ("" public), labels.hpp
 
   friend bool operator==(const Observation&, const Observation&) = default;
 };
@@ -103,6 +105,10 @@ struct StepState {
   std::optional<ToolResult> result{};
   std::optional<Verdict> verdict{};
   std::optional<Approval> approval{};
+  // Where the arguments came from (set when the step is planned, and when references to
+  // earlier outputs are filled in), and where the latest result came from. See labels.hpp.
+  ValueLabels arg_labels{};
+  Label output_label{};
 };
 
 // Something that needs a person: an unverifiable result, a denied call, an unknown outcome.
@@ -144,6 +150,10 @@ struct AgentState {
   std::string status_reason{};
   nlohmann::json outputs = nlohmann::json::object();  // step id -> accepted data
   std::optional<nlohmann::json> final_answer{};
+  // The join of everything the planner's model may have read so far (observations, recalled
+  // memory, tool results), and the label of the final answer. See labels.hpp.
+  Label context_label{};
+  Label answer_label{};
   bool partial = false;  // outputs are incomplete (budget, failure, cancel)
   std::vector<ReviewItem> needs_review{};
   std::string question{};                 // awaiting_input: what the planner asked

@@ -45,6 +45,12 @@ struct MemoryRecord {
   std::string source{};                            // where it came from (a tool, a document, a run)
   double confidence = 1.0;                         // 0..1
   std::optional<std::chrono::milliseconds> ttl{};  // nullopt: MemoryOptions::default_ttl
+  // Its label (labels.hpp): false for anything an attacker may have written (a web page, an
+  // email); the confidentiality level ("" public). Recall carries both into the run. The
+  // same content remembered again stays untrusted if either time was, and keeps its first
+  // level.
+  bool trusted = true;
+  std::string level{};
 };
 
 struct MemoryItem {
@@ -58,6 +64,8 @@ struct MemoryItem {
   std::int64_t created_millis = 0;
   std::optional<std::int64_t> expires_millis{};
   std::string content_hash{};  // SHA-256 of the content
+  bool trusted = true;         // see MemoryRecord
+  std::string level{};
 };
 
 struct RankWeights {

@@ -8,6 +8,13 @@
 //   - ask: a question for a person; the run suspends (awaiting_input) until the host answers.
 // A planner may be fixed code (StaticPlanner) or ask a model through PlanRequest::llm.
 //
+// An argument may be a reference to an earlier step's output, filled in when the step is
+// authorized: {"$from": "<step id>"} for the whole output, {"$from": "<step id>", "pointer":
+// "/rows/0/email"} for a part of it. The step named must be among the step's depends_on. The
+// value filled in keeps the label of the output it came from (labels.hpp), so a planner that
+// never reads tool results can still let tools supply values — and the policy sees exactly
+// which argument came from where.
+//
 // Thread safety: the runtime calls a planner for one run at a time per run, but several runs
 // may share a planner, so plan() and plan_async() must be safe to call concurrently
 // (StaticPlanner is, provided its function is).
@@ -38,6 +45,11 @@ struct PlanDecision {
   nlohmann::json answer{};          // finish
   std::string question{};           // ask
   std::vector<Message> messages{};  // appended to the run's messages (e.g. the model's turn)
+  // The planner (and any model it asked) read only the run's goal and input, never tool
+  // results, observations or memory: the steps' arguments are then labelled trusted (apart
+  // from the references they hold). Otherwise they get AgentState::context_label — whatever
+  // the model may have read. Only set this when it is true of the planner's code.
+  bool from_request_only = false;
 
   static PlanDecision run(std::vector<PlanStep> steps);
   static PlanDecision finish(nlohmann::json answer);

@@ -13,6 +13,12 @@
 // The overload taking a ToolSpec also requires the principal to hold one of the spec's
 // `permissions` (rule id "permissions") before any rule is consulted.
 //
+// Label conditions (integrity, level_at_most, level_above) look at where an argument came from
+// rather than at its value: the ValueLabels the runtime passes with every call (labels.hpp).
+// A decision made by such a condition names the flow in its reason ("/to: untrusted, from
+// tool:web.fetch"); so does a default denial when an allow rule failed only on one. The
+// overloads without labels treat every argument as trusted and public.
+//
 // Rules see arguments as given; the runtime validates them against the tool's schema first.
 // Write allow rules narrowly: a constraint on a value of the wrong type simply fails to match,
 // which denies under an allow rule but would skip a deny rule.
@@ -34,6 +40,7 @@
 
 #include "rein/budget.hpp"
 #include "rein/error.hpp"
+#include "rein/labels.hpp"
 #include "rein/principal.hpp"
 #include "rein/tool.hpp"
 
@@ -84,8 +91,27 @@ struct UrlSet {
 // unambiguously (a relative path, user information in a URL, an encoded slash, "a//b", ";"
 // parameters, non-ASCII) fails closed: the constraint holds under a deny rule and fails under
 // any other, so such a value is never let through by these operators.
+//
+// The label conditions hold whether or not the argument is present (its label is that of the
+// parts containing it and inside it): trusted / untrusted on integrity; level_at_most on every
+// level of the label ranking at most `level` in PolicySpec::levels, level_above on any ranking
+// higher. A level the policy does not list ranks above all of them.
 struct ArgConstraint {
-  enum class Kind { equals, one_of, regex, range, max_length, present, absent, path_under, url_in };
+  enum class Kind {
+    equals,
+    one_of,
+    regex,
+    range,
+    max_length,
+    present,
+    absent,
+    path_under,
+    url_in,
+    trusted,
+    untrusted,
+    level_at_most,
+    level_above,
+  };
   std::string pointer{};
   Kind kind = Kind::present;
   nlohmann::json value{};                // equals
@@ -95,6 +121,7 @@ struct ArgConstraint {
   std::size_t max_length = 0;            // max_length (code points of a string, items of an array)
   std::string folder{};                  // path_under (absolute)
   UrlSet urls{};                         // url_in
+  std::string level{};                   // level_at_most, level_above
 
   static ArgConstraint equals(std::string pointer, nlohmann::json value);
   static ArgConstraint one_of(std::string pointer, std::vector<nlohmann::json> values);
@@ -108,6 +135,14 @@ struct ArgConstraint {
   static ArgConstraint url_in(std::string pointer, UrlSet urls);
   static ArgConstraint present(std::string pointer);
   static ArgConstraint absent(std::string pointer);
+  // Label conditions: the value at `pointer` derives only from trusted content / from some
+  // untrusted content; holds no data above `level` / holds some.
+  static ArgConstraint trusted(std::string pointer);
+  static ArgConstraint untrusted(std::string pointer);
+  static ArgConstraint level_at_most(std::string pointer, std::string level);
+  static ArgConstraint level_above(std::string pointer, std::string level);
+
+  bool is_label_condition() const noexcept { return kind >= Kind::trusted; }
 };
 
 struct PolicyRule {
@@ -122,6 +157,9 @@ struct PolicyRule {
 
 struct PolicySpec {
   std::vector<PolicyRule> rules{};
+  // Confidentiality levels, lowest first (e.g. {"public", "internal", "secret"}); label
+  // conditions may name only these.
+  std::vector<std::string> levels{};
   Budgets budgets{};
   std::vector<RateLimit> rate_limits{};
 };
@@ -141,6 +179,17 @@ class PolicyEngine {
                         const Principal& principal, const Usage& usage) const;
   PolicyDecision decide(const ToolSpec& spec, const nlohmann::json& args,
                         const Principal& principal, const Usage& usage) const;
+  // The same with the labels of the arguments (what the runtime calls).
+  PolicyDecision decide(std::string_view tool, const nlohmann::json& args,
+                        const ValueLabels& labels, const Principal& principal,
+                        const Usage& usage) const;
+  PolicyDecision decide(const ToolSpec& spec, const nlohmann::json& args, const ValueLabels& labels,
+                        const Principal& principal, const Usage& usage) const;
+
+  // Why each rule that names `tool` did or did not match, in evaluation order: for people
+  // (`rein policy check --explain`). {"rule", "decision", "matched", "failed": "<why>"}.
+  nlohmann::json explain(std::string_view tool, const nlohmann::json& args,
+                         const ValueLabels& labels, const Principal& principal) const;
 
   // The run-level budgets (steps, tool calls, tokens, cost, wall time): a deny decision when
   // one has no room left for another step, nullopt otherwise.

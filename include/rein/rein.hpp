@@ -16,6 +16,7 @@
 #include "rein/idempotency.hpp"
 #include "rein/json_plan_planner.hpp"
 #include "rein/json_schema.hpp"
+#include "rein/labels.hpp"
 #include "rein/llm.hpp"
 #include "rein/llm_cache.hpp"
 #include "rein/llm_gateway.hpp"

@@ -108,6 +108,8 @@ Status validate(const AgentConfig& agent);
 struct MemoryRecall {
   std::shared_ptr<Memory> manager{};  // nullptr: no recall (MemoryManager, or the host's own)
   RecallQuery query{};                // text "" → the run's goal
+  // Recalled items are trusted observations only when this is true and the item itself is
+  // (MemoryItem::trusted); they keep the item's confidentiality level.
   bool trusted = false;
 };
 

@@ -24,6 +24,7 @@
 #include "rein/circuit_breaker.hpp"
 #include "rein/env.hpp"
 #include "rein/error.hpp"
+#include "rein/labels.hpp"
 
 namespace rein {
 
@@ -69,6 +70,10 @@ struct ToolResult {
   int attempts = 0;                       // how many times the callback ran (0: never ran)
   bool transient = false;                 // an error that may succeed if retried later
   bool replayed = false;                  // served from the idempotency ledger, tool not run
+  // Where this output came from, when the tool knows better than its spec (an email from the
+  // user's own address, a file in a secret folder). nullopt: ToolSpec::trusted_output and
+  // output_level decide.
+  std::optional<Label> label{};
 
   bool ok() const noexcept { return status == ToolStatus::ok; }
 
@@ -175,6 +180,11 @@ struct ToolSpec {
   nlohmann::json output_schema{};                      // null: output is not checked
   std::vector<std::string> permissions{};  // what a principal needs (checked by policy rules)
   bool side_effects = false;
+  // The label of the tool's outputs (labels.hpp): untrusted unless the host vouches for what
+  // the tool returns (its own database, a computation over trusted inputs); output_level is
+  // the confidentiality level of what it returns ("" public). A result may carry its own.
+  bool trusted_output = false;
+  std::string output_level{};
   IdempotencyOptions idempotency{};
   std::string version = "v1";
   // Per attempt. For a synchronous tool, zero means no deadline: the callback runs on the

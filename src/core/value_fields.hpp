@@ -41,6 +41,14 @@ void write_fields(Fields& f, const PolicyDecision& d) {
   f.string("rule", d.rule);
 }
 
+// {"levels" (when any), "sources" (when any), "trusted"}
+template <typename Fields>
+void write_fields(Fields& f, const Label& l) {
+  if (!l.levels.empty()) f.strings("levels", l.levels);
+  if (!l.sources.empty()) f.strings("sources", l.sources);
+  f.boolean("trusted", l.trusted);
+}
+
 template <typename Fields>
 void write_fields(Fields& f, const ToolResult& r) {
   f.integer("attempts", r.attempts);
@@ -49,6 +57,7 @@ void write_fields(Fields& f, const ToolResult& r) {
   f.strings("errors", r.errors);
   f.objects("evidence", r.evidence, [](auto& g, const Evidence& e) { write_fields(g, e); });
   f.string("idempotency_key", r.idempotency_key);
+  if (r.label) f.object("label", [&r](auto& g) { write_fields(g, *r.label); });
   f.boolean("replayed", r.replayed);
   f.string("status", to_string(r.status));
   f.string("tool_version", r.tool_version);
@@ -60,6 +69,7 @@ void write_fields(Fields& f, const Observation& o) {
   f.integer("at_millis", o.at_millis);
   f.value("confidence", o.confidence);
   f.value("content", o.content);
+  if (!o.level.empty()) f.string("level", o.level);
   f.string("source", o.source);
   f.integer("step", o.step);
   f.boolean("trusted", o.trusted);

@@ -4,6 +4,7 @@
 #include "core/json_reader.hpp"
 #include "core/json_text.hpp"
 #include "core/json_writer.hpp"
+#include "core/label_json.hpp"
 #include "core/value_fields.hpp"
 #include "loop/state_text.hpp"
 
@@ -54,6 +55,7 @@ Result<Observation> observation_from_json(const json& j, const std::string& wher
   r.boolean("trusted", o.trusted);
   r.integer("step", o.step);
   r.integer("at_millis", o.at_millis);
+  r.string("level", o.level, false);
   if (!r.ok()) return r.status().error();
   return o;
 }
@@ -128,6 +130,14 @@ Result<Approval> approval_from_json(const json& j, const std::string& where) {
   return a;
 }
 
+// A label that may be left out (plain then).
+Result<Label> read_optional_label(JsonReader& r, const char* name) {
+  const json* j = r.field(name, false);
+  if (!r.ok()) return r.status().error();
+  if (j == nullptr) return Label{};
+  return detail::read_label(*j, r.where() + "." + name);
+}
+
 Result<StepState> step_state_from_json(const json& j, const std::string& where) {
   JsonReader r(j, where);
   StepState s;
@@ -150,6 +160,16 @@ Result<StepState> step_state_from_json(const json& j, const std::string& where) 
       });
   r.optional<Verdict>("verdict", s.verdict, verdict_from_json);
   r.optional<Approval>("approval", s.approval, approval_from_json);
+  if (const json* labels = r.field("arg_labels", false)) {
+    auto parsed = detail::read_value_labels(*labels, where + ".arg_labels");
+    if (!parsed) return std::move(parsed).error();
+    s.arg_labels = std::move(*parsed);
+  }
+  if (auto label = read_optional_label(r, "output_label"); !label) {
+    return std::move(label).error();
+  } else {
+    s.output_label = std::move(*label);
+  }
   if (!r.ok()) return r.status().error();
   return s;
 }
@@ -218,12 +238,19 @@ void optional_object(detail::JsonObjectWriter& w, std::string_view key,
   }
 }
 
+// Left out when plain, so that runs without labels keep their documents.
+void write_label(detail::JsonObjectWriter& w, std::string_view key, const Label& label) {
+  if (!label.is_plain()) w.object(key, [&](auto& f) { detail::write_fields(f, label); });
+}
+
 void write_step_state(detail::JsonObjectWriter& w, const StepState& s) {
   w.raw("approval",
         s.approval ? detail::json_text(approval_json(*s.approval)) : std::string("null"));
+  if (!s.arg_labels.empty()) w.value("arg_labels", s.arg_labels.to_json());
   w.integer("attempts", s.attempts);
   optional_object(w, "decision", s.decision);
   w.string("idempotency_key", s.idempotency_key);
+  write_label(w, "output_label", s.output_label);
   optional_object(w, "result", s.result);
   w.integer("retries", s.retries);
   w.integer("round", s.round);
@@ -353,10 +380,10 @@ std::string AgentState::to_json_text() const {
     return [to_json_fn](const auto& item) { return detail::json_text(to_json_fn(item)); };
   };
   detail::JsonObjectWriter w;
-  w.value("answers", answers)
-      .integer("audit_count", audit_count)
-      .string("audit_head", audit_head)
-      .integer("created_millis", created_millis)
+  write_label(w, "answer_label", answer_label);
+  w.value("answers", answers).integer("audit_count", audit_count).string("audit_head", audit_head);
+  write_label(w, "context_label", context_label);
+  w.integer("created_millis", created_millis)
       .value("final_answer", final_answer ? *final_answer : json())
       .integer("format_version", kFormatVersion)
       .string("goal", goal)
@@ -453,6 +480,12 @@ Result<AgentState> AgentState::from_json(const json& j) {
   r.integer("audit_count", s.audit_count, false);
   r.integer("created_millis", s.created_millis, false);
   r.integer("updated_millis", s.updated_millis, false);
+  for (auto [name, slot] :
+       {std::pair{"context_label", &s.context_label}, std::pair{"answer_label", &s.answer_label}}) {
+    auto label = read_optional_label(r, name);
+    if (!label) return std::move(label).error();
+    *slot = std::move(*label);
+  }
   if (!r.ok()) return r.status().error();
   if (!s.outputs.is_object())
     return Error(ErrorCode::invalid_argument, "agent state: field 'outputs' must be an object");

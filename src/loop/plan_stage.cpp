@@ -266,6 +266,8 @@ AfterPlanning take_decision(Turn& t, SpanRecorder& span, Result<PlanDecision>& d
       // so that many rounds do not copy the steps each time).
       if (const auto needed = s.steps.size() + decision->steps.size(); needed > s.steps.capacity())
         s.steps.reserve(std::max(needed, 2 * s.steps.capacity()));
+      // What the model wrote is as untrusted as what it had read (labels.hpp).
+      const Label written_from = decision->from_request_only ? Label{} : s.context_label;
       std::string planned = "[";
       for (auto& step : decision->steps) {
         if (planned.size() > 1) planned.push_back(',');
@@ -273,6 +275,7 @@ AfterPlanning take_decision(Turn& t, SpanRecorder& span, Result<PlanDecision>& d
         StepState state;
         state.step = std::move(step);
         state.round = round;
+        state.arg_labels.add("", written_from);
         s.steps.push_back(std::move(state));
       }
       planned.push_back(']');
@@ -286,6 +289,8 @@ AfterPlanning take_decision(Turn& t, SpanRecorder& span, Result<PlanDecision>& d
     }
     case PlanDecision::Kind::finish:
       ++s.planning_rounds;
+      // Written from the outputs or by a model that read them: labelled like everything read.
+      s.answer_label = s.context_label;
       span.end();
       return AfterPlanning::settle_answer;
     case PlanDecision::Kind::ask:

@@ -9,6 +9,7 @@
 #include "core/value_fields.hpp"
 #include "exec/park.hpp"
 #include "loop/state_text.hpp"
+#include "planners/plan_references.hpp"
 
 namespace rein::detail {
 
@@ -167,11 +168,14 @@ void recall_memory(Turn& t) {
                  {"namespace", r.item.ns},      {"source", r.item.source},
                  {"metadata", r.item.metadata}, {"why", r.why}};
     o.confidence = r.item.confidence;
-    o.trusted = m.trusted;
+    // Trusted only when the host trusts recall and the item came from trusted content.
+    o.trusted = m.trusted && r.item.trusted;
+    o.level = r.item.level;
     o.step = t.state.step_index;
     o.at_millis = t.env.unix_millis();
     append_audit_text(t.state, t.entries, t.env.unix_millis(), "observation",
                       canonical_text(o, kAuditObservationOmits));
+    t.state.context_label.join(observation_label(o));
     t.state.observations.push_back(std::move(o));
   }
 }
@@ -192,6 +196,7 @@ void observe(Turn& t) {
     if (o.at_millis == 0) o.at_millis = t.env.unix_millis();
     append_audit_text(t.state, t.entries, t.env.unix_millis(), "observation",
                       canonical_text(o, kAuditObservationOmits));
+    t.state.context_label.join(observation_label(o));
     t.state.observations.push_back(std::move(o));
   }
 }
@@ -241,8 +246,10 @@ Authorized authorize(Turn& t) {
     SpanRecorder span = t.span("rein.authorize");
     span.set("rein.tool", st.step.tool);
     const ToolSpec* spec = t.tools.find(st.step.tool);
-    Status arguments =
-        spec == nullptr ? Status{} : t.tools.check_arguments(st.step.tool, st.step.args);
+    // References to earlier outputs are filled in first: schema and policy see the values.
+    Status arguments = fill_in_references(st, s);
+    if (spec != nullptr && arguments)
+      arguments = t.tools.check_arguments(st.step.tool, st.step.args);
     if (spec == nullptr || !arguments) {
       // Invalid calls never reach policy or tool: the critic sees why.
       ToolResult invalid;
@@ -254,7 +261,7 @@ Authorized authorize(Turn& t) {
       continue;
     }
     s.usage.now_millis = t.millis;
-    PolicyDecision d = policy.decide(*spec, st.step.args, s.principal, s.usage);
+    PolicyDecision d = policy.decide(*spec, st.step.args, st.arg_labels, s.principal, s.usage);
     if (d.decision == Decision::require_approval && st.approval &&
         st.approval->status == "approved") {
       d = {Decision::allow, d.rule,

@@ -125,6 +125,12 @@ Task<std::invoke_result_t<Fn&>> store_io(Turn& turn, Fn fn) {
   co_return co_await turn.executor.blocking(std::move(fn));
 }
 
+// The labels of what the run takes in (label_flow.cpp).
+Label observation_label(const Observation& observation);
+// A step's result: the tool's own label, else its spec's; a refusal before it ran is labelled
+// as its arguments are.
+Label result_label(const ToolRegistry& tools, const StepState& step, const ToolResult& result);
+
 std::string joined(const std::vector<std::string>& parts, const char* separator = "; ");
 bool has_key_support(const ToolSpec& spec);
 

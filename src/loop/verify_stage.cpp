@@ -37,6 +37,8 @@ Task<Verdict> judge(Turn& t, Sync sync, Async async) {
 void apply(Turn& t, StepState& st, ToolResult result, Verdict verdict_in) {
   AgentState& s = t.state;
   const int max_retries = t.core.options.max_retries_per_step;
+  st.output_label = result_label(t.tools, st, result);
+  s.context_label.join(st.output_label);
   st.result = std::move(result);
   st.verdict = std::move(verdict_in);
   const ToolResult& r = *st.result;

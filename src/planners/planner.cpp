@@ -4,6 +4,8 @@
 #include <functional>
 #include <optional>
 
+#include "planners/plan_references.hpp"
+
 namespace rein {
 
 PlanDecision PlanDecision::run(std::vector<PlanStep> steps) {
@@ -70,6 +72,7 @@ Status validate_plan(const std::vector<PlanStep>& steps, const AgentState& state
   for (const auto& s : steps) {
     if (s.tool.empty()) return bad("step '" + s.id + "' names no tool");
     if (!s.args.is_object()) return bad("step '" + s.id + "': args must be a JSON object");
+    if (auto refs = detail::check_references(s); !refs) return bad(refs.error().message());
     if (state.find_step(s.id) != nullptr) return bad("step id '" + s.id + "' is used twice");
     for (const auto& dep : s.depends_on) {
       if (dep == s.id) return bad("step '" + s.id + "' depends on itself");

@@ -14,6 +14,7 @@
 #include "core/utf8.hpp"
 #include "core/value_fields.hpp"
 #include "policy/policy_canonical.hpp"
+#include "policy/policy_internals.hpp"
 
 namespace rein {
 
@@ -111,70 +112,6 @@ json PolicyDecision::to_json() const {
   return json::parse(detail::canonical_text(*this, detail::kAuditDecisionOmits));
 }
 
-ArgConstraint ArgConstraint::equals(std::string pointer, json value) {
-  ArgConstraint c;
-  c.pointer = std::move(pointer);
-  c.kind = Kind::equals;
-  c.value = std::move(value);
-  return c;
-}
-ArgConstraint ArgConstraint::one_of(std::string pointer, std::vector<json> values) {
-  ArgConstraint c;
-  c.pointer = std::move(pointer);
-  c.kind = Kind::one_of;
-  c.values = std::move(values);
-  return c;
-}
-ArgConstraint ArgConstraint::regex(std::string pointer, std::string pattern) {
-  ArgConstraint c;
-  c.pointer = std::move(pointer);
-  c.kind = Kind::regex;
-  c.pattern = std::move(pattern);
-  return c;
-}
-ArgConstraint ArgConstraint::range(std::string pointer, std::optional<double> min,
-                                   std::optional<double> max) {
-  ArgConstraint c;
-  c.pointer = std::move(pointer);
-  c.kind = Kind::range;
-  c.min = min;
-  c.max = max;
-  return c;
-}
-ArgConstraint ArgConstraint::length_at_most(std::string pointer, std::size_t max_length) {
-  ArgConstraint c;
-  c.pointer = std::move(pointer);
-  c.kind = Kind::max_length;
-  c.max_length = max_length;
-  return c;
-}
-ArgConstraint ArgConstraint::path_under(std::string pointer, std::string folder) {
-  ArgConstraint c;
-  c.pointer = std::move(pointer);
-  c.kind = Kind::path_under;
-  c.folder = std::move(folder);
-  return c;
-}
-ArgConstraint ArgConstraint::url_in(std::string pointer, UrlSet urls) {
-  ArgConstraint c;
-  c.pointer = std::move(pointer);
-  c.kind = Kind::url_in;
-  c.urls = std::move(urls);
-  return c;
-}
-ArgConstraint ArgConstraint::present(std::string pointer) {
-  ArgConstraint c;
-  c.pointer = std::move(pointer);
-  c.kind = Kind::present;
-  return c;
-}
-ArgConstraint ArgConstraint::absent(std::string pointer) {
-  ArgConstraint c;
-  c.pointer = std::move(pointer);
-  c.kind = Kind::absent;
-  return c;
-}
-
 struct PolicyEngine::Compiled {
   struct Constraint {
     const ArgConstraint* source;
@@ -184,8 +121,9 @@ struct PolicyEngine::Compiled {
     // outside are rejected with a comparison instead of a regex run.
     bool has_range = false;
     std::string re_min, re_max;
-    std::string folder;       // path_under, normalised
-    std::string path_prefix;  // url_in, canonical
+    std::string folder;          // path_under, normalised
+    std::string path_prefix;     // url_in, canonical
+    std::size_t level_rank = 0;  // level_at_most, level_above
   };
   struct Rule {
     const PolicyRule* source;
@@ -219,6 +157,13 @@ struct PolicyEngine::Compiled {
   };
 
   using Candidates = std::vector<std::uint32_t>;  // positions in `ordered`
+
+  // The rule that decides, and an allow (or approval) rule before it that failed only on a
+  // label condition: its failure names the flow that kept it from deciding.
+  struct Match {
+    const Rule* rule = nullptr;
+    std::string near_miss;
+  };
 
   PolicySpec spec;
   std::vector<Rule> ordered;                       // evaluation order
@@ -296,17 +241,118 @@ struct PolicyEngine::Compiled {
           return utf8::code_points(v->get_ref<const std::string&>()) <= a.max_length;
         if (v->is_array()) return v->size() <= a.max_length;
         return false;
+      case ArgConstraint::Kind::trusted:
+      case ArgConstraint::Kind::untrusted:
+      case ArgConstraint::Kind::level_at_most:
+      case ArgConstraint::Kind::level_above:
+        return false;  // label conditions are label_holds'
     }
     return false;
   }
 
-  bool rule_matches(const Rule& r, ArgView& args, const Principal& principal) const {
-    if (!principal.has_any_role(r.source->roles)) return false;
-    for (auto i = r.first_constraint; i < r.end_constraint; ++i) {
-      if (!constraint_holds(constraints[i], args, r.source->decision == Decision::deny))
+  // A level the policy does not list ranks above every level it does.
+  std::size_t rank_of(const std::string& level) const {
+    const auto& levels = spec.levels;
+    return static_cast<std::size_t>(std::find(levels.begin(), levels.end(), level) -
+                                    levels.begin());
+  }
+
+  bool label_holds(const Constraint& c, const Label& label) const {
+    switch (c.source->kind) {
+      case ArgConstraint::Kind::trusted:
+        return label.trusted;
+      case ArgConstraint::Kind::untrusted:
+        return !label.trusted;
+      case ArgConstraint::Kind::level_at_most:
+        return std::all_of(label.levels.begin(), label.levels.end(),
+                           [&](const std::string& l) { return rank_of(l) <= c.level_rank; });
+      case ArgConstraint::Kind::level_above:
+        return std::any_of(label.levels.begin(), label.levels.end(),
+                           [&](const std::string& l) { return rank_of(l) > c.level_rank; });
+      default:
         return false;
     }
+  }
+
+  bool holds(const Constraint& c, ArgView& args, const ValueLabels& labels, bool deny_rule) const {
+    if (c.source->is_label_condition()) return label_holds(c, labels.at(c.source->pointer));
+    return constraint_holds(c, args, deny_rule);
+  }
+
+  bool rule_matches(const Rule& r, ArgView& args, const ValueLabels& labels,
+                    const Principal& principal) const {
+    if (!principal.has_any_role(r.source->roles)) return false;
+    for (auto i = r.first_constraint; i < r.end_constraint; ++i) {
+      if (!holds(constraints[i], args, labels, r.source->decision == Decision::deny)) return false;
+    }
     return true;
+  }
+
+  // Why a label condition fails for `label`, for people.
+  static std::string label_failure(const ArgConstraint& a, const Label& label) {
+    const std::string what = a.pointer.empty() ? "the arguments" : "argument " + a.pointer;
+    switch (a.kind) {
+      case ArgConstraint::Kind::trusted:
+        return what + " must derive from trusted content only; it is " + label.describe();
+      case ArgConstraint::Kind::untrusted:
+        return what + " would have to derive from untrusted content; it is " + label.describe();
+      case ArgConstraint::Kind::level_at_most:
+        return what + " may hold data up to level '" + a.level + "'; it is " + label.describe();
+      case ArgConstraint::Kind::level_above:
+        return what + " would have to hold data above level '" + a.level + "'; it is " +
+               label.describe();
+      default:
+        return what + " fails a label condition";
+    }
+  }
+
+  // Why `r` does not match ("" when it does), for people.
+  std::string failure(const Rule& r, ArgView& args, const ValueLabels& labels,
+                      const Principal& principal) const {
+    if (!principal.has_any_role(r.source->roles)) {
+      return "the principal holds none of its roles " + list_text(r.source->roles);
+    }
+    for (auto i = r.first_constraint; i < r.end_constraint; ++i) {
+      const Constraint& c = constraints[i];
+      if (holds(c, args, labels, r.source->decision == Decision::deny)) continue;
+      if (c.source->is_label_condition()) {
+        return label_failure(*c.source, labels.at(c.source->pointer));
+      }
+      return "argument " + (c.source->pointer.empty() ? std::string("(root)") : c.source->pointer) +
+             " fails " + detail::constraint_json(*c.source).dump();
+    }
+    return {};
+  }
+
+  // For an allow or approval rule that fails on a label condition alone: what it would have
+  // done, and the flow that stopped it ("" otherwise).
+  std::string label_miss(const Rule& r, ArgView& args, const ValueLabels& labels,
+                         const Principal& principal) const {
+    if (r.source->decision == Decision::deny || !principal.has_any_role(r.source->roles)) return {};
+    const Constraint* missed = nullptr;
+    for (auto i = r.first_constraint; i < r.end_constraint; ++i) {
+      const Constraint& c = constraints[i];
+      if (holds(c, args, labels, false)) continue;
+      if (!c.source->is_label_condition()) return {};
+      if (missed == nullptr) missed = &c;
+    }
+    if (missed == nullptr) return {};
+    return "rule '" + r.source->id + "' would " +
+           (r.source->decision == Decision::allow ? "allow the call" : "send it for approval") +
+           ", but " + label_failure(*missed->source, labels.at(missed->source->pointer));
+  }
+
+  // The labels a deciding rule's label conditions looked at: the flow it allowed or refused.
+  std::string flow(const Rule& r, const ValueLabels& labels) const {
+    std::string out;
+    for (auto i = r.first_constraint; i < r.end_constraint; ++i) {
+      const ArgConstraint& a = *constraints[i].source;
+      if (!a.is_label_condition()) continue;
+      out += out.empty() ? "; flow: " : "; ";
+      out += (a.pointer.empty() ? std::string("the arguments") : a.pointer) + " is " +
+             labels.at(a.pointer).describe();
+    }
+    return out;
   }
 
   std::shared_ptr<const Candidates> candidates(std::string_view tool) const {
@@ -325,15 +371,21 @@ struct PolicyEngine::Compiled {
     return found;
   }
 
-  const Rule* first_match(std::string_view tool, const json& args,
-                          const Principal& principal) const {
+  Match first_match(std::string_view tool, const json& args, const ValueLabels& labels,
+                    const Principal& principal) const {
     const auto list = candidates(tool);
     ArgView view(args, pointers);
+    Match m;
     for (std::uint32_t position : *list) {
       const Rule& r = ordered[position];
-      if (rule_matches(r, view, principal)) return &r;
+      if (rule_matches(r, view, labels, principal)) {
+        m.rule = &r;
+        return m;
+      }
+      if (m.near_miss.empty() && !labels.empty())
+        m.near_miss = label_miss(r, view, labels, principal);
     }
-    return nullptr;
+    return m;
   }
 };
 
@@ -343,6 +395,18 @@ Result<PolicyEngine> PolicyEngine::create(PolicySpec spec) {
   auto compiled = std::make_shared<Compiled>();
   compiled->spec = std::move(spec);
   const auto& rules = compiled->spec.rules;
+
+  const auto& levels = compiled->spec.levels;
+  for (std::size_t i = 0; i < levels.size(); ++i) {
+    if (levels[i].empty())
+      return Error(ErrorCode::invalid_argument,
+                   "policy: levels[" + std::to_string(i) + "] is empty");
+    if (std::find(levels.begin(), levels.begin() + static_cast<std::ptrdiff_t>(i), levels[i]) !=
+        levels.begin() + static_cast<std::ptrdiff_t>(i)) {
+      return Error(ErrorCode::invalid_argument,
+                   "policy: levels[" + std::to_string(i) + "] repeats '" + levels[i] + "'");
+    }
+  }
 
   std::unordered_set<std::string_view> ids;
   std::vector<std::uint32_t> order(rules.size());
@@ -403,6 +467,18 @@ Result<PolicyEngine> PolicyEngine::create(PolicySpec spec) {
       } else if (a.kind == ArgConstraint::Kind::url_in) {
         if (auto s = check_url_set(a.urls); !s.empty()) return bad(at + ": field 'url_in' " + s);
         c.path_prefix = a.urls.path_prefix.empty() ? "/" : a.urls.path_prefix;
+      } else if (a.kind == ArgConstraint::Kind::level_at_most ||
+                 a.kind == ArgConstraint::Kind::level_above) {
+        const char* field =
+            a.kind == ArgConstraint::Kind::level_at_most ? "level_at_most" : "level_above";
+        c.level_rank = compiled->rank_of(a.level);
+        if (c.level_rank == compiled->spec.levels.size()) {
+          return bad(at + ": field '" + field + "' names level '" + a.level +
+                     "', which the policy's 'levels' " +
+                     (compiled->spec.levels.empty()
+                          ? std::string("does not declare (it has none)")
+                          : "does not list " + list_text(compiled->spec.levels)));
+        }
       }
       rule_constraints.push_back(std::move(c));
     }
@@ -458,28 +534,67 @@ Result<PolicyEngine> PolicyEngine::create(PolicySpec spec) {
 
 PolicyDecision PolicyEngine::decide(std::string_view tool, const json& args,
                                     const Principal& principal, const Usage& usage) const {
-  const auto* hit = compiled_->first_match(tool, args, principal);
+  return decide(tool, args, ValueLabels{}, principal, usage);
+}
+
+PolicyDecision PolicyEngine::decide(const ToolSpec& spec, const json& args,
+                                    const Principal& principal, const Usage& usage) const {
+  return decide(spec, args, ValueLabels{}, principal, usage);
+}
+
+PolicyDecision PolicyEngine::decide(std::string_view tool, const json& args,
+                                    const ValueLabels& labels, const Principal& principal,
+                                    const Usage& usage) const {
+  const auto match = compiled_->first_match(tool, args, labels, principal);
+  const auto* hit = match.rule;
+  const std::string missed = match.near_miss.empty() ? std::string() : "; " + match.near_miss;
   if (hit == nullptr) {
     return {Decision::deny, "default_deny",
             "no rule matches tool '" + std::string(tool) + "' for principal '" + principal.id +
-                "' with roles " + list_text(principal.roles) + ": denied by default",
+                "' with roles " + list_text(principal.roles) + ": denied by default" + missed,
             false};
   }
   if (hit->source->decision != Decision::deny) {
     if (auto exhausted = check_call_budgets(tool, usage)) return std::move(*exhausted);
   }
-  return {hit->source->decision, hit->source->id, hit->reason, false};
+  if (labels.empty() && missed.empty()) {
+    return {hit->source->decision, hit->source->id, hit->reason, false};
+  }
+  return {hit->source->decision, hit->source->id,
+          hit->reason + compiled_->flow(*hit, labels) + missed, false};
+}
+
+json PolicyEngine::explain(std::string_view tool, const json& args, const ValueLabels& labels,
+                           const Principal& principal) const {
+  json out = json::array();
+  Compiled::ArgView view(args, compiled_->pointers);
+  bool decided = false;
+  for (std::uint32_t position : *compiled_->candidates(tool)) {
+    const Compiled::Rule& r = compiled_->ordered[position];
+    const std::string failed = compiled_->failure(r, view, labels, principal);
+    json line = {{"rule", r.source->id},
+                 {"decision", to_string(r.source->decision)},
+                 {"matched", failed.empty()}};
+    if (!failed.empty()) line["failed"] = failed;
+    if (failed.empty() && !decided) {
+      line["decides"] = true;
+      decided = true;
+    }
+    out.push_back(std::move(line));
+  }
+  return out;
 }
 
 PolicyDecision PolicyEngine::decide(const ToolSpec& spec, const json& args,
-                                    const Principal& principal, const Usage& usage) const {
+                                    const ValueLabels& labels, const Principal& principal,
+                                    const Usage& usage) const {
   if (!principal.has_any_role(spec.permissions)) {
     return {Decision::deny, "permissions",
             "tool '" + spec.name + "' needs one of " + list_text(spec.permissions) +
                 "; principal '" + principal.id + "' has " + list_text(principal.roles),
             false};
   }
-  return decide(spec.name, args, principal, usage);
+  return decide(spec.name, args, labels, principal, usage);
 }
 
 std::optional<PolicyDecision> PolicyEngine::check_run_budgets(const Usage& usage) const {

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/json_text.hpp"
+#include "policy/policy_internals.hpp"
 #include "rein/policy.hpp"
 
 namespace rein {
@@ -81,9 +82,10 @@ Result<UrlSet> parse_url_set(const json& j, const std::string& where) {
 
 Result<ArgConstraint> parse_constraint(const json& j, const std::string& where) {
   if (!j.is_object()) return bad(where, "must be an object");
-  if (auto s = only_fields(j, where,
-                           {"pointer", "equals", "one_of", "regex", "range", "max_length",
-                            "present", "absent", "path_under", "url_in"});
+  if (auto s = only_fields(
+          j, where,
+          {"pointer", "equals", "one_of", "regex", "range", "max_length", "present", "absent",
+           "path_under", "url_in", "integrity", "level_at_most", "level_above"});
       !s) {
     return std::move(s).error();
   }
@@ -94,13 +96,29 @@ Result<ArgConstraint> parse_constraint(const json& j, const std::string& where) 
 
   int operators = 0;
   for (const char* op : {"equals", "one_of", "regex", "range", "max_length", "present", "absent",
-                         "path_under", "url_in"}) {
+                         "path_under", "url_in", "integrity", "level_at_most", "level_above"}) {
     operators += j.contains(op) ? 1 : 0;
   }
   if (operators != 1) {
     return bad(where,
                "needs exactly one of 'equals', 'one_of', 'regex', 'range', "
-               "'max_length', 'present', 'absent', 'path_under', 'url_in'");
+               "'max_length', 'present', 'absent', 'path_under', 'url_in', 'integrity', "
+               "'level_at_most', 'level_above'");
+  }
+  if (auto it = j.find("integrity"); it != j.end()) {
+    if (*it == "trusted") return ArgConstraint::trusted(*pointer);
+    if (*it == "untrusted") return ArgConstraint::untrusted(*pointer);
+    return bad(where, "field 'integrity' must be \"trusted\" or \"untrusted\"");
+  }
+  for (const char* field : {"level_at_most", "level_above"}) {
+    if (auto it = j.find(field); it != j.end()) {
+      auto level = read_string(*it, where, field);
+      if (!level) return std::move(level).error();
+      if (level->empty()) return bad(where, std::string("field '") + field + "' must name a level");
+      return std::string_view(field) == "level_at_most"
+                 ? ArgConstraint::level_at_most(*pointer, std::move(*level))
+                 : ArgConstraint::level_above(*pointer, std::move(*level));
+    }
   }
   if (auto it = j.find("path_under"); it != j.end()) {
     auto folder = read_string(*it, where, "path_under");
@@ -325,16 +343,36 @@ json constraint_to_json(const ArgConstraint& a) {
       j["url_in"] = std::move(urls);
       break;
     }
+    case ArgConstraint::Kind::trusted:
+      j["integrity"] = "trusted";
+      break;
+    case ArgConstraint::Kind::untrusted:
+      j["integrity"] = "untrusted";
+      break;
+    case ArgConstraint::Kind::level_at_most:
+      j["level_at_most"] = a.level;
+      break;
+    case ArgConstraint::Kind::level_above:
+      j["level_above"] = a.level;
+      break;
   }
   return j;
 }
 
 }  // namespace
 
+namespace detail {
+json constraint_json(const ArgConstraint& a) {
+  return constraint_to_json(a);
+}
+}  // namespace detail
+
+namespace {}  // namespace
+
 Result<PolicyEngine> PolicyEngine::from_json(const json& policy) {
   if (!policy.is_object()) return bad("(root)", "a policy must be a JSON object");
   if (auto s = only_fields(policy, "(root)",
-                           {"version", "description", "rules", "budgets", "rate_limits"});
+                           {"version", "description", "levels", "rules", "budgets", "rate_limits"});
       !s) {
     return std::move(s).error();
   }
@@ -343,6 +381,14 @@ Result<PolicyEngine> PolicyEngine::from_json(const json& policy) {
                "unsupported policy version " + detail::json_text(*it) + " (this rein reads 1)");
   }
   PolicySpec spec;
+  if (auto it = policy.find("levels"); it != policy.end()) {
+    if (!it->is_array()) return bad("levels", "must be an array of level names, lowest first");
+    for (const auto& level : *it) {
+      if (!level.is_string() || level.get_ref<const std::string&>().empty())
+        return bad("levels", "must be an array of non-empty strings, lowest first");
+      spec.levels.push_back(level.get<std::string>());
+    }
+  }
   if (auto it = policy.find("rules"); it != policy.end()) {
     if (!it->is_array()) return bad("rules", "must be an array");
     for (std::size_t i = 0; i < it->size(); ++i) {
@@ -417,10 +463,12 @@ json PolicyEngine::to_json() const {
     limits.push_back(
         {{"tool", l.tool}, {"max_calls", l.max_calls}, {"window_ms", l.window.count()}});
   }
-  return {{"version", 1},
-          {"rules", std::move(rules)},
-          {"budgets", std::move(budgets)},
-          {"rate_limits", std::move(limits)}};
+  json out = {{"version", 1},
+              {"rules", std::move(rules)},
+              {"budgets", std::move(budgets)},
+              {"rate_limits", std::move(limits)}};
+  if (!s.levels.empty()) out["levels"] = s.levels;
+  return out;
 }
 
 }  // namespace rein

@@ -22,7 +22,8 @@ constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS memory_items(
   id INTEGER PRIMARY KEY, kind TEXT NOT NULL, ns TEXT NOT NULL, content TEXT NOT NULL,
   metadata TEXT NOT NULL, source TEXT NOT NULL, confidence REAL NOT NULL, created INTEGER NOT NULL,
-  expires INTEGER, hash TEXT NOT NULL, UNIQUE(ns, kind, hash));
+  expires INTEGER, hash TEXT NOT NULL, trusted INTEGER NOT NULL DEFAULT 1,
+  level TEXT NOT NULL DEFAULT '', UNIQUE(ns, kind, hash));
 CREATE INDEX IF NOT EXISTS memory_items_ns_created ON memory_items(ns, created);
 CREATE INDEX IF NOT EXISTS memory_items_expires ON memory_items(expires) WHERE expires IS NOT NULL;
 CREATE VIRTUAL TABLE IF NOT EXISTS memory_fts USING fts5(content, content='memory_items', content_rowid='id');
@@ -41,7 +42,7 @@ CREATE INDEX IF NOT EXISTS memory_outcomes_kind ON memory_outcomes(kind, signatu
 constexpr std::chrono::milliseconds kBusyTimeout{5000};
 
 constexpr const char* kItemColumns =
-    "id, kind, ns, content, metadata, source, confidence, created, expires, hash";
+    "id, kind, ns, content, metadata, source, confidence, created, expires, hash, trusted, level";
 
 // What estimate_tokens (message.hpp) counts for a message holding just this text.
 std::int64_t tokens_of(const std::string& content) {
@@ -77,6 +78,35 @@ struct MemoryManager::Impl {
   std::unordered_map<std::int64_t, std::pair<std::string, MemoryKind>>
       vector_meta;  // ns, kind of indexed rows
 
+  // Memories written before items had labels gain the columns (trusted, public: what
+  // recall made of them then, before MemoryRecall::trusted).
+  Status add_label_columns(const std::string& what) {
+    sqlite::Statement columns;
+    if (auto st = columns.prepare(db, "SELECT name FROM pragma_table_info('memory_items')"); !st)
+      return st;
+    bool has_trusted = false, has_level = false;
+    while (true) {
+      auto row = columns.step();
+      if (!row) return row.error();
+      if (!*row) break;
+      has_trusted = has_trusted || columns.text(0) == "trusted";
+      has_level = has_level || columns.text(0) == "level";
+    }
+    if (!has_trusted) {
+      if (auto s = db.exec("ALTER TABLE memory_items ADD COLUMN trusted INTEGER NOT NULL DEFAULT 1",
+                           what);
+          !s)
+        return s;
+    }
+    if (!has_level) {
+      if (auto s =
+              db.exec("ALTER TABLE memory_items ADD COLUMN level TEXT NOT NULL DEFAULT ''", what);
+          !s)
+        return s;
+    }
+    return {};
+  }
+
   Result<MemoryItem> read_item(sqlite::Statement& s) {
     MemoryItem item;
     item.id = s.integer(0);
@@ -92,6 +122,8 @@ struct MemoryManager::Impl {
     item.created_millis = s.integer(7);
     if (!s.is_null(8)) item.expires_millis = s.integer(8);
     item.content_hash = s.text(9);
+    item.trusted = s.integer(10) != 0;
+    item.level = s.text(11);
     return item;
   }
 
@@ -180,6 +212,7 @@ Result<std::shared_ptr<MemoryManager>> MemoryManager::open(const std::filesystem
       !s) {
     return s.error();
   }
+  if (auto s = impl->add_label_columns(what); !s) return s.error();
   if (auto s = impl->load_vectors(); !s) return s.error();
   return std::shared_ptr<MemoryManager>(new MemoryManager(std::move(impl)));
 }
@@ -269,11 +302,13 @@ Result<std::vector<std::int64_t>> MemoryManager::remember_all(
   if (auto st = insert.prepare(
           impl.db,
           "INSERT INTO memory_items(kind, ns, content, metadata, source, confidence, created, "
-          "expires, hash) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(ns, kind, hash) DO UPDATE SET "
-          "metadata = excluded.metadata, source = excluded.source, confidence = "
-          "excluded.confidence, "
-          "expires = excluded.expires RETURNING id");
+          "expires, hash, trusted, level) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(ns, kind, hash) DO "
+          "UPDATE SET metadata = excluded.metadata, source = excluded.source, confidence = "
+          "excluded.confidence, expires = excluded.expires, "
+          // The same text remembered again stays as untrusted as its worst origin.
+          "trusted = trusted AND excluded.trusted, "
+          "level = CASE WHEN level = '' THEN excluded.level ELSE level END RETURNING id");
       !st) {
     return st.error();
   }
@@ -293,6 +328,7 @@ Result<std::vector<std::int64_t>> MemoryManager::remember_all(
         .bind(4, detail::json_text(r.metadata))
         .bind(5, r.source);
     insert.bind_real(6, r.confidence).bind(7, now).bind(9, hashes[i]);
+    insert.bind(10, static_cast<std::int64_t>(r.trusted ? 1 : 0)).bind(11, r.level);
     if (ttl) {
       insert.bind(8, now + ttl->count());
     } else {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include "core/enum_names.hpp"
 #include "core/json_reader.hpp"
+#include "core/label_json.hpp"
 #include "core/value_fields.hpp"
 
 namespace rein {
@@ -79,6 +80,7 @@ Result<ToolResult> ToolResult::from_json(const nlohmann::json& j) {
   r.integer("attempts", out.attempts, false);
   r.boolean("transient", out.transient, false);
   r.boolean("replayed", out.replayed, false);
+  r.optional<Label>("label", out.label, detail::read_label);
   if (!r.ok()) return r.status().error();
   return out;
 }

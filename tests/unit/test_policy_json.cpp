@@ -96,7 +96,8 @@ TEST_CASE("malformed policies are rejected whole, naming rule and field", "[poli
                             {"tool", "a"},
                             {"args", {{{"pointer", "/a"}, {"equals", 1}, {"present", true}}}}})) ==
         "policy: rules[3] (id 'x').args[0]: needs exactly one of 'equals', 'one_of', 'regex', "
-        "'range', 'max_length', 'present', 'absent', 'path_under', 'url_in'");
+        "'range', 'max_length', 'present', 'absent', 'path_under', 'url_in', 'integrity', "
+        "'level_at_most', 'level_above'");
   CHECK(error_of(with_rule(
             {{"id", "x"}, {"decision", "allow"}, {"tool", "a"}, {"args", {{{"equals", 1}}}}})) ==
         "policy: rules[3] (id 'x').args[0]: field 'pointer' is required");
