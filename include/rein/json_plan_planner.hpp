@@ -14,6 +14,16 @@
 // no cycles. Every problem found is fed back to the model, which gets max_repairs attempts
 // to correct it; then the planner returns an error naming the problems.
 //
+// Plan-then-execute (`plan_then_execute`, see docs/security.md): the model plans once from the
+// trusted request alone — the goal, the input and the user's answers, never a tool result, an
+// observation or memory — so nothing it reads can carry an injected instruction. Arguments
+// that need a value from a tool name it with a reference ({"$from": "s1", "pointer": "/to"},
+// planner.hpp), left unchecked against the schema until it is filled in; the answer may hold a
+// "final_answer" template of references next to "steps", filled in from the outputs once the
+// steps are done (by default: every step's output). A replan tells the model only which step
+// failed, never why (the reasons may quote a result). The steps are labelled trusted
+// (PlanDecision::from_request_only) apart from their references.
+//
 // Plan visibility: with `approve` set, a valid plan is shown to the host before it runs. The
 // host approves it, asks for a revision (its feedback goes to the model, at most
 // max_revisions times) or rejects it (the planner returns permission_denied with the reason).
@@ -61,6 +71,7 @@ struct JsonPlanOptions {
   PromptOptions prompt{};
   std::vector<std::string> tags = {"planner"};
   std::string complexity{};  // for LlmGateway routing
+  bool plan_then_execute = false;
 };
 
 class JsonPlanPlanner final : public Planner {
@@ -84,6 +95,10 @@ class JsonPlanPlanner final : public Planner {
 // problem found, one per line, each naming the field ("steps[1].tool: unknown tool 'x'").
 Result<PlanDecision> parse_json_plan(std::string_view text, const ToolRegistry& tools,
                                      const AgentState& state);
+// The same for plan_then_execute: "steps" may come with a "final_answer" template, and
+// arguments holding references are checked against the schema only once filled in.
+Result<PlanDecision> parse_json_plan_then_execute(std::string_view text, const ToolRegistry& tools,
+                                                  const AgentState& state);
 // The JSON Schema of an answer (used as the response_format).
 const nlohmann::json& json_plan_schema();
 

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "core/json_text.hpp"
+#include "planners/plan_references.hpp"
 #include "planners/planner_support.hpp"
 
 namespace rein {
@@ -25,7 +26,67 @@ constexpr std::string_view kFormat =
     "steps run after you answer, "
     "and you will see their outputs in the next round.";
 
+constexpr std::string_view kPlanThenExecuteFormat =
+    "Plan the whole task now: you will not see any tool's output. Answer with one JSON object "
+    "and nothing else, in one of these forms:\n"
+    "{\"steps\": [{\"id\": \"s1\", \"tool\": \"<tool name>\", \"arguments\": {...}, "
+    "\"depends_on\": [\"<ids of steps it needs>\"], \"why\": \"<one sentence>\"}], "
+    "\"final_answer\": <the answer as JSON, with references>}  to run tools;\n"
+    "{\"final_answer\": <the answer as JSON>}  when no tool is needed;\n"
+    "{\"question\": \"...\"}  when only the user can supply something you need.\n"
+    "Where an argument or the answer needs a value a tool returns, write a reference to that "
+    "step's output instead: {\"$from\": \"s1\"} for all of it, or {\"$from\": \"s1\", "
+    "\"pointer\": \"/field/0\"} (a JSON pointer) for a part; a step may refer only to steps in "
+    "its depends_on. Use only the tools listed.";
+
 constexpr std::size_t kMaxProblems = 20;
+
+// Whether an argument tree holds a reference to be filled in later.
+bool holds_reference(const json& value) {
+  if (detail::is_reference(value)) return true;
+  if (value.is_object() || value.is_array()) {
+    return std::any_of(value.begin(), value.end(),
+                       [](const json& item) { return holds_reference(item); });
+  }
+  return false;
+}
+
+Result<PlanDecision> parse_plan(std::string_view text, const ToolRegistry& tools,
+                                const AgentState& state, bool then_execute);
+
+// The request alone: goal, input and the user's answers, never what tools or others wrote.
+std::string describe_request(const AgentState& state, const std::optional<ReplanRequest>& replan) {
+  std::string out = "Task:\n" + state.goal + "\n";
+  if (!state.input.is_null()) out += "\nInput:\n" + detail::json_text(state.input) + "\n";
+  if (!state.answers.empty()) {
+    out += "\nThe user's answers to your earlier questions:\n";
+    for (const auto& a : state.answers)
+      out += detail::json_text(a) + "\n";
+  }
+  if (replan) {
+    out += "\nYour earlier plan did not work out. Done so far:";
+    for (const auto& st : state.steps)
+      out += "\n- " + st.step.id + " (" + st.step.tool + "): " + std::string(to_string(st.status));
+    out += "\nStep '" + replan->step_id +
+           "' failed. Plan the rest of the task again, with new step ids; you may refer to the "
+           "outputs of steps that succeeded.\n";
+  }
+  return out;
+}
+
+// Once the round's steps are done: the final answer of the plan the model wrote last, its
+// references filled in from the outputs (a reference to a step without output becomes null:
+// the run's review items say why it has none).
+std::optional<PlanDecision> answer_of_plan(const AgentState& state) {
+  auto it = std::find_if(state.messages.rbegin(), state.messages.rend(),
+                         [](const Message& m) { return m.role == "assistant"; });
+  if (it == state.messages.rend()) return std::nullopt;
+  json plan = json::parse(detail::strip_fence(it->content), nullptr, false);
+  if (!plan.is_object() || !plan.contains("steps")) return std::nullopt;
+  auto answer = plan.find("final_answer");
+  if (answer == plan.end()) return PlanDecision::finish(state.outputs);
+  return PlanDecision::finish(detail::filled_in(*answer, state));
+}
 
 }  // namespace
 
@@ -51,6 +112,18 @@ const json& json_plan_schema() {
 
 Result<PlanDecision> parse_json_plan(std::string_view text, const ToolRegistry& tools,
                                      const AgentState& state) {
+  return parse_plan(text, tools, state, false);
+}
+
+Result<PlanDecision> parse_json_plan_then_execute(std::string_view text, const ToolRegistry& tools,
+                                                  const AgentState& state) {
+  return parse_plan(text, tools, state, true);
+}
+
+namespace {
+
+Result<PlanDecision> parse_plan(std::string_view text, const ToolRegistry& tools,
+                                const AgentState& state, bool then_execute) {
   auto invalid = [](const std::string& what) { return Error(ErrorCode::invalid_argument, what); };
   const std::string_view body = detail::strip_fence(text);
   if (body.empty()) return invalid("the answer is empty");
@@ -60,9 +133,16 @@ Result<PlanDecision> parse_json_plan(std::string_view text, const ToolRegistry& 
   const int forms = static_cast<int>(parsed.contains("steps")) +
                     static_cast<int>(parsed.contains("final_answer")) +
                     static_cast<int>(parsed.contains("question"));
-  if (forms != 1)
-    return invalid("the answer must have exactly one of 'steps', 'final_answer' or 'question'");
-  if (parsed.contains("final_answer")) return PlanDecision::finish(parsed["final_answer"]);
+  const bool steps_with_answer =
+      then_execute && forms == 2 && parsed.contains("steps") && parsed.contains("final_answer");
+  if (forms != 1 && !steps_with_answer) {
+    return invalid(then_execute ? "the answer must have 'steps' (with an optional "
+                                  "'final_answer'), 'final_answer' or 'question'"
+                                : "the answer must have exactly one of 'steps', 'final_answer' "
+                                  "or 'question'");
+  }
+  if (parsed.contains("final_answer") && !steps_with_answer)
+    return PlanDecision::finish(parsed["final_answer"]);
   if (parsed.contains("question")) {
     const json& q = parsed["question"];
     if (!q.is_string() || q.get<std::string>().empty())
@@ -105,7 +185,8 @@ Result<PlanDecision> parse_json_plan(std::string_view text, const ToolRegistry& 
       problem(where + ".arguments: must be an object");
     } else {
       step.args = s["arguments"];
-      if (spec != nullptr) {
+      // A reference is checked once it is filled in, when the step is authorized.
+      if (spec != nullptr && !(then_execute && holds_reference(step.args))) {
         if (auto checked = tools.check_arguments(spec->name, step.args); !checked) {
           problem(where + ".arguments: " + checked.error().message());
         }
@@ -140,12 +221,22 @@ Result<PlanDecision> parse_json_plan(std::string_view text, const ToolRegistry& 
       message += (message.empty() ? "" : "\n") + p;
     return invalid(message);
   }
-  return PlanDecision::run(std::move(plan));
+  PlanDecision decision = PlanDecision::run(std::move(plan));
+  decision.from_request_only = then_execute;
+  return decision;
 }
+
+}  // namespace
 
 JsonPlanPlanner::JsonPlanPlanner(JsonPlanOptions options) : options_(std::move(options)) {}
 
 std::vector<Message> JsonPlanPlanner::prompt(const PlanRequest& request) const {
+  if (options_.plan_then_execute) {
+    std::string system = detail::system_text(options_.instructions, kPlanThenExecuteFormat);
+    system += "\n\nTools:\n" + describe_tools(request.tools);
+    return {{"system", std::move(system), {}, "", ""},
+            {"user", describe_request(request.state, request.replan), {}, "", ""}};
+  }
   std::string system = detail::system_text(options_.instructions, kFormat);
   system += "\n\nTools:\n" + describe_tools(request.tools);
   std::string user = describe_task(request.state, options_.prompt) + "\n" +
@@ -161,6 +252,9 @@ Result<PlanDecision> JsonPlanPlanner::plan(const PlanRequest& request) {
 Task<Result<PlanDecision>> JsonPlanPlanner::plan_async(const PlanRequest& request) {
   // Built afresh for each ask and moved into it: a run waiting on the model holds no copy of
   // its prompt.
+  if (options_.plan_then_execute && !request.replan && request.state.planning_rounds > 0) {
+    if (auto answer = answer_of_plan(request.state)) co_return std::move(*answer);
+  }
   std::vector<Message> feedback_messages;  // earlier answers and what was wrong with them
   int repairs = 0;
   int revisions = 0;
@@ -178,7 +272,8 @@ Task<Result<PlanDecision>> JsonPlanPlanner::plan_async(const PlanRequest& reques
       llm.messages.push_back(m);
     auto answer = co_await request.ask_model(std::move(llm));
     if (!answer) co_return answer.error();
-    auto decision = parse_json_plan(answer->content, request.tools, request.state);
+    auto decision =
+        parse_plan(answer->content, request.tools, request.state, options_.plan_then_execute);
     std::string feedback;
     if (!decision) {
       if (repairs >= options_.max_repairs) {
