@@ -73,6 +73,63 @@ TEST_CASE("rein policy check prints one decision object", "[cli]") {
   CHECK(json::parse(deny.out)["rule"] == "default_deny");
 }
 
+TEST_CASE("rein policy check takes argument labels and explains label conditions", "[cli]") {
+  const std::string policy = std::string(REIN_TEST_DATA_DIR) + "/assistant_policy.json";
+  const std::string payment =
+      " --tool payments.send --args '{\"iban\":\"XX00EVIL\",\"amount\":900}'";
+  // Unlabelled arguments are trusted: the payment is allowed.
+  CHECK(json::parse(run("policy check " + policy + payment).out)["decision"] == "allow");
+
+  auto r =
+      run("policy check " + policy + payment +
+          " --label '/iban={\"trusted\": false, \"sources\": [\"tool:email.list\"]}' --explain");
+  REQUIRE(r.exit_code == 0);
+  const json d = json::parse(r.out);
+  CHECK(d["decision"] == "deny");
+  CHECK(d["rule"] == "default_deny");
+  CHECK(d["reason"].get<std::string>().find(
+            "rule 'pay' would allow the call, but argument /iban must derive from trusted content "
+            "only; it is untrusted, public, from tool:email.list") != std::string::npos);
+  CHECK(d["explain"] ==
+        json::array({{{"rule", "pay"},
+                      {"decision", "allow"},
+                      {"matched", false},
+                      {"failed",
+                       "argument /iban must derive from trusted content only; it is "
+                       "untrusted, public, from tool:email.list"}}}));
+
+  auto batch =
+      write_file("rein_cli_label_batch.jsonl",
+                 "{\"tool\": \"email.send\", \"args\": {\"to\": \"bob@corp.example\"}, \"labels\": "
+                 "{\"/body\": {\"trusted\": true, \"levels\": [\"secret\"]}}}\n"
+                 "{\"tool\": \"email.send\", \"args\": {\"to\": \"bob@corp.example\"}}\n");
+  auto lines = run("policy check " + policy + " --batch " + batch);
+  REQUIRE(lines.exit_code == 0);
+  std::istringstream in(lines.out);
+  std::string first, second;
+  std::getline(in, first);
+  std::getline(in, second);
+  CHECK(json::parse(first)["decision"] == "deny");
+  CHECK(json::parse(second)["decision"] == "allow");
+  std::remove(batch.c_str());
+
+  auto not_pointer =
+      run("policy check " + policy + " --tool email.send --label 'to={\"trusted\": false}'");
+  CHECK(not_pointer.exit_code == 2);
+  CHECK(not_pointer.err == "rein policy check: --label labels: 'to' is not a JSON pointer\n");
+  auto not_json = run("policy check " + policy + " --tool email.send --label '/to=untrusted'");
+  CHECK(not_json.exit_code == 2);
+  CHECK(not_json.err == "rein policy check: --label /to: the label is not JSON\n");
+  auto no_equals = run("policy check " + policy + " --tool email.send --label /to");
+  CHECK(no_equals.exit_code == 2);
+  CHECK(no_equals.err == "rein policy check: --label needs POINTER=LABEL, got '/to'\n");
+  auto bad_label =
+      run("policy check " + policy + " --tool email.send --label '/to={\"trusted\": 1}'");
+  CHECK(bad_label.exit_code == 2);
+  CHECK(bad_label.err ==
+        "rein policy check: --label labels['/to']: field 'trusted' must be a boolean\n");
+}
+
 TEST_CASE("rein policy check --batch answers each line in order", "[cli]") {
   auto batch = write_file(
       "rein_cli_batch.jsonl",

@@ -1,7 +1,12 @@
 // rein policy check POLICY.json --tool NAME [--args JSON] [--role R]... [--principal ID]
-// rein policy check POLICY.json --batch FILE.jsonl
+//                              [--label POINTER=LABEL]... [--explain]
+// rein policy check POLICY.json --batch FILE.jsonl [--explain]
 //
-// Prints one decision object per request: {"decision": ..., "rule": ..., "reason": ...}.
+// Prints one decision object per request: {"decision": ..., "rule": ..., "reason": ...}, and
+// with --explain an "explain" array: every rule naming the tool, in evaluation order, with why
+// it did or did not match. A LABEL is the JSON form of labels.hpp, e.g.
+// --label '/to={"trusted": false, "sources": ["tool:web.fetch"]}'; arguments without one are
+// trusted and public. A batch line may carry "labels": {"/to": LABEL, ...}.
 // Exit 0 whatever the decisions; 2 with a message on stderr for a bad policy or request (in
 // batch mode every line is checked first, so nothing is printed for a file with a bad line).
 #include <cstdio>
@@ -23,6 +28,7 @@ struct Request {
   std::string tool;
   json args = json::object();
   Principal principal;
+  ValueLabels labels;
 };
 
 struct Options {
@@ -32,6 +38,8 @@ struct Options {
   std::vector<std::string> roles;
   std::string principal = "cli";
   std::string batch_path;
+  std::vector<std::string> labels;  // POINTER=LABEL
+  bool explain = false;
 };
 
 int fail(const std::string& message) {
@@ -43,8 +51,8 @@ Result<Request> parse_request(const json& j) {
   auto bad = [](const std::string& m) { return Error(ErrorCode::invalid_argument, m); };
   if (!j.is_object()) return bad("a request must be a JSON object");
   for (const auto& [key, _] : j.items()) {
-    if (key != "tool" && key != "args" && key != "roles" && key != "principal") {
-      return bad("unknown field '" + key + "' (expected tool, args, roles, principal)");
+    if (key != "tool" && key != "args" && key != "roles" && key != "principal" && key != "labels") {
+      return bad("unknown field '" + key + "' (expected tool, args, roles, principal, labels)");
     }
   }
   Request r;
@@ -69,15 +77,37 @@ Result<Request> parse_request(const json& j) {
     if (!p->is_string()) return bad("field 'principal' must be a string");
     r.principal.id = p->get<std::string>();
   }
+  if (auto l = j.find("labels"); l != j.end()) {
+    auto labels = ValueLabels::from_json(*l);
+    if (!labels) return labels.error();
+    r.labels = std::move(*labels);
+  }
   return r;
 }
 
-void print_decision(const PolicyEngine& engine, const Request& r) {
+// POINTER=LABEL, the label in its JSON form.
+Status add_label(ValueLabels& labels, const std::string& flag) {
+  const auto equals = flag.find('=');
+  if (equals == std::string::npos)
+    return Error(ErrorCode::invalid_argument, "--label needs POINTER=LABEL, got '" + flag + "'");
+  const std::string pointer = flag.substr(0, equals);
+  json text = json::parse(flag.substr(equals + 1), nullptr, /*allow_exceptions=*/false);
+  if (text.is_discarded())
+    return Error(ErrorCode::invalid_argument, "--label " + pointer + ": the label is not JSON");
+  auto parsed = ValueLabels::from_json(json{{pointer, text}});
+  if (!parsed) return Error(ErrorCode::invalid_argument, "--label " + parsed.error().message());
+  for (const auto& [at, label] : parsed->parts)
+    labels.add(at, label);
+  return {};
+}
+
+void print_decision(const PolicyEngine& engine, const Request& r, bool explain) {
   const Usage no_usage;
-  const PolicyDecision d = engine.decide(r.tool, r.args, r.principal, no_usage);
-  // Keys in the documented order: decision, rule, reason.
-  const nlohmann::ordered_json out = {
+  const PolicyDecision d = engine.decide(r.tool, r.args, r.labels, r.principal, no_usage);
+  // Keys in the documented order: decision, rule, reason (, explain).
+  nlohmann::ordered_json out = {
       {"decision", to_string(d.decision)}, {"rule", d.rule}, {"reason", d.reason}};
+  if (explain) out["explain"] = engine.explain(r.tool, r.args, r.labels, r.principal);
   std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
 }
 
@@ -103,7 +133,7 @@ int run(const Options& o) {
       requests.push_back(std::move(*request));
     }
     for (const auto& r : requests)
-      print_decision(*engine, r);
+      print_decision(*engine, r, o.explain);
     return kExitOk;
   }
 
@@ -115,7 +145,10 @@ int run(const Options& o) {
   r.tool = o.tool;
   r.args = std::move(args);
   r.principal = Principal{o.principal, o.roles};
-  print_decision(*engine, r);
+  for (const auto& flag : o.labels) {
+    if (auto added = add_label(r.labels, flag); !added) return fail(added.error().message());
+  }
+  print_decision(*engine, r, o.explain);
   return kExitOk;
 }
 
@@ -132,9 +165,15 @@ Runner add_policy_command(CLI::App& app) {
   check->add_option("--args", options->args_text, "Arguments as a JSON object (default {})");
   check->add_option("--role", options->roles, "A role of the principal (repeatable)");
   check->add_option("--principal", options->principal, "Principal id (default cli)");
+  auto* label = check->add_option(
+      "--label", options->labels,
+      "POINTER=LABEL: where an argument came from, e.g. '/to={\"trusted\": false}' (repeatable)");
+  check->add_flag("--explain", options->explain,
+                  "Also list every rule for the tool and why it did or did not match");
   auto* batch = check->add_option("--batch", options->batch_path,
                                   "JSONL file: one {\"tool\", \"args\", \"roles\"} per line");
   batch->excludes(tool);
+  batch->excludes(label);
   return [options] { return run(*options); };
 }
 
