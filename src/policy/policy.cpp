@@ -130,6 +130,7 @@ struct PolicyEngine::Compiled {
     std::shared_ptr<const RE2> tool_re;
     std::uint32_t first_constraint = 0, end_constraint = 0;  // range in `constraints`
     std::string reason;
+    bool has_label_conditions = false;
   };
 
   // The arguments as the rules address them: each distinct pointer is resolved at most once
@@ -328,7 +329,9 @@ struct PolicyEngine::Compiled {
   // done, and the flow that stopped it ("" otherwise).
   std::string label_miss(const Rule& r, ArgView& args, const ValueLabels& labels,
                          const Principal& principal) const {
-    if (r.source->decision == Decision::deny || !principal.has_any_role(r.source->roles)) return {};
+    if (!r.has_label_conditions || r.source->decision == Decision::deny ||
+        !principal.has_any_role(r.source->roles))
+      return {};
     const Constraint* missed = nullptr;
     for (auto i = r.first_constraint; i < r.end_constraint; ++i) {
       const Constraint& c = constraints[i];
@@ -427,7 +430,7 @@ Result<PolicyEngine> PolicyEngine::create(PolicySpec spec) {
     if (rule.id.empty()) return bad("field 'id' is required");
     if (!ids.insert(rule.id).second) return bad("field 'id' repeats an earlier rule's id");
     if (rule.tool.pattern.empty()) return bad("the tool matcher must not be empty");
-    Compiled::Rule out{&rule, nullptr, 0, 0, {}};
+    Compiled::Rule out{&rule, nullptr, 0, 0, {}, false};
     std::vector<Compiled::Constraint> rule_constraints;
     if (rule.tool.kind == ToolMatch::Kind::regex) {
       std::string error;
@@ -480,6 +483,7 @@ Result<PolicyEngine> PolicyEngine::create(PolicySpec spec) {
                           : "does not list " + list_text(compiled->spec.levels)));
         }
       }
+      out.has_label_conditions = out.has_label_conditions || a.is_label_condition();
       rule_constraints.push_back(std::move(c));
     }
     out.reason = "rule '" + rule.id + "' " +
