@@ -18,10 +18,10 @@ Label result_label(const ToolRegistry& tools, const StepState& st, const ToolRes
   if (result.status == ToolStatus::invalid_input) return st.arg_labels.whole();
   if (result.label) return *result.label;
   const ToolSpec* spec = tools.find(st.step.tool);
-  const std::string source = "tool:" + st.step.tool;
-  if (spec == nullptr) return Label::untrusted(source);
-  Label label = spec->trusted_output ? Label{} : Label::untrusted(source);
-  if (!spec->output_level.empty()) label.join(Label::at_level(spec->output_level, source));
+  Label label;
+  label.trusted = spec != nullptr && spec->trusted_output;
+  if (spec != nullptr && !spec->output_level.empty()) label.levels.push_back(spec->output_level);
+  if (!label.is_plain()) label.sources.push_back("tool:" + st.step.tool);
   return label;
 }
 

@@ -41,16 +41,6 @@ constexpr std::string_view kPlanThenExecuteFormat =
 
 constexpr std::size_t kMaxProblems = 20;
 
-// Whether an argument tree holds a reference to be filled in later.
-bool holds_reference(const json& value) {
-  if (detail::is_reference(value)) return true;
-  if (value.is_object() || value.is_array()) {
-    return std::any_of(value.begin(), value.end(),
-                       [](const json& item) { return holds_reference(item); });
-  }
-  return false;
-}
-
 Result<PlanDecision> parse_plan(std::string_view text, const ToolRegistry& tools,
                                 const AgentState& state, bool then_execute);
 
@@ -186,7 +176,7 @@ Result<PlanDecision> parse_plan(std::string_view text, const ToolRegistry& tools
     } else {
       step.args = s["arguments"];
       // A reference is checked once it is filled in, when the step is authorized.
-      if (spec != nullptr && !(then_execute && holds_reference(step.args))) {
+      if (spec != nullptr && !(then_execute && detail::holds_reference(step.args))) {
         if (auto checked = tools.check_arguments(spec->name, step.args); !checked) {
           problem(where + ".arguments: " + checked.error().message());
         }

@@ -54,7 +54,15 @@ bool is_reference(const json& value) {
   return value.is_object() && value.contains("$from");
 }
 
+bool holds_reference(const json& value) {
+  if (is_reference(value)) return true;
+  if (!value.is_object() && !value.is_array()) return false;
+  return std::any_of(value.begin(), value.end(),
+                     [](const json& item) { return holds_reference(item); });
+}
+
 Status check_references(const PlanStep& step) {
+  if (!holds_reference(step.args)) return {};
   json args = step.args;  // each_reference visits mutable values; a copy keeps the plan's
   return each_reference(args, "", [&](json& ref, const std::string& at) -> Status {
     for (const auto& [key, _] : ref.items()) {
@@ -100,11 +108,7 @@ json filled_in(json value, const AgentState& state) {
 }
 
 Status fill_in_references(StepState& st, const AgentState& state) {
-  if (st.step.args.is_object() &&
-      std::none_of(st.step.args.begin(), st.step.args.end(),
-                   [](const json& v) { return v.is_object() || v.is_array(); })) {
-    return {};  // the usual flat arguments: nothing can be a reference
-  }
+  if (!holds_reference(st.step.args)) return {};  // the usual case: nothing to copy
   json args = st.step.args;
   ValueLabels labels = st.arg_labels;
   auto filled = each_reference(args, "", [&](json& ref, const std::string& at) -> Status {

@@ -17,6 +17,8 @@ namespace rein::detail {
 
 // Whether `value` is written as a reference (an object with a "$from" key).
 bool is_reference(const nlohmann::json& value);
+// Whether `value` holds a reference anywhere inside it.
+bool holds_reference(const nlohmann::json& value);
 
 // Checks the references in a planned step: each well formed ("$from" a string, "pointer" a JSON
 // pointer, no other keys) and naming one of the step's dependencies.

@@ -1,5 +1,5 @@
-// Fuzz target: the JSON plan parser, against a catalog of tools with schemas and a run with
-// earlier steps. Every answer must end in a plan or an Error naming the problem.
+// Fuzz target: the JSON plan parser (both forms), against a catalog of tools with schemas and a
+// run with earlier steps. Every answer must end in a plan or an Error naming the problem.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -57,6 +57,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (plan.ok() && plan->kind == rein::PlanDecision::Kind::steps) {
     // A plan that parsed must also pass the runtime's own check.
     if (!rein::validate_plan(plan->steps, state()).ok()) __builtin_trap();
+  }
+  // The plan-then-execute form: references in arguments, a final answer next to the steps.
+  auto planned = rein::parse_json_plan_then_execute(text, catalog(), state());
+  if (planned.ok() && planned->kind == rein::PlanDecision::Kind::steps) {
+    if (!planned->from_request_only) __builtin_trap();
+    if (!rein::validate_plan(planned->steps, state()).ok()) __builtin_trap();
   }
   return 0;
 }

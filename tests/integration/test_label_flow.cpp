@@ -1,5 +1,6 @@
 // Labels through whole runs: tool outputs, observations, recalled memory, what the model writes
 // after reading them, references to outputs, retries, replans, checkpoints and the audit.
+#include <sqlite3.h>
 #include <catch2/catch.hpp>
 
 #include "runtime_fixture.hpp"
@@ -420,6 +421,34 @@ TEST_CASE("memory items keep their labels on disk, and older memories gain the c
   REQUIRE(recalled->items.size() == 1);
   CHECK_FALSE(recalled->items[0].item.trusted);
   CHECK(recalled->items[0].item.level == "internal");
+
+  // A memory written before items had labels: its rows read as trusted and public.
+  const auto old_path = temp_db_path("label_columns_old");
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(old_path.string().c_str(), &db) == SQLITE_OK);
+  REQUIRE(
+      sqlite3_exec(db,
+                   "CREATE TABLE memory_items(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, ns "
+                   "TEXT NOT NULL, content TEXT NOT NULL, metadata TEXT NOT NULL, source TEXT "
+                   "NOT NULL, confidence REAL NOT NULL, created INTEGER NOT NULL, expires "
+                   "INTEGER, hash TEXT NOT NULL, UNIQUE(ns, kind, hash));"
+                   "INSERT INTO memory_items VALUES(7, 'semantic', 'default', 'old fact', '{}', "
+                   "'notes', 1.0, 0, NULL, 'h');",
+                   nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  auto old = MemoryManager::open(old_path);
+  REQUIRE(old.ok());
+  auto item = (*old)->get(7);
+  REQUIRE(item.ok());
+  CHECK(item->content == "old fact");
+  CHECK(item->trusted);
+  CHECK(item->level.empty());
+  MemoryRecord fresh;
+  fresh.content = "new fact";
+  fresh.trusted = false;
+  auto id = (*old)->remember(fresh);
+  REQUIRE(id.ok());
+  CHECK_FALSE((*old)->get(*id)->trusted);
 }
 
 namespace {
