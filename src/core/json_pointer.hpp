@@ -10,6 +10,22 @@
 
 namespace rein::detail {
 
+// One reference token as a pointer writes it: "b/c" becomes "b~1c", "~" becomes "~0".
+inline std::string escape_json_pointer_token(std::string_view token) {
+  std::string out;
+  out.reserve(token.size());
+  for (char c : token) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 // Splits "/a/b~1c" into {"a", "b/c"}; nullopt when not a valid JSON pointer.
 inline std::optional<std::vector<std::string>> parse_json_pointer(std::string_view pointer) {
   std::vector<std::string> tokens;

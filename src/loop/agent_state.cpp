@@ -246,7 +246,14 @@ void write_label(detail::JsonObjectWriter& w, std::string_view key, const Label&
 void write_step_state(detail::JsonObjectWriter& w, const StepState& s) {
   w.raw("approval",
         s.approval ? detail::json_text(approval_json(*s.approval)) : std::string("null"));
-  if (!s.arg_labels.empty()) w.value("arg_labels", s.arg_labels.to_json());
+  if (!s.arg_labels.empty()) {
+    // Written directly, like the rest of the checkpoint: parts are sorted by pointer, which is
+    // the canonical key order.
+    w.object("arg_labels", [&](auto& f) {
+      for (const auto& [pointer, label] : s.arg_labels.parts)
+        f.object(pointer, [&](auto& g) { detail::write_fields(g, label); });
+    });
+  }
   w.integer("attempts", s.attempts);
   optional_object(w, "decision", s.decision);
   w.string("idempotency_key", s.idempotency_key);

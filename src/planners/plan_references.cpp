@@ -11,20 +11,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string escape_token(const std::string& token) {
-  std::string out;
-  for (char c : token) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
 // Calls `visit(value, pointer)` for every reference inside `value`, outermost first; stops at
 // the first error.
 Status each_reference(json& value, const std::string& pointer,
@@ -32,7 +18,8 @@ Status each_reference(json& value, const std::string& pointer,
   if (is_reference(value)) return visit(value, pointer);
   if (value.is_object()) {
     for (auto& [key, item] : value.items()) {
-      if (auto s = each_reference(item, pointer + "/" + escape_token(key), visit); !s) return s;
+      if (auto s = each_reference(item, pointer + "/" + escape_json_pointer_token(key), visit); !s)
+        return s;
     }
   } else if (value.is_array()) {
     for (std::size_t i = 0; i < value.size(); ++i) {

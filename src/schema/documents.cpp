@@ -4,6 +4,7 @@
 #include <optional>
 #include <string_view>
 
+#include "core/json_pointer.hpp"
 #include "schema/metaschemas.hpp"
 #include "schema/uri.hpp"
 
@@ -50,18 +51,7 @@ Error unsupported(const json& value, const std::string& where) {
 }  // namespace
 
 std::string SchemaDocuments::escape(std::string_view token) {
-  std::string out;
-  out.reserve(token.size());
-  for (char c : token) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  return detail::escape_json_pointer_token(token);
 }
 
 std::string SchemaDocuments::describe(const Location& at) const {

@@ -68,6 +68,16 @@ inline PlanStep call(std::string id, std::string tool, json args = json::object(
   return {std::move(id), std::move(tool), std::move(args), std::move(deps), ""};
 }
 
+// A model's plain answer, as ScriptedLlm scripts it (50 prompt and 20 completion tokens).
+inline LlmResponse text_reply(const std::string& content) {
+  LlmResponse r;
+  r.content = content;
+  r.finish_reason = "stop";
+  r.prompt_tokens = 50;
+  r.completion_tokens = 20;
+  return r;
+}
+
 // Verifies the audit of `run_id` in `store`, against the checkpoint's anchor.
 inline AuditVerification verify_run_audit(RunStore& store, const AgentState& state) {
   auto entries = store.read_audit(state.run_id);

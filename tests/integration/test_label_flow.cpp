@@ -451,19 +451,6 @@ TEST_CASE("memory items keep their labels on disk, and older memories gain the c
   CHECK_FALSE((*old)->get(*id)->trusted);
 }
 
-namespace {
-
-LlmResponse reply(const std::string& content) {
-  LlmResponse r;
-  r.content = content;
-  r.finish_reason = "stop";
-  r.prompt_tokens = 10;
-  r.completion_tokens = 10;
-  return r;
-}
-
-}  // namespace
-
 TEST_CASE("plan-then-execute: the model plans once from the request, tools fill in values",
           "[labels][runtime][planner]") {
   Harness h;
@@ -479,7 +466,7 @@ TEST_CASE("plan-then-execute: the model plans once from the request, tools fill 
     sent.push_back(a);
     return ToolResult::success({{"sent", true}});
   });
-  ScriptedLlm llm({reply(R"({"steps": [
+  ScriptedLlm llm({text_reply(R"({"steps": [
       {"id": "inbox", "tool": "email.read", "arguments": {}},
       {"id": "fwd", "tool": "email.send", "depends_on": ["inbox"],
        "arguments": {"to": "bob@corp.example",
@@ -525,8 +512,9 @@ TEST_CASE("plan-then-execute: a replan says which step failed, never what it ret
   RuleCritic::Options critic;
   critic.on_permanent_error = VerdictKind::replan;
   h.critic = std::make_shared<RuleCritic>(critic);
-  ScriptedLlm llm({reply(R"({"steps": [{"id": "inbox", "tool": "email.read", "arguments": {}}]})"),
-                   reply(R"({"steps": [{"id": "old", "tool": "files.read", "arguments": {}}],
+  ScriptedLlm llm(
+      {text_reply(R"({"steps": [{"id": "inbox", "tool": "email.read", "arguments": {}}]})"),
+       text_reply(R"({"steps": [{"id": "old", "tool": "files.read", "arguments": {}}],
                              "final_answer": {"$from": "old", "pointer": "/text"}})")});
   JsonPlanOptions options;
   options.plan_then_execute = true;

@@ -10,12 +10,7 @@ using namespace rein::testing;
 namespace {
 
 LlmResponse text(const std::string& content) {
-  LlmResponse r;
-  r.content = content;
-  r.finish_reason = "stop";
-  r.prompt_tokens = 50;
-  r.completion_tokens = 20;
-  return r;
+  return text_reply(content);
 }
 
 LlmResponse calls(std::vector<ToolCall> tool_calls) {
