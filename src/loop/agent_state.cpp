@@ -250,8 +250,8 @@ void write_step_state(detail::JsonObjectWriter& w, const StepState& s) {
     // Written directly, like the rest of the checkpoint: parts are sorted by pointer, which is
     // the canonical key order.
     w.object("arg_labels", [&](auto& f) {
-      for (const auto& [pointer, label] : s.arg_labels.parts)
-        f.object(pointer, [&](auto& g) { detail::write_fields(g, label); });
+      for (const auto& part : s.arg_labels.parts)
+        f.object(part.first, [&part](auto& g) { detail::write_fields(g, part.second); });
     });
   }
   w.integer("attempts", s.attempts);

@@ -301,17 +301,18 @@ struct PolicyEngine::Compiled {
 
   // Why a label condition fails for `label`, for people.
   static std::string label_failure(const ArgConstraint& a, const Label& label) {
-    const std::string what = a.pointer.empty() ? "the arguments" : "argument " + a.pointer;
+    const bool whole = a.pointer.empty();
+    const std::string what = whole ? "the arguments" : "argument " + a.pointer;
+    const std::string is = (whole ? "; they are " : "; it is ") + label.describe();
     switch (a.kind) {
       case ArgConstraint::Kind::trusted:
-        return what + " must derive from trusted content only; it is " + label.describe();
+        return what + " must derive from trusted content only" + is;
       case ArgConstraint::Kind::untrusted:
-        return what + " would have to derive from untrusted content; it is " + label.describe();
+        return what + " would have to derive from untrusted content" + is;
       case ArgConstraint::Kind::level_at_most:
-        return what + " may hold data up to level '" + a.level + "'; it is " + label.describe();
+        return what + " may hold data up to level '" + a.level + "'" + is;
       case ArgConstraint::Kind::level_above:
-        return what + " would have to hold data above level '" + a.level + "'; it is " +
-               label.describe();
+        return what + " would have to hold data above level '" + a.level + "'" + is;
       default:
         return what + " fails a label condition";
     }
@@ -362,7 +363,7 @@ struct PolicyEngine::Compiled {
       const ArgConstraint& a = *constraints[i].source;
       if (!a.is_label_condition()) continue;
       out += out.empty() ? "; flow: " : "; ";
-      out += (a.pointer.empty() ? std::string("the arguments") : a.pointer) + " is " +
+      out += (a.pointer.empty() ? std::string("the arguments are ") : a.pointer + " is ") +
              labels.at(a.pointer).describe();
     }
     return out;

@@ -79,7 +79,7 @@ TEST_CASE("label conditions decide on where an argument came from", "[policy][la
   CHECK(d.decision == Decision::deny);
   CHECK(d.rule == "no-secret-mail");
   CHECK(d.reason ==
-        "rule 'no-secret-mail' denies the call; flow: the arguments is trusted, "
+        "rule 'no-secret-mail' denies the call; flow: the arguments are trusted, "
         "secret, from tool:files.read");
 
   // internal is at most internal; a level the policy does not know ranks above all.
@@ -127,7 +127,7 @@ TEST_CASE("explain lists every rule for the tool with why it did or did not matc
                          {"matched", false},
                          {"failed",
                           "the arguments would have to hold data above level "
-                          "'internal'; it is untrusted, public, from tool:web.fetch"}});
+                          "'internal'; they are untrusted, public, from tool:web.fetch"}});
   // At equal priority an approval rule comes before an allow rule.
   CHECK(lines[1] == json{{"rule", "send-untrusted-needs-approval"},
                          {"decision", "require_approval"},
