@@ -267,7 +267,9 @@ AfterPlanning take_decision(Turn& t, SpanRecorder& span, Result<PlanDecision>& d
       if (const auto needed = s.steps.size() + decision->steps.size(); needed > s.steps.capacity())
         s.steps.reserve(std::max(needed, 2 * s.steps.capacity()));
       // What the model wrote is as untrusted as what it had read (labels.hpp).
-      const Label written_from = decision->from_request_only ? Label{} : s.context_label;
+      // (A reference: each step copies it once, the round need not.)
+      static const Label kRequestOnly;
+      const Label& written_from = decision->from_request_only ? kRequestOnly : s.context_label;
       std::string planned = "[";
       for (auto& step : decision->steps) {
         if (planned.size() > 1) planned.push_back(',');

@@ -35,6 +35,20 @@ Status bad(const PlanStep& step, const std::string& at, const std::string& what)
                                                 what);
 }
 
+// The output a well-formed reference names, or nullptr.
+const json* referenced(const json& ref, const AgentState& state) {
+  const auto& id = ref["$from"].get_ref<const std::string&>();
+  const StepState* from = state.find_step(id);
+  auto output = state.outputs.find(id);
+  if (from == nullptr || from->status != StepStatus::succeeded || output == state.outputs.end())
+    return nullptr;
+  auto p = ref.find("pointer");
+  if (p == ref.end()) return &*output;
+  auto tokens =
+      p->is_string() ? parse_json_pointer(p->get_ref<const std::string&>()) : std::nullopt;
+  return tokens ? resolve_json_pointer(*output, *tokens) : nullptr;
+}
+
 }  // namespace
 
 bool is_reference(const json& value) {
@@ -68,20 +82,6 @@ Status check_references(const PlanStep& step) {
     }
     return {};
   });
-}
-
-// The output a well-formed reference names, or nullptr.
-const json* referenced(const json& ref, const AgentState& state) {
-  const auto& id = ref["$from"].get_ref<const std::string&>();
-  const StepState* from = state.find_step(id);
-  auto output = state.outputs.find(id);
-  if (from == nullptr || from->status != StepStatus::succeeded || output == state.outputs.end())
-    return nullptr;
-  auto p = ref.find("pointer");
-  if (p == ref.end()) return &*output;
-  auto tokens =
-      p->is_string() ? parse_json_pointer(p->get_ref<const std::string&>()) : std::nullopt;
-  return tokens ? resolve_json_pointer(*output, *tokens) : nullptr;
 }
 
 json filled_in(json value, const AgentState& state) {
