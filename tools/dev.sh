@@ -42,6 +42,21 @@ install_missing() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# The MCP reference servers the integration tests run against, at the exact versions of
+# tests/mcp/package.json and its lock file, installed from npm into build/mcp-servers (never
+# into the source tree). Reinstalled only when the lock file changes.
+install_mcp_servers() {
+  command -v npm >/dev/null || install_missing nodejs npm
+  local dir="$root/build/mcp-servers"
+  if [ -f "$dir/package-lock.json" ] && [ -d "$dir/node_modules" ] &&
+     cmp -s "$root/tests/mcp/package-lock.json" "$dir/package-lock.json"; then
+    return 0
+  fi
+  mkdir -p "$dir"
+  cp "$root/tests/mcp/package.json" "$root/tests/mcp/package-lock.json" "$dir/"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 configure() {  # configure DIR [cmake args...]
   local dir=$1
   shift
@@ -84,6 +99,7 @@ case "$command" in
       esac
     done
     install_missing "${packages[@]}"
+    install_mcp_servers
     if [ -z "$sanitize" ]; then
       dir="$root/build/release"
       configure "$dir"

@@ -61,7 +61,8 @@ struct McpCatalogDrift {
 
 struct McpToolOptions {
   std::string prefix{};  // the name's first part; "" : the client's name
-  // Permissions each tool requires of a principal (policy.hpp); empty: {"mcp.<server>"}.
+  // ToolSpec::permissions of every tool: roles one of which the principal must hold
+  // (policy.hpp); empty: none beyond what the policy's rules require.
   std::vector<std::string> permissions{};
   std::vector<std::string> only{};  // the server's tool names to register; empty: all
   // The host's reading of each tool's hints; nullptr: every tool has side effects and is not

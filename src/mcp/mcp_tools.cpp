@@ -235,7 +235,6 @@ Result<McpRegistration> register_mcp_tools(ToolRegistry& registry,
   set->audit_run = "mcp:" + set->server + ":" + std::to_string(Env::system().unix_millis()) + "-" +
                    std::to_string(registrations++);
   if (options.prefix.empty()) options.prefix = set->server;
-  if (options.permissions.empty()) options.permissions = {"mcp." + set->server};
   set->options = options;
 
   McpRegistration out;

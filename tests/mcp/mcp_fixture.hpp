@@ -2,6 +2,12 @@
 // server, and a log capture (servers' stderr and the client's warnings go to rein's logger).
 #pragma once
 
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -44,6 +50,60 @@ inline std::filesystem::path fresh_directory(const std::string& name) {
   std::filesystem::create_directories(dir);
   return dir;
 }
+
+// The path of a reference server's entry point under REIN_MCP_SERVERS.
+inline std::string reference_server(const std::string& package) {
+  return std::string(REIN_MCP_SERVERS) + "/@modelcontextprotocol/" + package + "/dist/index.js";
+}
+
+// A loopback TCP port nobody listens on right now.
+inline int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// A background process for the test's life (an HTTP server); killed on destruction.
+class ChildProcess {
+ public:
+  ChildProcess(std::vector<std::string> argv, std::map<std::string, std::string> env) {
+    std::vector<std::string> env_text;
+    for (char** e = environ; *e; ++e)
+      env_text.emplace_back(*e);
+    for (const auto& [k, v] : env)
+      env_text.push_back(k + "=" + v);
+    std::vector<char*> args, envp;
+    for (auto& a : argv)
+      args.push_back(a.data());
+    args.push_back(nullptr);
+    for (auto& e : env_text)
+      envp.push_back(e.data());
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t actions;  // its chatter is not the test's output
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    if (::posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), envp.data()) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~ChildProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+  }
+  bool started() const { return pid_ > 0; }
+
+ private:
+  pid_t pid_ = -1;
+};
 
 // Captures rein's log lines while alive.
 class LogCapture {
