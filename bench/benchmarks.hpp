@@ -32,6 +32,7 @@ void add_memory_benchmarks(std::vector<Benchmark>& out);
 void add_schema_benchmarks(std::vector<Benchmark>& out);
 void add_sandbox_benchmarks(std::vector<Benchmark>& out);
 void add_concurrent_scenarios(std::vector<Scenario>& out);
+void add_mcp_scenarios(std::vector<Scenario>& out);
 
 // The schema and arguments of schema_validate_10_props, shared with the side-by-side runs.
 nlohmann::json tool_schema_10_props();

@@ -57,6 +57,7 @@ nlohmann::json run_scenario_process(const std::string& name) {
 int main(int argc, char** argv) {
   std::vector<rein::bench::Scenario> scenarios;
   rein::bench::add_concurrent_scenarios(scenarios);
+  rein::bench::add_mcp_scenarios(scenarios);
   if (argc == 3 && std::strcmp(argv[1], "--scenario") == 0) {
     for (const auto& s : scenarios) {
       if (s.name == argv[2]) {

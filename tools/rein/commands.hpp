@@ -19,5 +19,7 @@ using Runner = std::function<int()>;
 Runner add_policy_command(CLI::App& app);
 // `rein audit verify FILE`
 Runner add_audit_command(CLI::App& app);
+// `rein mcp list|call|proxy ...`
+Runner add_mcp_command(CLI::App& app);
 
 }  // namespace rein::cli

@@ -1,0 +1,184 @@
+// `rein mcp proxy` end to end: an MCP client over stdio (rein's own McpClient, as a desktop
+// assistant would connect) -> the proxy -> server-filesystem, with a policy in between.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+
+#include "mcp_fixture.hpp"
+
+using namespace rein;
+using namespace rein::testing;
+using nlohmann::json;
+
+namespace {
+
+struct Guarded {
+  std::filesystem::path root;
+  std::string files;  // canonical path of root/files, the folder the server serves
+  std::filesystem::path policy;
+  std::filesystem::path audit;
+
+  Guarded() : root(fresh_directory("rein-mcp-proxy")) {
+    std::filesystem::create_directories(root / "files" / "allowed");
+    std::filesystem::create_directories(root / "files" / "private");
+    files = std::filesystem::canonical(root / "files").string();
+    policy = root / "policy.json";
+    audit = root / "audit.jsonl";
+    std::ofstream(policy) << R"({
+      "version": 1,
+      "rules": [
+        {"id": "read-files", "decision": "allow", "tool": "fs.read_text_file",
+         "args": [{"pointer": "/path", "path_under": ")"
+                          << files << R"("}]},
+        {"id": "list-allowed", "decision": "allow", "tool": "fs.list_allowed_directories"},
+        {"id": "write-allowed", "decision": "allow", "tool": "fs.write_file",
+         "args": [{"pointer": "/path", "path_under": ")"
+                          << files << R"(/allowed"}]},
+        {"id": "folders-need-a-person", "decision": "require_approval", "tool": "fs.create_directory"}
+      ]})";
+  }
+  ~Guarded() { std::filesystem::remove_all(root); }
+
+  McpClientOptions client(McpElicitationHandler on_elicitation = {}) const {
+    McpClientOptions o;
+    o.name = "guarded";
+    McpStdioServer s;
+    s.command = REIN_CLI_PATH;
+    s.args = {"mcp",
+              "proxy",
+              "--policy",
+              policy.string(),
+              "--audit",
+              audit.string(),
+              "--name",
+              "fs",
+              "--role",
+              "analyst",
+              "--",
+              REIN_NODE_PATH,
+              reference_server("server-filesystem"),
+              files};
+    o.server = std::move(s);
+    o.on_elicitation = std::move(on_elicitation);
+    o.restart = false;
+    return o;
+  }
+};
+
+std::string run_command(const std::string& command, int& status) {
+  std::string out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  char buffer[4096];
+  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;)
+    out.append(buffer, n);
+  status = ::pclose(pipe);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("rein mcp proxy passes allowed calls, refuses the rest by rule, and audits both",
+          "[mcp][reference][proxy]") {
+  Guarded g;
+  {
+    auto connected = McpClient::connect(g.client());
+    REQUIRE(connected.ok());
+    auto& client = **connected;
+    CHECK(client.server_info().name == "rein-mcp-proxy");
+    auto tools = client.list_tools();
+    REQUIRE(tools.ok());
+    CHECK(tools->size() > 5);  // the server's own tools, unchanged
+
+    const auto allowed = g.files + "/allowed/a.txt";
+    auto wrote = client.call_tool("write_file", {{"path", allowed}, {"content", "through"}});
+    REQUIRE(wrote.ok());
+    CHECK_FALSE(wrote->is_error);
+    auto read = client.call_tool("read_text_file", {{"path", allowed}});
+    REQUIRE(read.ok());
+    CHECK_THAT(read->text(), Catch::Contains("through"));
+
+    const auto elsewhere = g.files + "/private/b.txt";
+    auto denied = client.call_tool("write_file", {{"path", elsewhere}, {"content", "no"}});
+    REQUIRE_FALSE(denied.ok());
+    CHECK_THAT(denied.error().message(), Catch::Contains("-32001"));
+    CHECK_THAT(denied.error().message(), Catch::Contains("rein policy denied fs.write_file"));
+    CHECK_THAT(denied.error().message(), Catch::Contains("rule 'default_deny'"));
+    CHECK_FALSE(std::filesystem::exists(elsewhere));
+
+    auto moved = client.call_tool("move_file", {{"source", allowed}, {"destination", elsewhere}});
+    REQUIRE_FALSE(moved.ok());
+    CHECK(std::filesystem::exists(allowed));
+
+    // Approval: this client cannot be asked, so the call is refused with the reason.
+    auto folder = client.call_tool("create_directory", {{"path", g.files + "/allowed/sub"}});
+    REQUIRE_FALSE(folder.ok());
+    CHECK_THAT(folder.error().message(), Catch::Contains("folders-need-a-person"));
+    CHECK_THAT(folder.error().message(), Catch::Contains("elicitation"));
+    CHECK_FALSE(std::filesystem::exists(g.files + "/allowed/sub"));
+
+    // Bad arguments are refused before the policy or the server see them.
+    auto bad = client.call_tool("write_file", {{"path", allowed}});
+    REQUIRE_FALSE(bad.ok());
+    CHECK_THAT(bad.error().message(), Catch::Contains("-32602"));
+  }
+
+  int status = 0;
+  const auto verified =
+      run_command(std::string(REIN_CLI_PATH) + " audit verify " + g.audit.string(), status);
+  CHECK(status == 0);
+  CHECK_THAT(verified, Catch::Contains("\"ok\":true"));
+  std::ifstream audit(g.audit);
+  std::string text((std::istreambuf_iterator<char>(audit)), {});
+  CHECK_THAT(text, Catch::Contains("\"kind\":\"decision\""));
+  CHECK_THAT(text, Catch::Contains("\"rule\":\"default_deny\""));
+  CHECK_THAT(text, Catch::Contains("\"kind\":\"tool_call\""));
+  CHECK_THAT(text, Catch::Contains("secure-filesystem-server"));
+}
+
+TEST_CASE("rein mcp proxy asks the client's person through elicitation",
+          "[mcp][reference][proxy]") {
+  Guarded g;
+  int asked = 0;
+  bool approve = true;
+  auto connected = McpClient::connect(g.client([&](const std::string& message, const json&) {
+    ++asked;
+    CHECK_THAT(message, Catch::Contains("fs.create_directory"));
+    return approve ? McpElicitationResult{"accept", {{"approve", true}}}
+                   : McpElicitationResult{"decline", json::object()};
+  }));
+  REQUIRE(connected.ok());
+  auto& client = **connected;
+  auto made = client.call_tool("create_directory", {{"path", g.files + "/allowed/approved"}});
+  REQUIRE(made.ok());
+  CHECK(std::filesystem::is_directory(g.files + "/allowed/approved"));
+
+  approve = false;
+  auto refused = client.call_tool("create_directory", {{"path", g.files + "/allowed/declined"}});
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.error().message(), Catch::Contains("-32002"));
+  CHECK_THAT(refused.error().message(), Catch::Contains("did not approve"));
+  CHECK_FALSE(std::filesystem::exists(g.files + "/allowed/declined"));
+  CHECK(asked == 2);
+}
+
+TEST_CASE("rein mcp proxy refuses to start on a broken policy or a changed pin", "[mcp][proxy]") {
+  const auto dir = fresh_directory("rein-mcp-proxy-bad");
+  std::ofstream(dir / "broken.json") << R"({"version": 1, "rules": [{"id": "x"}]})";
+  int status = 0;
+  auto out = run_command(std::string(REIN_CLI_PATH) + " mcp proxy --policy " +
+                             (dir / "broken.json").string() + " -- " + REIN_NODE_PATH + " " +
+                             REIN_MCP_MISBEHAVING + " </dev/null 2>&1",
+                         status);
+  CHECK(WEXITSTATUS(status) == 2);
+  CHECK_THAT(out, Catch::Contains("rule"));
+
+  std::ofstream(dir / "ok.json") << R"({"version": 1, "rules": []})";
+  out = run_command(std::string(REIN_CLI_PATH) + " mcp proxy --pin 00 --policy " +
+                        (dir / "ok.json").string() + " -- " + REIN_NODE_PATH + " " +
+                        REIN_MCP_MISBEHAVING + " </dev/null 2>&1",
+                    status);
+  CHECK(WEXITSTATUS(status) == 2);
+  CHECK_THAT(out, Catch::Contains("changed"));
+  std::filesystem::remove_all(dir);
+}
