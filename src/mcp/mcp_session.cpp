@@ -66,10 +66,6 @@ void McpClient::Impl::start_watchdog() {
   watchdog = std::thread([this] { watchdog_loop(); });
 }
 
-bool McpClient::Impl::stateless() const {
-  return info.protocol_version == kStateless;
-}
-
 json McpClient::Impl::client_capabilities() const {
   json caps = json::object();
   if (!options.roots.empty()) caps["roots"] = {{"listChanged", false}};

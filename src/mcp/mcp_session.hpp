@@ -64,7 +64,6 @@ struct McpClient::Impl : std::enable_shared_from_this<McpClient::Impl> {
 
   void watchdog_loop();
 
-  bool stateless() const;  // the 2026-07-28 revision: no handshake, _meta on every request
   nlohmann::json client_capabilities() const;
   nlohmann::json client_info() const;
 

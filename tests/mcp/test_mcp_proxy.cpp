@@ -182,3 +182,28 @@ TEST_CASE("rein mcp proxy refuses to start on a broken policy or a changed pin",
   CHECK_THAT(out, Catch::Contains("changed"));
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("rein mcp proxy enforces the policy's rate limits", "[mcp][proxy]") {
+  const auto dir = fresh_directory("rein-mcp-proxy-rate");
+  std::ofstream(dir / "policy.json") << R"({
+    "version": 1,
+    "rules": [{"id": "echo", "decision": "allow", "tool": "fake.echo"}],
+    "rate_limits": [{"tool": "fake.*", "max_calls": 2, "window_ms": 600000}]})";
+  McpClientOptions o;
+  o.name = "guarded";
+  o.restart = false;
+  o.server = McpStdioServer{.command = REIN_CLI_PATH,
+                            .args = {"mcp", "proxy", "--policy", (dir / "policy.json").string(),
+                                     "--name", "fake", "--", REIN_NODE_PATH, REIN_MCP_MISBEHAVING}};
+  auto client = McpClient::connect(o);
+  REQUIRE(client.ok());
+  CHECK((*client)->call_tool("echo", {{"text", "1"}}).ok());
+  CHECK((*client)->call_tool("echo", {{"text", "2"}}).ok());
+  auto third = (*client)->call_tool("echo", {{"text", "3"}});
+  REQUIRE_FALSE(third.ok());
+  CHECK_THAT(third.error().message(), Catch::Contains("rule 'rate_limit."));
+  auto other = (*client)->call_tool("fail", json::object());
+  REQUIRE_FALSE(other.ok());  // no rule allows it
+  CHECK_THAT(other.error().message(), Catch::Contains("default_deny"));
+  std::filesystem::remove_all(dir);
+}
