@@ -269,3 +269,18 @@ TEST_CASE("a server that cannot start is a clear error", "[mcp][faults]") {
   REQUIRE_FALSE(exits.ok());
   CHECK_THAT(exits.error().message(), Catch::Contains("exited with status 7"));
 }
+
+TEST_CASE("a server that keeps failing opens its circuit; calls then fail fast", "[mcp][faults]") {
+  auto options = misbehaving();
+  options.circuit_breaker.failure_threshold = 2;
+  options.circuit_breaker.open_duration = 10min;
+  auto client = connect_or_fail(options);
+  McpCallOptions short_wait;
+  short_wait.timeout = 50ms;
+  CHECK(client->call_tool("hang", json::object(), short_wait).error().code() == ErrorCode::timeout);
+  CHECK(client->call_tool("hang", json::object(), short_wait).error().code() == ErrorCode::timeout);
+  auto fast = client->call_tool("echo", {{"text", "x"}});
+  REQUIRE_FALSE(fast.ok());
+  CHECK(fast.error().code() == ErrorCode::unavailable);
+  CHECK_THAT(fast.error().message(), Catch::Contains("circuit open"));
+}
