@@ -90,9 +90,10 @@ struct McpClientOptions {
   std::chrono::milliseconds initialize_timeout{30'000};
   std::chrono::milliseconds request_timeout{60'000};  // a call's default timeout
   std::size_t max_message_bytes = 8u << 20;           // one JSON-RPC message from the server
-  // A server that exits (or is cut off) is started again after a backoff that doubles from
-  // restart_backoff up to max_restart_backoff; calls made while it is down fail at once with
-  // ErrorCode::unavailable (transient). stdio only.
+  // A server that exits or is cut off after a successful connect() is started (over HTTP:
+  // reconnected) again after a backoff that doubles from restart_backoff up to
+  // max_restart_backoff; calls made while it is down fail at once with ErrorCode::unavailable
+  // (transient).
   bool restart = true;
   std::chrono::milliseconds restart_backoff{200};
   std::chrono::milliseconds max_restart_backoff{10'000};

@@ -2,8 +2,8 @@
 // server's answers into McpTool and McpToolResult.
 #include "rein/mcp_client.hpp"
 
+#include <algorithm>
 #include <future>
-#include <regex>
 #include <set>
 #include <utility>
 
@@ -18,8 +18,12 @@ using nlohmann::json;
 constexpr int kMaxPages = 1000;
 
 Status check_options(const McpClientOptions& o) {
-  static const std::regex name_form("[A-Za-z][A-Za-z0-9_-]*");
-  if (!std::regex_match(o.name, name_form)) {
+  auto letter = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); };
+  auto name_char = [&](char c) {
+    return letter(c) || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  };
+  if (o.name.empty() || !letter(o.name[0]) ||
+      !std::all_of(o.name.begin(), o.name.end(), name_char)) {
     return Error(ErrorCode::invalid_argument,
                  "McpClientOptions::name '" + o.name + "' must match [A-Za-z][A-Za-z0-9_-]*");
   }

@@ -201,6 +201,7 @@ Status McpClient::Impl::open_and_initialize() {
     if (gen != generation) return Error(ErrorCode::unavailable, label + " went away");
     info = std::move(answered);
     connected = true;
+    ever_connected = true;
     failed_restarts = 0;
     next_backoff = options.restart_backoff;
   }
@@ -348,21 +349,15 @@ void McpClient::Impl::on_message(std::uint64_t gen, std::string_view text) {
     return cut_off(gen, "answered id " + excerpt(dump(id_value), 40) + ", which rein never sent");
   }
   const auto id = id_value.get<std::int64_t>();
+  bool in_flight;
   {
     std::lock_guard lock(mutex);
-    if (!pending.count(id)) {
-      if (abandoned.count(id)) return;  // an answer that came after its call ended
-      // fall through to cut off, outside the lock
-    } else if (pending.at(id).generation != gen) {
-      return;
-    }
+    auto it = pending.find(id);
+    if (it == pending.end() && abandoned.count(id)) return;  // an answer after its call ended
+    if (it != pending.end() && it->second.generation != gen) return;
+    in_flight = it != pending.end();
   }
-  bool known;
-  {
-    std::lock_guard lock(mutex);
-    known = pending.count(id) > 0;
-  }
-  if (!known) {
+  if (!in_flight) {
     return cut_off(gen, "answered id " + std::to_string(id) + ", which is not a request in flight");
   }
   if (message.contains("error")) return finish(id, rpc_error(label, message["error"]));
@@ -394,7 +389,7 @@ void McpClient::Impl::on_closed(std::uint64_t gen, Error reason) {
     for (const auto& [id, p] : pending) {
       if (p.generation == gen) failed.push_back(id);
     }
-    if (!closing && options.restart && failed_restarts < options.max_restarts) {
+    if (!closing && ever_connected && options.restart && failed_restarts < options.max_restarts) {
       restart_at = Clock::now() + next_backoff;
       next_backoff = std::min(next_backoff * 2, options.max_restart_backoff);
     }
@@ -579,6 +574,12 @@ void McpClient::Impl::close() {
     retired.clear();
   }
   wake.notify_all();
+  // Stop the connection and end the calls first: a restart in progress on the watchdog is
+  // waiting for its handshake's answer, and must not be waited for in turn.
+  if (t) t->stop(Error(ErrorCode::cancelled, label + ": the client was closed"));
+  for (auto id : failed) {
+    finish(id, Error(ErrorCode::cancelled, label + ": the client was closed"));
+  }
   if (watchdog.joinable()) {
     if (watchdog.get_id() == std::this_thread::get_id()) {
       watchdog.detach();
@@ -586,9 +587,6 @@ void McpClient::Impl::close() {
       watchdog.join();
     }
   }
-  if (t) t->stop(Error(ErrorCode::cancelled, label + ": the client was closed"));
-  for (auto id : failed)
-    finish(id, Error(ErrorCode::cancelled, label + ": the client was closed"));
 }
 
 }  // namespace rein

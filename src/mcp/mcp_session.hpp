@@ -75,6 +75,7 @@ struct McpClient::Impl : std::enable_shared_from_this<McpClient::Impl> {
   std::shared_ptr<detail::McpTransport> transport;  // null while down
   std::uint64_t generation = 0;                     // bumped by every (re)start
   bool connected = false;
+  bool ever_connected = false;  // restarts follow a first successful handshake only
   bool closing = false;
   std::string down_reason;
   std::optional<Clock::time_point> restart_at;
