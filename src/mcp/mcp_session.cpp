@@ -215,6 +215,7 @@ void McpClient::Impl::send_request(std::string method, json params, McpCallOptio
   std::shared_ptr<detail::McpTransport> t;
   std::int64_t id = 0;
   std::string text;
+  bool nudge_watchdog = false;
   {
     std::unique_lock lock(mutex);
     std::optional<Error> refused;
@@ -255,10 +256,13 @@ void McpClient::Impl::send_request(std::string method, json params, McpCallOptio
                  {"id", id},
                  {"method", std::move(method)},
                  {"params", std::move(params)}});
+    // The watchdog sleeps until the earliest deadline it knew of; only an earlier one wakes it
+    // (the common case, a call with the default timeout, costs it nothing).
+    nudge_watchdog = p.deadline < watchdog_wakes_at;
     pending.emplace(id, std::move(p));
     t = transport;
   }
-  wake.notify_all();
+  if (nudge_watchdog) wake.notify_all();
   if (call.cancellation.can_be_cancelled()) {
     std::weak_ptr<Impl> weak = weak_from_this();
     auto registration = call.cancellation.on_cancel([weak, id] {
@@ -518,11 +522,13 @@ void McpClient::Impl::watchdog_loop() {
       next = std::min(next, p.deadline);
     if (restart_at) next = std::min(next, *restart_at);
     if (retired.empty()) {
+      watchdog_wakes_at = next;
       if (next == Clock::time_point::max()) {
         wake.wait(lock);
       } else {
         wake.wait_until(lock, next);
       }
+      watchdog_wakes_at = Clock::time_point::min();  // awake: it will look at everything
     }
     if (closing) break;
     auto done_with = std::move(retired);

@@ -92,6 +92,7 @@ struct McpClient::Impl : std::enable_shared_from_this<McpClient::Impl> {
   McpClientStats counters;
   CircuitBreaker breaker;
   std::thread watchdog;
+  Clock::time_point watchdog_wakes_at = Clock::time_point::min();  // what it sleeps until
   std::vector<std::shared_ptr<detail::McpTransport>> retired;  // stopped, destroyed by the watchdog
 };
 
