@@ -21,6 +21,8 @@
 #include "rein/llm_cache.hpp"
 #include "rein/llm_gateway.hpp"
 #include "rein/logging.hpp"
+#include "rein/mcp_client.hpp"
+#include "rein/mcp_tools.hpp"
 #include "rein/memory.hpp"
 #include "rein/memory_manager.hpp"
 #include "rein/message.hpp"

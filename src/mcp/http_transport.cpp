@@ -66,6 +66,7 @@ class Post final : public CurlLoop::Transfer {
       add_header("MCP-Protocol-Version: " + shared_->protocol_version);
     }
     if (!shared_->session_id.empty()) add_header("Mcp-Session-Id: " + shared_->session_id);
+    had_session_ = !shared_->session_id.empty();
     if (!shared_->server.bearer_token.empty()) {
       add_header("Authorization: Bearer " + shared_->server.bearer_token);
     }
@@ -119,9 +120,17 @@ class Post final : public CurlLoop::Transfer {
     }
     if (status < 200 || status >= 300) {
       std::string excerpt = body_text_.substr(0, 300);
-      return fail(
-          Error(code_for_status(status), where + ": HTTP " + std::to_string(status) +
-                                             (excerpt.empty() ? std::string() : ": " + excerpt)));
+      fail(Error(code_for_status(status), where + ": HTTP " + std::to_string(status) +
+                                              (excerpt.empty() ? std::string() : ": " + excerpt)));
+      if (status == 404 && had_session_) {
+        // The server ended the session: the connection is over, and the client starts anew.
+        if (!shared_->stopped.exchange(true) && shared_->handlers.on_closed) {
+          shared_->handlers.on_closed(Error(
+              ErrorCode::unavailable,
+              "MCP server '" + shared_->name + "' ended the session (HTTP 404); reconnecting"));
+        }
+      }
+      return;
     }
     if (!event_stream_ && !trim(body_text_).empty()) deliver(body_text_);
     if (event_stream_ && !event_data_.empty()) deliver(event_data_);
@@ -211,6 +220,7 @@ class Post final : public CurlLoop::Transfer {
   std::optional<std::int64_t> id_;
   curl_slist* headers_ = nullptr;
   char error_text_[CURL_ERROR_SIZE] = {};
+  bool had_session_ = false;  // the request carried a session id
   bool event_stream_ = false;
   bool oversized_ = false;
   std::string body_text_;

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "../support/fake_llm_server.hpp"
+#include "../support/waiting.hpp"
 #include "rein/mcp_client.hpp"
 
 using namespace rein;
@@ -60,6 +61,7 @@ test::FakeReply serve(const test::RecordedRequest& req) {
   if (tool == "big") {
     return json_answer(m, {{"content", {{{"type", "text"}, {"text", std::string(5000, 'x')}}}}});
   }
+  if (tool == "expire") return test::FakeReply{.status = 404, .body = "session gone"};
   return test::FakeReply{.status = 500, .body = "upstream exploded"};
 }
 
@@ -120,4 +122,26 @@ TEST_CASE("Streamable HTTP: JSON and event-stream answers, headers, HTTP errors"
   CHECK(requests[1].json["method"] == "notifications/initialized");
   CHECK(requests[1].header("mcp-session-id") == "session-7");
   CHECK(requests[2].header("mcp-protocol-version") == "2025-11-25");
+}
+
+TEST_CASE("Streamable HTTP: a session the server ended is started anew", "[mcp][faults]") {
+  test::FakeLlmServer server;
+  server.set_handler(serve);
+  McpClientOptions options;
+  options.name = "scripted";
+  options.restart_backoff = std::chrono::milliseconds(10);
+  options.server =
+      McpHttpServer{.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/mcp"};
+  auto connected = McpClient::connect(options);
+  REQUIRE(connected.ok());
+  auto& client = **connected;
+  auto expired = client.call_tool("expire", json::object());
+  REQUIRE_FALSE(expired.ok());
+  CHECK_THAT(expired.error().message(), Catch::Contains("HTTP 404"));
+  REQUIRE(rein::testing::eventually([&] { return client.stats().restarts == 1; }));
+  CHECK(client.call_tool("echo", json::object()).ok());
+  int handshakes = 0;
+  for (const auto& r : server.requests())
+    handshakes += r.json.value("method", "") == "initialize";
+  CHECK(handshakes == 2);
 }

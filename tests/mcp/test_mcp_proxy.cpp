@@ -207,3 +207,32 @@ TEST_CASE("rein mcp proxy enforces the policy's rate limits", "[mcp][proxy]") {
   CHECK_THAT(other.error().message(), Catch::Contains("default_deny"));
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("rein mcp list and call", "[mcp][proxy]") {
+  const std::string server = std::string(" -- ") + REIN_NODE_PATH + " " + REIN_MCP_MISBEHAVING;
+  int status = 0;
+  auto listed = run_command(std::string(REIN_CLI_PATH) + " mcp list --name fake" + server, status);
+  REQUIRE(WEXITSTATUS(status) == 0);
+  const json catalog = json::parse(listed);
+  CHECK(catalog["server"]["name"] == "misbehaving");
+  CHECK(catalog["tools"].size() == 15);
+  CHECK(catalog["catalog_hash"].get<std::string>().size() == 64);
+
+  auto called = run_command(
+      std::string(REIN_CLI_PATH) + " mcp call echo --args '{\"text\": \"hi\"}'" + server, status);
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(json::parse(called)["structuredContent"] == json{{"text", "hi"}});
+
+  auto failed = run_command(std::string(REIN_CLI_PATH) + " mcp call fail" + server, status);
+  CHECK(WEXITSTATUS(status) == 1);
+  CHECK(json::parse(failed)["isError"] == true);
+
+  auto bad = run_command(
+      std::string(REIN_CLI_PATH) + " mcp call echo --args '[1'" + server + " 2>&1", status);
+  CHECK(WEXITSTATUS(status) == 2);
+  CHECK_THAT(bad, Catch::Contains("--args must be a JSON object"));
+
+  auto missing = run_command(std::string(REIN_CLI_PATH) + " mcp list -- /nonexistent 2>&1", status);
+  CHECK(WEXITSTATUS(status) == 2);
+  CHECK_THAT(missing, Catch::Contains("cannot start MCP server"));
+}
