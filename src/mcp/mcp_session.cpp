@@ -228,7 +228,9 @@ void McpClient::Impl::send_request(std::string method, json params, McpCallOptio
     } else if (!during_handshake && !breaker.allow(env)) {
       refused = Error(ErrorCode::unavailable, label + ": circuit open after repeated failures");
     } else if (!transport) {
-      refused = Error(ErrorCode::unavailable, label + " is not connected");
+      // The server went before the request was made (it exited during the handshake, say).
+      refused = Error(ErrorCode::unavailable,
+                      down_reason.empty() ? label + " is not connected" : down_reason);
     }
     if (refused) {
       lock.unlock();

@@ -131,8 +131,10 @@ TEST_CASE("tool results: structured content checked against outputSchema, isErro
 
 TEST_CASE("the client answers the server's ping and elicitation requests", "[mcp]") {
   auto options = misbehaving();
+  std::mutex mutex;  // the handler runs on the client's thread
   std::string asked;
   options.on_elicitation = [&](const std::string& message, const json& schema) {
+    std::lock_guard lock(mutex);
     asked = message + " " + schema["properties"]["approve"]["type"].get<std::string>();
     return McpElicitationResult{"accept", {{"approve", true}}};
   };
@@ -144,7 +146,10 @@ TEST_CASE("the client answers the server's ping and elicitation requests", "[mcp
   REQUIRE(elicited.ok());
   CHECK(json::parse(elicited->text()) ==
         json{{"action", "accept"}, {"content", {{"approve", true}}}});
-  CHECK(asked == "Approve? boolean");
+  {
+    std::lock_guard lock(mutex);
+    CHECK(asked == "Approve? boolean");
+  }
 
   // Without a handler the capability is not declared, and the request is refused.
   auto plain = connect_or_fail(misbehaving());

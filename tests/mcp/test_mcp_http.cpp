@@ -3,6 +3,8 @@
 // HTTP failures as clear errors.
 #include <catch2/catch.hpp>
 
+#include <atomic>
+
 #include "../support/fake_llm_server.hpp"
 #include "../support/waiting.hpp"
 #include "rein/mcp_client.hpp"
@@ -86,7 +88,7 @@ TEST_CASE("Streamable HTTP: JSON and event-stream answers, headers, HTTP errors"
   REQUIRE(echoed.ok());
   CHECK(echoed->text() == "plain json");
 
-  int progress_seen = 0;
+  std::atomic<int> progress_seen{0};
   McpCallOptions with_progress;
   with_progress.on_progress = [&](const McpProgress& p) { progress_seen += p.total == 2; };
   auto streamed = client.call_tool("streamed", json::object(), with_progress);

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <mutex>
 
 #include "mcp_fixture.hpp"
 
@@ -139,11 +140,13 @@ TEST_CASE("rein mcp proxy passes allowed calls, refuses the rest by rule, and au
 TEST_CASE("rein mcp proxy asks the client's person through elicitation",
           "[mcp][reference][proxy]") {
   Guarded g;
-  int asked = 0;
+  // The handler runs on the client's own thread: it records, the test checks afterwards.
+  std::mutex mutex;
+  std::vector<std::string> asked;
   bool approve = true;
   auto connected = McpClient::connect(g.client([&](const std::string& message, const json&) {
-    ++asked;
-    CHECK_THAT(message, Catch::Contains("fs.create_directory"));
+    std::lock_guard lock(mutex);
+    asked.push_back(message);
     return approve ? McpElicitationResult{"accept", {{"approve", true}}}
                    : McpElicitationResult{"decline", json::object()};
   }));
@@ -153,13 +156,18 @@ TEST_CASE("rein mcp proxy asks the client's person through elicitation",
   REQUIRE(made.ok());
   CHECK(std::filesystem::is_directory(g.files + "/allowed/approved"));
 
-  approve = false;
+  {
+    std::lock_guard lock(mutex);
+    approve = false;
+  }
   auto refused = client.call_tool("create_directory", {{"path", g.files + "/allowed/declined"}});
   REQUIRE_FALSE(refused.ok());
   CHECK_THAT(refused.error().message(), Catch::Contains("-32002"));
   CHECK_THAT(refused.error().message(), Catch::Contains("did not approve"));
   CHECK_FALSE(std::filesystem::exists(g.files + "/allowed/declined"));
-  CHECK(asked == 2);
+  std::lock_guard lock(mutex);
+  REQUIRE(asked.size() == 2);
+  CHECK_THAT(asked[0], Catch::Contains("fs.create_directory"));
 }
 
 TEST_CASE("rein mcp proxy refuses to start on a broken policy or a changed pin", "[mcp][proxy]") {
