@@ -64,6 +64,10 @@ struct McpHttpServer {
   std::string bearer_token{};                    // "Authorization: Bearer ..." when not ""
   bool verify_tls = true;
   std::chrono::milliseconds connect_timeout{10'000};
+  // A response that sends nothing for this long is ended and its request fails, so that a
+  // server that hangs holds no transfer for ever (progress and events count as something);
+  // zero: no limit.
+  std::chrono::milliseconds idle_timeout{300'000};
 };
 
 // A server's answer to elicitation/create: "accept" (with `content`), "decline" or "cancel".

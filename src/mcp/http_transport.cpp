@@ -59,6 +59,7 @@ class Post final : public CurlLoop::Transfer {
  public:
   Post(std::shared_ptr<Shared> shared, std::string body, std::optional<std::int64_t> id)
       : shared_(std::move(shared)), body_(std::move(body)), id_(id) {
+    idle_timeout_ = shared_->server.idle_timeout;
     headers_ = curl_slist_append(headers_, "Content-Type: application/json");
     headers_ = curl_slist_append(headers_, "Accept: application/json, text/event-stream");
     std::lock_guard lock(shared_->mutex);
@@ -100,7 +101,7 @@ class Post final : public CurlLoop::Transfer {
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_text_);
   }
 
-  void finished(CURL* h, CURLcode code, bool) override {
+  void finished(CURL* h, CURLcode code, bool idle_timed_out) override {
     long status = 0;
     if (h != nullptr) {
       curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -112,6 +113,12 @@ class Post final : public CurlLoop::Transfer {
       return fail(Error(ErrorCode::unavailable, where + ": a message over the limit of " +
                                                     std::to_string(shared_->max_message) +
                                                     " bytes"));
+    if (idle_timed_out) {
+      return fail(
+          Error(ErrorCode::timeout, where + ": nothing received for " +
+                                        std::to_string(shared_->server.idle_timeout.count()) +
+                                        " ms (idle_timeout)"));
+    }
     if (code != CURLE_OK && !(status >= 300 && code == CURLE_WRITE_ERROR)) {
       const std::string text = error_text_[0] ? error_text_ : curl_easy_strerror(code);
       return fail(

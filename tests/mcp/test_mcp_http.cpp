@@ -63,6 +63,11 @@ test::FakeReply serve(const test::RecordedRequest& req) {
   if (tool == "big") {
     return json_answer(m, {{"content", {{{"type", "text"}, {"text", std::string(5000, 'x')}}}}});
   }
+  if (tool == "silent") {
+    auto r = json_answer(m, {{"content", json::array()}});
+    r.delay = std::chrono::milliseconds(3000);
+    return r;
+  }
   if (tool == "expire") return test::FakeReply{.status = 404, .body = "session gone"};
   return test::FakeReply{.status = 500, .body = "upstream exploded"};
 }
@@ -78,7 +83,8 @@ TEST_CASE("Streamable HTTP: JSON and event-stream answers, headers, HTTP errors"
   options.server =
       McpHttpServer{.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/mcp",
                     .headers = {{"X-Tenant", "acme"}},
-                    .bearer_token = "s3cret"};
+                    .bearer_token = "s3cret",
+                    .idle_timeout = std::chrono::milliseconds(300)};
   auto connected = McpClient::connect(options);
   REQUIRE(connected.ok());
   auto& client = **connected;
@@ -103,6 +109,12 @@ TEST_CASE("Streamable HTTP: JSON and event-stream answers, headers, HTTP errors"
   auto big = client.call_tool("big", json::object());
   REQUIRE_FALSE(big.ok());
   CHECK_THAT(big.error().message(), Catch::Contains("over the limit of 4096"));
+
+  // A server that says nothing for idle_timeout holds no transfer beyond it.
+  auto silent = client.call_tool("silent", json::object());
+  REQUIRE_FALSE(silent.ok());
+  CHECK(silent.error().code() == ErrorCode::timeout);
+  CHECK_THAT(silent.error().message(), Catch::Contains("nothing received for 300 ms"));
 
   auto failed = client.call_tool("explode", json::object());
   REQUIRE_FALSE(failed.ok());
