@@ -118,6 +118,32 @@ void CurlLoop::end(CURL* handle, CURLcode code, bool idle_timed_out) {
   idle_handles_.push_back(handle);
 }
 
+void set_post_options(CURL* h, const PostOptions& o) {
+  curl_easy_setopt(h, CURLOPT_URL, o.url->c_str());
+  curl_easy_setopt(h, CURLOPT_POST, 1L);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, o.body.data());
+  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(o.body.size()));
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, o.headers);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.connect_timeout.count()));
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, o.verify_tls ? 1L : 0L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, o.verify_tls ? 2L : 0L);
+  if (o.ca_file != nullptr && !o.ca_file->empty()) {
+    curl_easy_setopt(h, CURLOPT_CAINFO, o.ca_file->c_str());
+  }
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, o.on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, o.user);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, o.on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, o.user);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, o.error_buffer);
+}
+
 void CurlLoop::reap() {
   int left = 0;
   while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {

@@ -20,6 +20,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -27,6 +29,23 @@
 #include <curl/curl.h>
 
 namespace rein::detail {
+
+// What every JSON POST of rein's sets on its easy handle.
+struct PostOptions {
+  const std::string* url = nullptr;
+  std::string_view body{};  // must outlive the transfer
+  curl_slist* headers = nullptr;
+  std::chrono::milliseconds connect_timeout{10'000};
+  bool verify_tls = true;
+  const std::string* ca_file = nullptr;  // nullptr or "": the system's
+  curl_write_callback on_body = nullptr;
+  curl_write_callback on_header = nullptr;
+  void* user = nullptr;          // given to both callbacks
+  char* error_buffer = nullptr;  // CURL_ERROR_SIZE bytes
+};
+// The URL, the body and headers, no signals (safe in threaded hosts), HTTP(S) only, no
+// redirects, the connect timeout, TLS checks and the callbacks.
+void set_post_options(CURL* handle, const PostOptions& o);
 
 class CurlLoop : public std::enable_shared_from_this<CurlLoop> {
  public:

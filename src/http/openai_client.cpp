@@ -122,31 +122,20 @@ class Call final : public detail::CurlLoop::Transfer, public std::enable_shared_
     if (on_delta_) assembler_.emplace(on_delta_);
     handle_ = h;
     const OpenAiOptions& o = settings_->options;
-    curl_easy_setopt(h, CURLOPT_URL, settings_->endpoint.c_str());
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body_.data());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body_.size()));
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers_);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM: safe in threaded hosts
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    detail::set_post_options(h, {.url = &settings_->endpoint,
+                                 .body = body_,
+                                 .headers = headers_,
+                                 .connect_timeout = o.connect_timeout,
+                                 .verify_tls = o.verify_tls,
+                                 .ca_file = &o.ca_file,
+                                 .on_body = &Call::on_body,
+                                 .on_header = &Call::on_header,
+                                 .user = this,
+                                 .error_buffer = error_text_});
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.connect_timeout.count()));
     if (o.total_timeout.count() > 0)
       curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(o.total_timeout.count()));
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, o.verify_tls ? 1L : 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, o.verify_tls ? 2L : 0L);
-    if (!o.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, o.ca_file.c_str());
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Call::on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, this);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &Call::on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, this);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_text_);
   }
 
   void finished(CURL* h, CURLcode code, bool idle_timed_out) override {

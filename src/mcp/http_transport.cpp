@@ -78,27 +78,15 @@ class Post final : public CurlLoop::Transfer {
 
   void prepare(CURL* h) override {
     error_text_[0] = '\0';
-    curl_easy_setopt(h, CURLOPT_URL, shared_->server.url.c_str());
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body_.data());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body_.size()));
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers_);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(shared_->server.connect_timeout.count()));
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, shared_->server.verify_tls ? 1L : 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, shared_->server.verify_tls ? 2L : 0L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Post::on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, this);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &Post::on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, this);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_text_);
+    set_post_options(h, {.url = &shared_->server.url,
+                         .body = body_,
+                         .headers = headers_,
+                         .connect_timeout = shared_->server.connect_timeout,
+                         .verify_tls = shared_->server.verify_tls,
+                         .on_body = &Post::on_body,
+                         .on_header = &Post::on_header,
+                         .user = this,
+                         .error_buffer = error_text_});
   }
 
   void finished(CURL* h, CURLcode code, bool idle_timed_out) override {
@@ -146,9 +134,7 @@ class Post final : public CurlLoop::Transfer {
   }
 
  private:
-  void add_header(const std::string& line) {
-    headers_ = curl_slist_append(headers_, line.c_str());
-  }
+  void add_header(const std::string& line) { headers_ = curl_slist_append(headers_, line.c_str()); }
 
   void fail(Error e) {
     if (id_ && shared_->handlers.on_request_failed) shared_->handlers.on_request_failed(*id_, e);

@@ -13,10 +13,13 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "rein/logging.hpp"
 #include "rein/mcp_client.hpp"
@@ -40,6 +43,34 @@ inline McpClientOptions misbehaving(std::map<std::string, std::string> env = {})
   o.restart_backoff = std::chrono::milliseconds(20);
   return o;
 }
+
+// A connected client; the test fails, saying why, when it cannot connect.
+inline std::shared_ptr<McpClient> connect_or_fail(McpClientOptions options) {
+  auto client = McpClient::connect(std::move(options));
+  if (!client) FAIL(client.error().message());
+  return *client;
+}
+
+// Progress updates as a call's on_progress receives them (on the client's thread).
+class ProgressLog {
+ public:
+  McpCallOptions options() {
+    McpCallOptions o;
+    o.on_progress = [this](const McpProgress& p) {
+      std::lock_guard lock(mutex_);
+      updates_.push_back(p);
+    };
+    return o;
+  }
+  std::vector<McpProgress> updates() const {
+    std::lock_guard lock(mutex_);
+    return updates_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<McpProgress> updates_;
+};
 
 // A fresh, empty directory under the system's temporary folder.
 inline std::filesystem::path fresh_directory(const std::string& name) {

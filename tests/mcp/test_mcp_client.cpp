@@ -18,12 +18,6 @@ using nlohmann::json;
 
 namespace {
 
-std::shared_ptr<McpClient> connect_or_fail(McpClientOptions options) {
-  auto client = McpClient::connect(std::move(options));
-  if (!client) FAIL(client.error().message());
-  return *client;
-}
-
 int count_lines(const std::filesystem::path& file) {
   std::ifstream in(file);
   int n = 0;
@@ -112,17 +106,11 @@ TEST_CASE("tool results: structured content checked against outputSchema, isErro
   CHECK(unknown.error().code() == ErrorCode::invalid_argument);
   CHECK_THAT(unknown.error().message(), Catch::Contains("-32602"));
 
-  std::mutex mutex;
-  std::vector<McpProgress> updates;
-  McpCallOptions with_progress;
-  with_progress.on_progress = [&](const McpProgress& p) {
-    std::lock_guard lock(mutex);
-    updates.push_back(p);
-  };
-  auto slow = client->call_tool("slow", {{"ms", 30}}, with_progress);
+  ProgressLog progress;
+  auto slow = client->call_tool("slow", {{"ms", 30}}, progress.options());
   REQUIRE(slow.ok());
   CHECK(slow->text() == "done");
-  std::lock_guard lock(mutex);
+  const auto updates = progress.updates();
   REQUIRE(updates.size() == 3);
   CHECK(updates[2].progress == 3);
   CHECK(updates[2].total == 3);

@@ -25,12 +25,6 @@ McpClientOptions everything_stdio() {
   return o;
 }
 
-std::shared_ptr<McpClient> connect_or_fail(McpClientOptions options) {
-  auto client = McpClient::connect(std::move(options));
-  if (!client) FAIL(client.error().message());
-  return *client;
-}
-
 const McpTool* find_tool(const std::vector<McpTool>& tools, const std::string& name) {
   for (const auto& t : tools) {
     if (t.name == name) return &t;
@@ -76,22 +70,14 @@ void exercise_everything(McpClient& client) {
   CHECK(unknown->is_error);
 
   // Long-running, with progress.
-  std::mutex mutex;
-  std::vector<McpProgress> updates;
-  McpCallOptions with_progress;
-  with_progress.on_progress = [&](const McpProgress& p) {
-    std::lock_guard lock(mutex);
-    updates.push_back(p);
-  };
+  ProgressLog progress;
   auto long_running = client.call_tool("trigger-long-running-operation",
-                                       {{"duration", 0.3}, {"steps", 3}}, with_progress);
+                                       {{"duration", 0.3}, {"steps", 3}}, progress.options());
   REQUIRE(long_running.ok());
   CHECK_THAT(long_running->text(), Catch::Contains("Long running operation completed"));
-  {
-    std::lock_guard lock(mutex);
-    CHECK(updates.size() == 3);
-    if (!updates.empty()) CHECK(updates.back().total == 3);
-  }
+  const auto updates = progress.updates();
+  REQUIRE(updates.size() == 3);
+  CHECK(updates.back().total == 3);
 
   auto resources = client.list_resources();
   REQUIRE(resources.ok());

@@ -13,12 +13,6 @@ using nlohmann::json;
 
 namespace {
 
-std::shared_ptr<McpClient> connect_or_fail(McpClientOptions options) {
-  auto client = McpClient::connect(std::move(options));
-  if (!client) FAIL(client.error().message());
-  return *client;
-}
-
 std::vector<json> catalog_entries(const MemoryAuditSink& sink) {
   std::vector<json> out;
   for (const auto& e : sink.entries()) {
