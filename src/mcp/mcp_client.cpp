@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "mcp/mcp_json.hpp"
 #include "mcp/mcp_session.hpp"
 #include "rein/json_schema.hpp"
 
@@ -80,7 +81,7 @@ nlohmann::json McpTool::to_json() const {
 std::string McpToolResult::text() const {
   std::string out;
   for (const auto& item : content) {
-    if (item.is_object() && item.value("type", "") == "text" && item.contains("text") &&
+    if (detail::string_field(item, "type") == "text" && item.contains("text") &&
         item["text"].is_string()) {
       if (!out.empty()) out += '\n';
       out += item["text"].get<std::string>();

@@ -7,6 +7,7 @@
 
 #include "core/host_call.hpp"
 #include "core/log.hpp"
+#include "mcp/mcp_json.hpp"
 #include "rein/version.hpp"
 
 namespace rein {
@@ -100,7 +101,14 @@ Status McpClient::Impl::open_and_initialize() {
   std::weak_ptr<Impl> weak = weak_from_this();
   detail::McpTransport::Handlers handlers;
   handlers.on_message = [weak, gen](std::string_view text) {
-    if (auto self = weak.lock()) self->on_message(gen, text);
+    auto self = weak.lock();
+    if (!self) return;
+    // Whatever the message holds, nothing it makes rein's code throw leaves the reader thread.
+    try {
+      self->on_message(gen, text);
+    } catch (const std::exception& e) {
+      self->cut_off(gen, std::string("sent a message rein could not read (") + e.what() + ")");
+    }
   };
   handlers.on_closed = [weak, gen](Error reason) {
     if (auto self = weak.lock()) self->on_closed(gen, std::move(reason));
@@ -151,8 +159,8 @@ Status McpClient::Impl::open_and_initialize() {
       }
       if (stateless_ok) {
         answered.protocol_version = kStateless;
-        answered.capabilities = discovered->value("capabilities", json::object());
-        answered.instructions = discovered->value("instructions", "");
+        answered.capabilities = detail::object_field(*discovered, "capabilities");
+        answered.instructions = detail::string_field(*discovered, "instructions");
       }
     } else if (!discovered && discovered.error().code() == ErrorCode::unavailable) {
       return fail(discovered.error());
@@ -188,12 +196,12 @@ Status McpClient::Impl::open_and_initialize() {
     }
     const json server_info = result->value("serverInfo", json::object());
     if (server_info.is_object()) {
-      answered.name = server_info.value("name", "");
-      answered.version = server_info.value("version", "");
-      answered.title = server_info.value("title", "");
+      answered.name = detail::string_field(server_info, "name");
+      answered.version = detail::string_field(server_info, "version");
+      answered.title = detail::string_field(server_info, "title");
     }
-    answered.capabilities = result->value("capabilities", json::object());
-    answered.instructions = result->value("instructions", "");
+    answered.capabilities = detail::object_field(*result, "capabilities");
+    answered.instructions = detail::string_field(*result, "instructions");
   }
   t->set_protocol_version(answered.protocol_version);
   {
@@ -385,9 +393,11 @@ void McpClient::Impl::cut_off(std::uint64_t gen, const std::string& what) {
 
 void McpClient::Impl::on_closed(std::uint64_t gen, Error reason) {
   std::vector<std::int64_t> failed;
+  bool log_it;
   {
     std::lock_guard lock(mutex);
     if (gen != generation) return;
+    log_it = !closing;
     connected = false;
     down_reason = reason.message();
     if (transport) retired.push_back(std::move(transport));
@@ -401,7 +411,7 @@ void McpClient::Impl::on_closed(std::uint64_t gen, Error reason) {
     }
   }
   wake.notify_all();
-  if (!closing) detail::logger()->warn("{}", reason.message());
+  if (log_it) detail::logger()->warn("{}", reason.message());
   for (auto id : failed)
     finish(id, reason);
 }
@@ -453,7 +463,7 @@ void McpClient::Impl::handle_server_request(std::uint64_t gen, const json& messa
     const json params = message.value("params", json::object());
     // The person may take a while: answer from a thread of its own, not the reader's.
     std::thread([self = shared_from_this(), gen, id, params] {
-      const auto text = params.is_object() ? params.value("message", "") : std::string();
+      const auto text = detail::string_field(params, "message");
       const json schema =
           params.is_object() ? params.value("requestedSchema", json::object()) : json::object();
       auto answer = detail::call_host("the elicitation handler",
@@ -505,7 +515,7 @@ void McpClient::Impl::handle_notification(const json& message) {
       (void)detail::call_host("on_tools_changed", [&] { options.on_tools_changed(); });
     }
   } else if (method == "notifications/message" && params.is_object()) {
-    const auto level = params.value("level", "info");
+    const auto level = detail::string_field(params, "level", "info");
     const json data = params.value("data", json());
     const auto text = data.is_string() ? data.get<std::string>() : dump(data);
     const auto log_level = (level == "debug")                       ? LogLevel::debug

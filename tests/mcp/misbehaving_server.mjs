@@ -40,6 +40,8 @@
 //                   "pong:" followed by the client's result as JSON.
 //   elicit          sends elicitation/create (id "e1") to the client and
 //                   answers with the client's result (or error) as JSON.
+//   bad_types       (not listed) sends notifications whose fields have the wrong types,
+//                   then answers.
 //   cancelled_ids   answers with the request ids cancelled so far, as JSON.
 //
 // With MCP_STATELESS=1 it speaks the stateless 2026-07-28 revision instead:
@@ -176,6 +178,11 @@ async function callTool(id, params) {
       });
       return reply(id, text(JSON.stringify(response.result ?? response.error)));
     }
+    case 'bad_types':
+      // A log notification whose fields have the wrong types, then an ordinary answer.
+      send({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 5, data: { n: 1 } } });
+      send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 'x', progress: 'lots' } });
+      return reply(id, { content: [{ type: 'text', text: 'typed badly' }] });
     case 'cancelled_ids':
       return reply(id, text(JSON.stringify(cancelledIds)));
     default:

@@ -277,3 +277,13 @@ TEST_CASE("a server that keeps failing opens its circuit; calls then fail fast",
   CHECK(fast.error().code() == ErrorCode::unavailable);
   CHECK_THAT(fast.error().message(), Catch::Contains("circuit open"));
 }
+
+TEST_CASE("notifications with fields of the wrong types are ignored, not fatal", "[mcp][faults]") {
+  LogCapture log;
+  auto client = connect_or_fail(misbehaving());
+  auto answered = client->call_tool("bad_types", json::object());
+  REQUIRE(answered.ok());
+  CHECK(answered->text() == "typed badly");
+  CHECK(client->stats().cut_offs == 0);
+  CHECK(log.contains("MCP server 'fake' log: {\"n\":1}"));
+}

@@ -4,7 +4,9 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <mutex>
+#include <sstream>
 
 #include "mcp_fixture.hpp"
 
@@ -243,4 +245,40 @@ TEST_CASE("rein mcp list and call", "[mcp][proxy]") {
   auto missing = run_command(std::string(REIN_CLI_PATH) + " mcp list -- /nonexistent 2>&1", status);
   CHECK(WEXITSTATUS(status) == 2);
   CHECK_THAT(missing, Catch::Contains("cannot start MCP server"));
+}
+
+TEST_CASE("rein mcp proxy answers malformed client messages with errors and carries on",
+          "[mcp][proxy]") {
+  const auto dir = fresh_directory("rein-mcp-proxy-malformed");
+  std::ofstream(dir / "policy.json") << R"({"version": 1, "rules": [
+    {"id": "echo", "decision": "allow", "tool": "fake.echo"}]})";
+  std::ofstream(dir / "input.jsonl")
+      << R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":5}})" << '\n'
+      << "this is not json\n"
+      << R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":7}})" << '\n'
+      << R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":[]}})"
+      << '\n'
+      << R"({"jsonrpc":"2.0","id":4,"method":"resources/list"})" << '\n'
+      << R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{"text":"still here"}}})"
+      << '\n';
+  int status = 0;
+  const auto out =
+      run_command(std::string(REIN_CLI_PATH) + " mcp proxy --policy " +
+                      (dir / "policy.json").string() + " --name fake -- " + REIN_NODE_PATH + " " +
+                      REIN_MCP_MISBEHAVING + " < " + (dir / "input.jsonl").string(),
+                  status);
+  CHECK(WEXITSTATUS(status) == 0);
+  std::map<std::string, json> by_id;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    const json m = json::parse(line);
+    by_id[m["id"].dump()] = m;
+  }
+  CHECK(by_id["1"]["result"]["protocolVersion"] == "2025-11-25");
+  CHECK(by_id["null"]["error"]["code"] == -32700);
+  CHECK(by_id["2"]["error"]["code"] == -32602);
+  CHECK(by_id["3"]["error"]["code"] == -32602);
+  CHECK(by_id["4"]["error"]["code"] == -32601);
+  CHECK(by_id["5"]["result"]["structuredContent"]["text"] == "still here");
+  std::filesystem::remove_all(dir);
 }

@@ -38,6 +38,13 @@ std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+// object[key] when it is a string, else "" (what a peer sends is not trusted to be typed).
+std::string string_field(const json& object, const char* key) {
+  if (!object.is_object()) return {};
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 int code_for(const Error& e) {
   if (e.code() == ErrorCode::invalid_argument) return -32602;
   if (e.code() == ErrorCode::not_found) return -32601;
@@ -86,7 +93,14 @@ class Proxy {
         write_error(json(), -32700, "Parse error: the line is not JSON");
         continue;
       }
-      handle(message);
+      // A field of an unexpected type makes nlohmann's json throw: that is the client's error,
+      // answered as such, never the end of the proxy.
+      try {
+        handle(message);
+      } catch (const std::exception& e) {
+        write_error(message.is_object() && message.contains("id") ? message["id"] : json(), -32600,
+                    std::string("Invalid Request: ") + e.what());
+      }
     }
     // The client is gone: approvals still waiting are refused; calls in flight finish (their
     // answers have nowhere to go, but their audit entries do); then the server is closed.
@@ -154,7 +168,7 @@ class Proxy {
   }
 
   void initialize(const json& id, const json& params) {
-    const auto requested = params.is_object() ? params.value("protocolVersion", "") : "";
+    const auto requested = string_field(params, "protocolVersion");
     const std::string version =
         (requested == "2025-06-18" || requested == "2025-11-25") ? requested : "2025-11-25";
     {
@@ -338,9 +352,9 @@ class Proxy {
                    "the client could not ask: " + dump(response["error"]).substr(0, 300));
     }
     const json result = response.value("result", json::object());
-    if (result.is_object() && result.value("action", "") == "accept" &&
-        result.contains("content") && result["content"].is_object() &&
-        result["content"].value("approve", false) == true) {
+    if (string_field(result, "action") == "accept" && result.contains("content") &&
+        result["content"].is_object() && result["content"].contains("approve") &&
+        result["content"]["approve"] == true) {
       return {};
     }
     return Error(ErrorCode::permission_denied, "the person did not approve");
