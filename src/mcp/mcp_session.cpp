@@ -64,7 +64,10 @@ McpClient::Impl::~Impl() {
 }
 
 void McpClient::Impl::start_watchdog() {
-  watchdog = std::thread([this] { watchdog_loop(); });
+  // It keeps the session alive until close() and is never joined: a completion it runs may
+  // close the client (or drop the last McpClient), and close() must not wait for the thread
+  // that called it, nor for one that is joining a reader busy with such a completion.
+  std::thread([self = shared_from_this()] { self->watchdog_loop(); }).detach();
 }
 
 json McpClient::Impl::client_capabilities() const {
@@ -95,7 +98,6 @@ Status McpClient::Impl::open_and_initialize() {
     std::lock_guard lock(mutex);
     if (closing) return Error(ErrorCode::cancelled, "the client was closed");
     gen = ++generation;
-    transport = t;
     connected = false;
   }
   std::weak_ptr<Impl> weak = weak_from_this();
@@ -119,10 +121,15 @@ Status McpClient::Impl::open_and_initialize() {
   handlers.on_request_failed = [weak, gen](std::int64_t id, Error reason) {
     if (auto self = weak.lock()) self->on_request_failed(gen, id, std::move(reason));
   };
-  if (auto started = t->start(std::move(handlers)); !started) {
+  if (auto started = t->start(std::move(handlers)); !started) return started;
+  {
+    // Published only once started, so that close() never stops a transport still starting.
     std::lock_guard lock(mutex);
-    if (transport == t) transport = nullptr;
-    return started;
+    if (closing || gen != generation) {
+      t->stop(Error(ErrorCode::cancelled, "the client was closed"));
+      return Error(ErrorCode::cancelled, "the client was closed");
+    }
+    transport = t;
   }
 
   auto ask = [&](const std::string& method, json params) {
@@ -281,10 +288,10 @@ void McpClient::Impl::send_request(std::string method, json params, McpCallOptio
                      true);
       }
     });
-    std::lock_guard lock(mutex);
-    if (auto it = pending.find(id); it != pending.end()) {
-      it->second.cancel_registration = std::move(registration);
-    }
+    std::unique_lock lock(mutex);
+    auto it = pending.find(id);
+    if (it == pending.end()) return;  // cancelled already: the server never hears of it
+    it->second.cancel_registration = std::move(registration);
   }
   if (auto sent = t->send(std::move(text), id); !sent) {
     std::string why = label + ": " + sent.error().message();
@@ -296,6 +303,23 @@ void McpClient::Impl::send_request(std::string method, json params, McpCallOptio
       if (!down_reason.empty()) why = down_reason;
     }
     finish(id, Error(ErrorCode::unavailable, why));
+    return;
+  }
+  bool abandoned_while_sending = false;
+  {
+    std::lock_guard lock(mutex);
+    if (auto it = pending.find(id); it != pending.end()) {
+      it->second.sent = true;
+    } else {
+      abandoned_while_sending = abandoned.count(id) > 0;
+    }
+  }
+  // Cancelled or timed out while being written: the server has it now, so it is told.
+  if (abandoned_while_sending) {
+    (void)t->send(dump({{"jsonrpc", "2.0"},
+                        {"method", "notifications/cancelled"},
+                        {"params", {{"requestId", id}}}}),
+                  std::nullopt);
   }
 }
 
@@ -318,7 +342,7 @@ void McpClient::Impl::finish(std::int64_t id, Result<json> outcome, bool abandon
       if (p.generation == generation) t = transport;
     }
   }
-  if (t && p.method != "initialize") {
+  if (t && p.sent && p.method != "initialize") {
     json params = {{"requestId", id}};
     if (!outcome) params["reason"] = outcome.error().message();
     (void)t->send(
@@ -562,6 +586,7 @@ void McpClient::Impl::watchdog_loop() {
       std::lock_guard relock(mutex);
       if (restarted) {
         ++counters.restarts;
+        stale = !catalog.empty();  // a new process may be another version: list it again
       } else if (!closing) {
         down_reason = restarted.error().message();
         if (++failed_restarts < options.max_restarts) {
@@ -580,7 +605,7 @@ void McpClient::Impl::close() {
   std::vector<std::shared_ptr<detail::McpTransport>> done_with;
   {
     std::lock_guard lock(mutex);
-    if (closing && !watchdog.joinable() && !transport) return;
+    if (closing && !transport && pending.empty()) return;
     closing = true;
     connected = false;
     ++generation;
@@ -592,18 +617,9 @@ void McpClient::Impl::close() {
     retired.clear();
   }
   wake.notify_all();
-  // Stop the connection and end the calls first: a restart in progress on the watchdog is
-  // waiting for its handshake's answer, and must not be waited for in turn.
   if (t) t->stop(Error(ErrorCode::cancelled, label + ": the client was closed"));
   for (auto id : failed) {
     finish(id, Error(ErrorCode::cancelled, label + ": the client was closed"));
-  }
-  if (watchdog.joinable()) {
-    if (watchdog.get_id() == std::this_thread::get_id()) {
-      watchdog.detach();
-    } else {
-      watchdog.join();
-    }
   }
 }
 

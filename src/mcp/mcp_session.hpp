@@ -34,6 +34,7 @@ struct McpClient::Impl : std::enable_shared_from_this<McpClient::Impl> {
     std::function<void(const McpProgress&)> on_progress;
     std::string progress_token;  // "" when none
     std::uint64_t generation = 0;
+    bool sent = false;  // written to the server (a cancel is told only then)
     CancellationRegistration cancel_registration;
   };
 
@@ -91,7 +92,6 @@ struct McpClient::Impl : std::enable_shared_from_this<McpClient::Impl> {
   bool stale = false;
   McpClientStats counters;
   CircuitBreaker breaker;
-  std::thread watchdog;
   Clock::time_point watchdog_wakes_at = Clock::time_point::min();  // what it sleeps until
   std::vector<std::shared_ptr<detail::McpTransport>> retired;  // stopped, destroyed by the watchdog
 };

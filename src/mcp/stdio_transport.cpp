@@ -341,11 +341,11 @@ class StdioTransport final : public McpTransport {
     // A server that misbehaved or was asked to stop gets no grace beyond SIGTERM's.
     if (!asked && !violation) wait_for_exit(kExitGrace);
     if (!reaped) {
-      ::kill(s.pid, SIGTERM);
+      ::kill(-s.pid, SIGTERM);  // the group: a server started through a wrapper goes too
       wait_for_exit(kExitGrace);
     }
     if (!reaped) {
-      ::kill(s.pid, SIGKILL);
+      ::kill(-s.pid, SIGKILL);
       while (::waitpid(s.pid, &status, 0) < 0 && errno == EINTR) {
       }
     }

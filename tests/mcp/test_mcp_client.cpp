@@ -287,3 +287,26 @@ TEST_CASE("notifications with fields of the wrong types are ignored, not fatal",
   CHECK(client->stats().cut_offs == 0);
   CHECK(log.contains("MCP server 'fake' log: {\"n\":1}"));
 }
+
+TEST_CASE("a completion may drop the last reference to its client", "[mcp][faults]") {
+  // On the reader thread (the server crashed) and on the watchdog (the call timed out): the
+  // client closes from inside its own callback, and nothing waits for itself.
+  for (const std::string tool : {"crash", "hang"}) {
+    DYNAMIC_SECTION(tool) {
+      auto holder = std::make_shared<std::shared_ptr<McpClient>>(connect_or_fail(misbehaving()));
+      auto done = std::make_shared<std::promise<ErrorCode>>();
+      McpCallOptions options;
+      options.timeout = 100ms;
+      McpClient& client = **holder;
+      client.call_tool_async(tool, json::object(), options,
+                             [holder, done](Result<McpToolResult> r) {
+                               holder->reset();  // ~McpClient, here
+                               done->set_value(r ? ErrorCode::internal : r.error().code());
+                             });
+      holder.reset();
+      auto future = done->get_future();
+      REQUIRE(future.wait_for(kHangGuard) == std::future_status::ready);
+      CHECK(future.get() == (tool == "crash" ? ErrorCode::unavailable : ErrorCode::timeout));
+    }
+  }
+}

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <future>
 #include <iostream>
@@ -220,6 +221,14 @@ class Proxy {
       return write_error(id, -32602, "tools/call: arguments must be an object");
     const auto rein_name = mcp_tool_name(options_.upstream.name, tool);
 
+    if (upstream_->tools_stale()) {
+      // The server said its tools changed (or was restarted): list them again, and check the
+      // pin again, before anything is forwarded.
+      if (auto refreshed = refresh_catalog(); !refreshed) {
+        record("decision", {{"tool", rein_name}, {"error", refreshed.error().message()}});
+        return write_error(id, -32603, refreshed.error().message());
+      }
+    }
     std::shared_ptr<JsonSchema> schema;
     {
       std::lock_guard lock(mutex_);
@@ -293,6 +302,8 @@ class Proxy {
       };
     }
     auto result = upstream_->call_tool(tool, args, call);
+    // The client cancelled it: the call is audited, but a cancelled request gets no answer.
+    const bool answer = !cancel.cancelled();
     const auto info = upstream_->server_info();
     json entry = {{"tool", rein_name},
                   {"args", args},
@@ -301,14 +312,15 @@ class Proxy {
     if (!result) {
       entry["error"] = result.error().message();
       record("tool_call", entry);
-      return write_error(id, code_for(result.error()), result.error().message());
+      if (answer) write_error(id, code_for(result.error()), result.error().message());
+      return;
     }
     json body = {{"content", result->content}, {"isError", result->is_error}};
     if (!result->structured_content.is_null())
       body["structuredContent"] = result->structured_content;
     entry["result"] = body;
     record("tool_call", entry);
-    write_result(id, std::move(body));
+    if (answer) write_result(id, std::move(body));
   }
 
   // Through MCP elicitation when the client supports it; otherwise refused with the reason.
@@ -438,6 +450,9 @@ class Proxy {
 }  // namespace
 
 int run_mcp_proxy(const ProxyOptions& options) {
+  // A client that goes away while an answer is being written must not end the proxy (and the
+  // audit of the calls still in flight with it).
+  std::signal(SIGPIPE, SIG_IGN);
   auto policy = PolicyEngine::from_file(options.policy_path);
   if (!policy) {
     std::fprintf(stderr, "rein mcp proxy: %s\n", policy.error().message().c_str());
