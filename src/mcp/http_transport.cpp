@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <map>
 #include <mutex>
 #include <utility>
 
@@ -89,6 +90,9 @@ class Post final : public CurlLoop::Transfer {
                          .error_buffer = error_text_});
   }
 
+  // The caller gave up on the answer: the response is cut at its next byte.
+  void abandon() { abandoned_.store(true); }
+
   void finished(CURL* h, CURLcode code, bool idle_timed_out) override {
     long status = 0;
     if (h != nullptr) {
@@ -165,6 +169,7 @@ class Post final : public CurlLoop::Transfer {
   static std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
     auto* self = static_cast<Post*>(user);
     const std::size_t n = size * count;
+    if (self->abandoned_.load()) return 0;
     self->touch();
     if (!self->event_stream_) {
       if (self->body_text_.size() + n > self->shared_->max_message) {
@@ -213,6 +218,7 @@ class Post final : public CurlLoop::Transfer {
   std::optional<std::int64_t> id_;
   curl_slist* headers_ = nullptr;
   char error_text_[CURL_ERROR_SIZE] = {};
+  std::atomic<bool> abandoned_{false};
   bool had_session_ = false;  // the request carried a session id
   bool event_stream_ = false;
   bool oversized_ = false;
@@ -246,8 +252,27 @@ class HttpTransport final : public McpTransport {
     if (shared_->stopped.load()) {
       return Error(ErrorCode::unavailable, "the connection to the server is closed");
     }
-    loop_->start(std::make_shared<Post>(shared_, std::move(text), request_id));
+    auto post = std::make_shared<Post>(shared_, std::move(text), request_id);
+    if (request_id) {
+      std::lock_guard lock(posts_mutex_);
+      // Forget the posts that have ended, so the map stays the size of what is in flight.
+      std::erase_if(posts_, [](const auto& entry) { return entry.second.expired(); });
+      posts_[*request_id] = post;
+    }
+    loop_->start(std::move(post));
     return {};
+  }
+
+  void abandon(std::int64_t id) override {
+    std::shared_ptr<Post> post;
+    {
+      std::lock_guard lock(posts_mutex_);
+      if (auto it = posts_.find(id); it != posts_.end()) {
+        post = it->second.lock();
+        posts_.erase(it);
+      }
+    }
+    if (post) post->abandon();
   }
 
   void stop(Error reason) override {
@@ -263,6 +288,8 @@ class HttpTransport final : public McpTransport {
  private:
   std::shared_ptr<Shared> shared_;
   std::shared_ptr<CurlLoop> loop_;
+  std::mutex posts_mutex_;
+  std::map<std::int64_t, std::weak_ptr<Post>> posts_;  // requests whose answers are awaited
 };
 
 }  // namespace

@@ -342,6 +342,7 @@ void McpClient::Impl::finish(std::int64_t id, Result<json> outcome, bool abandon
       if (p.generation == generation) t = transport;
     }
   }
+  if (t && abandon) t->abandon(id);
   if (t && p.sent && p.method != "initialize") {
     json params = {{"requestId", id}};
     if (!outcome) params["reason"] = outcome.error().message();

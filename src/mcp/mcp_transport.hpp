@@ -46,6 +46,9 @@ class McpTransport {
   virtual void stop(Error reason) = 0;
   // Headers that follow initialize (HTTP: MCP-Protocol-Version).
   virtual void set_protocol_version(const std::string& version) = 0;
+  // Request `id` timed out or was cancelled: whatever still carries its answer may be dropped
+  // (HTTP: its response is cut at the next byte). Safe from any thread.
+  virtual void abandon(std::int64_t) {}
 };
 
 // A child process spoken to over stdin/stdout; its stderr lines go to the logger, tagged with

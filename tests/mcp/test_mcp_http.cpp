@@ -68,6 +68,18 @@ test::FakeReply serve(const test::RecordedRequest& req) {
     r.delay = std::chrono::milliseconds(3000);
     return r;
   }
+  if (tool == "dribble") {
+    // Keep-alive comments for a while, then the answer: alive, but slow.
+    test::FakeReply r;
+    r.headers = {{"Content-Type", "text/event-stream"}};
+    for (int i = 0; i < 30; ++i)
+      r.chunks.push_back(": keep-alive\n\n");
+    r.chunks.push_back(
+        "data: " + json{{"jsonrpc", "2.0"}, {"id", m["id"]}, {"result", json::object()}}.dump() +
+        "\n\n");
+    r.chunk_delay = std::chrono::milliseconds(100);
+    return r;
+  }
   if (tool == "expire") return test::FakeReply{.status = 404, .body = "session gone"};
   return test::FakeReply{.status = 500, .body = "upstream exploded"};
 }
@@ -115,6 +127,15 @@ TEST_CASE("Streamable HTTP: JSON and event-stream answers, headers, HTTP errors"
   REQUIRE_FALSE(silent.ok());
   CHECK(silent.error().code() == ErrorCode::timeout);
   CHECK_THAT(silent.error().message(), Catch::Contains("nothing received for 300 ms"));
+
+  // A stream kept alive past the call's timeout: the call ends at its deadline, the response
+  // is cut, and the connection serves the next call.
+  McpCallOptions short_wait;
+  short_wait.timeout = std::chrono::milliseconds(250);
+  auto dribbled = client.call_tool("dribble", json::object(), short_wait);
+  REQUIRE_FALSE(dribbled.ok());
+  CHECK(dribbled.error().code() == ErrorCode::timeout);
+  CHECK(client.call_tool("echo", json::object()).ok());
 
   auto failed = client.call_tool("explode", json::object());
   REQUIRE_FALSE(failed.ok());
