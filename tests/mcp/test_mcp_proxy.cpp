@@ -282,3 +282,34 @@ TEST_CASE("rein mcp proxy answers malformed client messages with errors and carr
   CHECK(by_id["5"]["result"]["structuredContent"]["text"] == "still here");
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("rein mcp proxy refuses every call once the pinned catalog changes", "[mcp][proxy]") {
+  const auto dir = fresh_directory("rein-mcp-proxy-pin");
+  std::ofstream(dir / "policy.json") << R"({"version": 1, "rules": [
+    {"id": "all", "decision": "allow", "tool_glob": "fake.*"}]})";
+  int status = 0;
+  const auto listed = run_command(
+      std::string(REIN_CLI_PATH) + " mcp list -- " + REIN_NODE_PATH + " " + REIN_MCP_MISBEHAVING,
+      status);
+  REQUIRE(WEXITSTATUS(status) == 0);
+  const auto pin = json::parse(listed)["catalog_hash"].get<std::string>();
+
+  McpClientOptions o;
+  o.name = "guarded";
+  o.restart = false;
+  o.server =
+      McpStdioServer{.command = REIN_CLI_PATH,
+                     .args = {"mcp", "proxy", "--policy", (dir / "policy.json").string(), "--pin",
+                              pin, "--name", "fake", "--", REIN_NODE_PATH, REIN_MCP_MISBEHAVING}};
+  auto client = McpClient::connect(o);
+  REQUIRE(client.ok());
+  CHECK((*client)->call_tool("echo", {{"text", "pinned"}}).ok());
+  REQUIRE((*client)->call_tool("change_catalog", json::object()).ok());
+  for (int i = 0; i < 2; ++i) {
+    auto refused = (*client)->call_tool("echo", {{"text", "drifted"}});
+    if (refused.ok()) FAIL("forwarded: " << refused->text());
+    REQUIRE_FALSE(refused.ok());
+    CHECK_THAT(refused.error().message(), Catch::Contains("changed: its hash is"));
+  }
+  std::filesystem::remove_all(dir);
+}

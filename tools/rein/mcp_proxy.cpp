@@ -125,10 +125,13 @@ class Proxy {
     if (!tools) return tools.error();
     const auto hash = mcp_catalog_hash(*tools);
     if (options_.pinned_catalog && *options_.pinned_catalog != hash) {
-      return Error(ErrorCode::permission_denied,
-                   "the catalog of MCP server '" + options_.upstream.name +
-                       "' changed: its hash is " + hash + ", the pinned one " +
-                       *options_.pinned_catalog);
+      Error refused(ErrorCode::permission_denied,
+                    "the catalog of MCP server '" + options_.upstream.name +
+                        "' changed: its hash is " + hash + ", the pinned one " +
+                        *options_.pinned_catalog);
+      std::lock_guard lock(mutex_);
+      catalog_refused_ = refused.message();  // for good: the server is no longer the one pinned
+      return refused;
     }
     std::map<std::string, std::shared_ptr<JsonSchema>> schemas;
     JsonSchemaOptions schema_options;
@@ -197,6 +200,10 @@ class Proxy {
   }
 
   void list_tools(const json& id) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!catalog_refused_.empty()) return write_error(id, -32603, catalog_refused_);
+    }
     if (upstream_->tools_stale()) {
       if (auto refreshed = refresh_catalog(); !refreshed) {
         return write_error(id, -32603, refreshed.error().message());
@@ -221,6 +228,10 @@ class Proxy {
       return write_error(id, -32602, "tools/call: arguments must be an object");
     const auto rein_name = mcp_tool_name(options_.upstream.name, tool);
 
+    {
+      std::lock_guard lock(mutex_);
+      if (!catalog_refused_.empty()) return write_error(id, -32603, catalog_refused_);
+    }
     if (upstream_->tools_stale()) {
       // The server said its tools changed (or was restarted): list them again, and check the
       // pin again, before anything is forwarded.
@@ -431,6 +442,7 @@ class Proxy {
   Usage usage_;
   bool client_can_elicit_ = false;
   bool client_gone_ = false;
+  std::string catalog_refused_;  // set when the catalog stopped matching the pin
   std::atomic<std::uint64_t> next_request_{1};
   std::map<std::string, std::shared_ptr<std::promise<json>>> awaiting_;
 
