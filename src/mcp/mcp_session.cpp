@@ -129,6 +129,12 @@ Status McpClient::Impl::open_and_initialize() {
       t->stop(Error(ErrorCode::cancelled, "the client was closed"));
       return Error(ErrorCode::cancelled, "the client was closed");
     }
+    // A server that exits at once may be gone before it is published: its end was reported
+    // already, and nothing would fail the handshake's request.
+    if (closed_generation == gen) {
+      return Error(ErrorCode::unavailable,
+                   down_reason.empty() ? label + " went away" : down_reason);
+    }
     transport = t;
   }
 
@@ -422,6 +428,7 @@ void McpClient::Impl::on_closed(std::uint64_t gen, Error reason) {
   {
     std::lock_guard lock(mutex);
     if (gen != generation) return;
+    closed_generation = gen;
     log_it = !closing;
     connected = false;
     down_reason = reason.message();

@@ -75,6 +75,7 @@ struct McpClient::Impl : std::enable_shared_from_this<McpClient::Impl> {
   std::condition_variable wake;
   std::shared_ptr<detail::McpTransport> transport;  // null while down
   std::uint64_t generation = 0;                     // bumped by every (re)start
+  std::uint64_t closed_generation = 0;              // the last generation whose connection ended
   bool connected = false;
   bool ever_connected = false;  // restarts follow a first successful handshake only
   bool closing = false;
