@@ -58,11 +58,6 @@ Status check_options(const McpClientOptions& o) {
   return {};
 }
 
-template <typename T>
-Result<T> wait_for(std::future<Result<T>> future) {
-  return future.get();
-}
-
 Error bad_field(const std::string& where, const std::string& what) {
   return Error(ErrorCode::invalid_argument, where + ": " + what);
 }
@@ -187,7 +182,7 @@ Result<json> McpClient::request(std::string method, json params, McpCallOptions 
   auto future = promise->get_future();
   request_async(std::move(method), std::move(params), std::move(options),
                 [promise](Result<json> r) { promise->set_value(std::move(r)); });
-  return wait_for(std::move(future));
+  return future.get();
 }
 
 namespace {
@@ -303,7 +298,7 @@ Result<McpToolResult> McpClient::call_tool(std::string tool, json arguments,
   auto future = promise->get_future();
   call_tool_async(std::move(tool), std::move(arguments), std::move(options),
                   [promise](Result<McpToolResult> r) { promise->set_value(std::move(r)); });
-  return wait_for(std::move(future));
+  return future.get();
 }
 
 Result<json> McpClient::list_resources(McpCallOptions options) {

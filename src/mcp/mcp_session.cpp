@@ -78,10 +78,7 @@ json McpClient::Impl::client_capabilities() const {
 }
 
 json McpClient::Impl::client_info() const {
-  return {
-      {"name", options.client_name},
-      {"version", std::to_string(REIN_VERSION_MAJOR) + "." + std::to_string(REIN_VERSION_MINOR) +
-                      "." + std::to_string(REIN_VERSION_PATCH)}};
+  return {{"name", options.client_name}, {"version", rein::version()}};
 }
 
 Status McpClient::Impl::open_and_initialize() {

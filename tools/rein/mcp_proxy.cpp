@@ -187,16 +187,11 @@ class Proxy {
                   {"capabilities", {{"tools", {{"listChanged", true}}}}},
                   {"serverInfo",
                    {{"name", "rein-mcp-proxy"},
-                    {"version", version_text()},
+                    {"version", rein::version()},
                     {"title", "rein guarding " + options_.upstream.name + " (" + info.name + ")"}}},
                   {"instructions",
                    "Every tool call passes rein's policy; a refused call is an error that "
                    "names the rule."}});
-  }
-
-  static std::string version_text() {
-    return std::to_string(REIN_VERSION_MAJOR) + "." + std::to_string(REIN_VERSION_MINOR) + "." +
-           std::to_string(REIN_VERSION_PATCH);
   }
 
   void list_tools(const json& id) {
