@@ -2,15 +2,12 @@
 
 #include <algorithm>
 #include <array>
-#include <condition_variable>
-#include <deque>
 #include <mutex>
-#include <system_error>
-#include <thread>
 
 #include "core/json_text.hpp"
 #include "core/not_found.hpp"
 #include "sqlite/database.hpp"
+#include "store/commit_queue.hpp"
 
 namespace rein {
 
@@ -69,64 +66,26 @@ Result<ToolResult> parse_result(const std::string& text, const std::string& what
   return r;
 }
 
-// One commit waiting to be written: the writer queue batches concurrent ones. A commit()
-// waits on `cv`; an asynchronous one is owned by the queue and told through `on_done`.
-struct Writer {
-  const AgentState& state;
-  std::string state_text;
-  std::span<const AuditEntry> entries;
-  Status result;
-  bool done = false;
-  std::condition_variable cv;
-  bool asynchronous = false;
-  Completion<Status> on_done;
-};
-
 }  // namespace
 
 struct SqliteStore::Impl {
-  static constexpr std::size_t kMaxGroup = 256;  // commits written in one transaction at most
-
   explicit Impl(sqlite::Database database) : db(std::move(database)) {}
-  ~Impl();
   Status migrate();
   Status prepare();
-  void write_group(const std::vector<Writer*>& group);
-  Status write_checkpoint(const Writer& w);
-  // With writers_mutex held by `lock` and a group's leader at the front: writes the group,
-  // tells its waiting writers, wakes the next leader; returns the asynchronous writers of the
-  // group, to be completed (and freed) after the lock is let go.
-  std::vector<Writer*> lead(std::unique_lock<std::mutex>& lock);
-  void hand_over();  // wakes the writer (or the writer thread) now at the front
-  static void complete(const std::vector<Writer*>& finished);
-  void async_writer_loop();
+  void write_group(const std::vector<detail::QueuedCommit*>& group);
+  Status write_checkpoint(const detail::QueuedCommit& w);
 
   sqlite::Database db;  // declared first: closed after the statements are finalized
   Statement upsert_run, insert_audit, delete_approvals, insert_approval, load_run, list_runs,
       pending_approvals, insert_outcome, find_outcome, audit_all, audit_run, find_idem, insert_idem,
       anchors;
-  mutable std::mutex mutex;  // guards db, the statements and the counts
-  std::uint64_t commits = 0;
-  std::uint64_t transactions = 0;
-  std::mutex writers_mutex;  // guards what follows
-  std::deque<Writer*> writers;
-  std::size_t async_queued = 0;      // asynchronous writers in writers
-  bool stopping = false;             // the destructor runs: the writer thread drains and ends
-  std::condition_variable async_cv;  // the writer thread: an asynchronous writer leads
-  std::thread async_writer;
+  std::mutex mutex;  // guards db and the statements
+  // Declared last: destroyed first, writing what is still queued while the rest is alive.
+  detail::CommitQueue queue{[this](const auto& group) { write_group(group); }};
 };
 
 SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SqliteStore::~SqliteStore() = default;
-
-SqliteStore::Impl::~Impl() {
-  {
-    std::lock_guard lock(writers_mutex);
-    stopping = true;
-  }
-  async_cv.notify_one();
-  if (async_writer.joinable()) async_writer.join();  // after it wrote what was queued
-}
 
 Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::path& path,
                                                        SqliteStoreOptions options) {
@@ -226,109 +185,18 @@ Status SqliteStore::Impl::prepare() {
 }
 
 Status SqliteStore::commit(const AgentState& state, std::span<const AuditEntry> entries) {
-  Impl& m = *impl_;
-  // Serialised before queueing: concurrent writers do that part in parallel.
-  Writer w{state, state.to_json_text(), entries};
-  std::unique_lock lock(m.writers_mutex);
-  m.writers.push_back(&w);
-  w.cv.wait(lock, [&] { return w.done || m.writers.front() == &w; });
-  if (w.done) return std::move(w.result);
-  const auto finished = m.lead(lock);
-  lock.unlock();
-  Impl::complete(finished);
-  return std::move(w.result);
+  return impl_->queue.commit(state, entries);
 }
 
 void SqliteStore::commit_async(const AgentState& state, std::span<const AuditEntry> entries,
                                Completion<Status> done) {
-  Impl& m = *impl_;
-  std::unique_ptr<Writer> w(new Writer{state, state.to_json_text(), entries});
-  w->asynchronous = true;
-  w->on_done = std::move(done);
-  std::unique_lock lock(m.writers_mutex);
-  if (m.stopping) {
-    lock.unlock();
-    w->on_done(Status(Error(ErrorCode::unavailable, "the store is closing")));
-    return;
-  }
-  if (!m.async_writer.joinable()) {
-    try {
-      m.async_writer = std::thread([&m] { m.async_writer_loop(); });
-    } catch (const std::system_error& e) {
-      lock.unlock();
-      w->on_done(Status(Error(ErrorCode::unavailable,
-                              std::string("cannot start the store's writer thread: ") + e.what())));
-      return;
-    }
-  }
-  m.writers.push_back(w.release());
-  ++m.async_queued;
-  if (m.writers.size() == 1) m.async_cv.notify_one();  // it leads: nobody else is writing
+  impl_->queue.commit_async(state, entries, std::move(done));
 }
 
-std::vector<Writer*> SqliteStore::Impl::lead(std::unique_lock<std::mutex>& lock) {
-  // The front writer leads: it writes everyone queued now in one transaction (group commit,
-  // as LevelDB's writer queue does), and the others wait for its COMMIT.
-  const std::size_t n = std::min(writers.size(), kMaxGroup);
-  std::vector<Writer*> group(writers.begin(), writers.begin() + static_cast<std::ptrdiff_t>(n));
-  lock.unlock();
-  write_group(group);
-  lock.lock();
-  writers.erase(writers.begin(), writers.begin() + static_cast<std::ptrdiff_t>(n));
-  std::vector<Writer*> finished;
-  for (Writer* w : group) {
-    if (w->asynchronous) {
-      finished.push_back(w);
-      --async_queued;
-    } else {
-      w->done = true;
-      w->cv.notify_one();  // under the lock: it cannot return (and go) before we let go
-    }
-  }
-  hand_over();
-  return finished;
-}
-
-void SqliteStore::Impl::hand_over() {
-  if (writers.empty()) {
-    if (stopping) async_cv.notify_one();
-    return;
-  }
-  if (writers.front()->asynchronous) {
-    async_cv.notify_one();
-  } else {
-    writers.front()->cv.notify_one();
-  }
-}
-
-void SqliteStore::Impl::complete(const std::vector<Writer*>& finished) {
-  for (Writer* w : finished) {
-    std::unique_ptr<Writer> owned(w);
-    Completion<Status> done = std::move(owned->on_done);
-    Status result = std::move(owned->result);
-    owned.reset();
-    done(std::move(result));
-  }
-}
-
-void SqliteStore::Impl::async_writer_loop() {
-  std::unique_lock lock(writers_mutex);
-  for (;;) {
-    async_cv.wait(lock, [&] {
-      return (!writers.empty() && writers.front()->asynchronous) || (stopping && async_queued == 0);
-    });
-    if (writers.empty() || !writers.front()->asynchronous) return;  // stopping, all written
-    const auto finished = lead(lock);
-    lock.unlock();
-    complete(finished);
-    lock.lock();
-  }
-}
-
-void SqliteStore::Impl::write_group(const std::vector<Writer*>& group) {
+void SqliteStore::Impl::write_group(const std::vector<detail::QueuedCommit*>& group) {
   std::lock_guard lock(mutex);
   auto fail_all = [&](const Status& s) {
-    for (Writer* w : group)
+    for (auto* w : group)
       w->result = s;
   };
   // Anything that fails before COMMIT rolls the whole group back.
@@ -339,7 +207,7 @@ void SqliteStore::Impl::write_group(const std::vector<Writer*>& group) {
   } else {
     // Each writer's changes are all or nothing, whatever the others' fate: one that fails is
     // rolled back to its savepoint and told why; the rest still commit.
-    for (Writer* w : group) {
+    for (auto* w : group) {
       sqlite::Savepoint savepoint(db, "writer");
       if (auto s = savepoint.begin(); !s) return fail_all(s);
       w->result = write_checkpoint(*w);
@@ -348,17 +216,14 @@ void SqliteStore::Impl::write_group(const std::vector<Writer*>& group) {
     }
   }
   if (auto s = tx.commit(); !s) return fail_all(s);
-  commits += static_cast<std::uint64_t>(
-      std::count_if(group.begin(), group.end(), [](const Writer* w) { return w->result.ok(); }));
-  ++transactions;
 }
 
 SqliteStore::WriteStats SqliteStore::write_stats() const {
-  std::lock_guard lock(impl_->mutex);
-  return {impl_->commits, impl_->transactions};
+  const auto stats = impl_->queue.stats();
+  return {stats.commits, stats.groups};
 }
 
-Status SqliteStore::Impl::write_checkpoint(const Writer& w) {
+Status SqliteStore::Impl::write_checkpoint(const detail::QueuedCommit& w) {
   auto& st = *this;
   const AgentState& state = w.state;
   if (auto s = st.upsert_run.bind(1, state.run_id)
