@@ -32,6 +32,7 @@ enum class ErrorCode {
   cancelled,          // the host cancelled the operation
   data_loss,          // stored data is corrupt or unreadable
   internal,           // a bug in rein: please report it
+  aborted,            // another process changed the run first (a shared store's fencing)
 };
 
 // The stable snake_case name of a code, e.g. "invalid_argument".

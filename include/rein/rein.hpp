@@ -30,11 +30,13 @@
 #include "rein/openai_wire.hpp"
 #include "rein/planner.hpp"
 #include "rein/policy.hpp"
+#include "rein/postgres_store.hpp"  // declares PostgresStore when REIN_WITH_POSTGRES
 #include "rein/principal.hpp"
 #include "rein/prompt.hpp"
 #include "rein/react_agent.hpp"
 #include "rein/react_planner.hpp"
 #include "rein/run_store.hpp"
+#include "rein/run_worker.hpp"
 #include "rein/runtime.hpp"
 #include "rein/sql_sandbox.hpp"
 #include "rein/sqlite_store.hpp"

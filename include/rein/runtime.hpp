@@ -205,6 +205,14 @@ class Runtime {
   // for a run started later under that id.
   Status cancel(std::string_view run_id);
 
+  // Lets go of a run that is not being stepped: detaches it from run_async (its callback is not
+  // told again) and forgets the copy held in memory, so that the next operation on it reads
+  // the store. For runs kept in a store that other processes share, which may change them
+  // meanwhile (RunWorker unloads each run it lets go of). Nothing happens for a run not held.
+  // Errors: invalid_argument when the store is not durable (the copy in memory is the only
+  // one); unavailable while a turn of the run is being taken (try again after it).
+  Status unload(std::string_view run_id);
+
   // Runs the runtime holds in memory now: those being stepped, suspended or queued for. Ended
   // runs are let go (their state stays in the store, subject to its retention).
   std::size_t runs_in_memory();

@@ -14,7 +14,8 @@ constexpr auto kNames = detail::enum_names<ErrorCode>(
     std::pair{ErrorCode::unavailable, std::string_view("unavailable")},
     std::pair{ErrorCode::cancelled, std::string_view("cancelled")},
     std::pair{ErrorCode::data_loss, std::string_view("data_loss")},
-    std::pair{ErrorCode::internal, std::string_view("internal")});
+    std::pair{ErrorCode::internal, std::string_view("internal")},
+    std::pair{ErrorCode::aborted, std::string_view("aborted")});
 }  // namespace
 
 std::string_view to_string(ErrorCode code) noexcept {

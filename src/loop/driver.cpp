@@ -82,6 +82,18 @@ void Driver::wake(const std::string& run_id) {
   if (!slot->driving.exchange(true)) start(std::move(slot), run_id);
 }
 
+Status Driver::detach(const std::string& run_id) {
+  std::lock_guard lock(mutex_);
+  auto it = attached_.find(run_id);
+  if (it == attached_.end()) return {};
+  // wake() sets `driving` after finding the run under this lock: checked under it, it stays.
+  if (it->second.slot->driving.load(std::memory_order_acquire)) {
+    return Error(ErrorCode::unavailable, "run '" + run_id + "' is being driven");
+  }
+  attached_.erase(it);
+  return {};
+}
+
 void Driver::start(std::shared_ptr<RunSlot> slot, std::string run_id) {
   {
     std::lock_guard lock(mutex_);

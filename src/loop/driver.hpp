@@ -34,6 +34,8 @@ class Driver {
                 RunCallback on_stop);
   // Drives an attached run again unless a drive owns it already.
   void wake(const std::string& run_id);
+  // Detaches a run no drive owns now (unavailable when one does); nothing when not attached.
+  Status detach(const std::string& run_id);
   // Cancels every attached run and waits until all drives have ended.
   void shutdown();
 

@@ -528,6 +528,23 @@ std::future<Result<AgentState>> Runtime::run_async(RunRequest request) {
   return future;
 }
 
+Status Runtime::unload(std::string_view run_id) {
+  auto& core = impl_->core;
+  const std::string id(run_id);
+  if (!core.store->durable()) {
+    return Error(ErrorCode::invalid_argument,
+                 "run '" + id + "' cannot be unloaded: the store is not durable");
+  }
+  detail::SlotHandle slot(core, id);
+  if (auto s = impl_->driver.detach(id); !s) return s;
+  std::unique_lock lock(slot->mutex, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    return Error(ErrorCode::unavailable, "run '" + id + "' is being stepped");
+  }
+  slot->drop();
+  return {};
+}
+
 Status Runtime::resume_async(std::string_view run_id, RunCallback on_stop) {
   detail::SlotHandle slot(impl_->core, std::string(run_id));
   return impl_->driver.attach(slot.shared(), slot.run_id(), std::move(on_stop));

@@ -8,10 +8,10 @@
 #include "core/not_found.hpp"
 #include "sqlite/database.hpp"
 #include "store/commit_queue.hpp"
+#include "store/stored_values.hpp"
 
 namespace rein {
 
-using nlohmann::json;
 using sqlite::ResetOnExit;
 using sqlite::Statement;
 
@@ -57,14 +57,6 @@ constexpr std::array<const char*, SqliteStore::kSchemaVersion> kMigrations = {
       PRIMARY KEY(run_id, step_id)) WITHOUT ROWID;
     )sql",
 };
-
-Result<ToolResult> parse_result(const std::string& text, const std::string& what) {
-  json parsed = json::parse(text, nullptr, false);
-  if (parsed.is_discarded()) return Error(ErrorCode::data_loss, what + " is not valid JSON");
-  auto r = ToolResult::from_json(parsed);
-  if (!r) return Error(ErrorCode::data_loss, what + ": " + r.error().message());
-  return r;
-}
 
 }  // namespace
 
@@ -250,21 +242,14 @@ Status SqliteStore::Impl::write_checkpoint(const detail::QueuedCommit& w) {
       return s;
     }
   }
-  const bool has_approvals = std::any_of(state.steps.begin(), state.steps.end(),
-                                         [](const StepState& s) { return s.approval.has_value(); });
-  if (!has_approvals) return {};
+  if (!detail::has_approvals(state)) return {};
   if (auto s = st.delete_approvals.bind(1, state.run_id).run(); !s) return s;
   for (const auto& p : pending_approvals_of(state)) {
-    json approval = {{"id", p.approval.id},
-                     {"status", p.approval.status},
-                     {"rule", p.approval.rule},
-                     {"reason", p.approval.reason},
-                     {"requested_millis", p.approval.requested_millis}};
     if (auto s = st.insert_approval.bind(1, p.run_id)
                      .bind(2, p.step_id)
                      .bind(3, p.tool)
                      .bind(4, detail::json_text(p.args))
-                     .bind(5, detail::json_text(approval))
+                     .bind(5, detail::approval_text(p.approval))
                      .run();
         !s) {
       return s;
@@ -290,17 +275,7 @@ Result<AgentState> SqliteStore::load(std::string_view run_id) {
     if (!*row) return detail::no_run(run_id);
     text = q.text(0);
   }
-  json parsed = json::parse(text, nullptr, false);
-  if (parsed.is_discarded()) {
-    return Error(ErrorCode::data_loss,
-                 "checkpoint of run '" + std::string(run_id) + "' is not valid JSON");
-  }
-  auto state = AgentState::from_json(parsed);
-  if (!state) {
-    return Error(ErrorCode::data_loss, "checkpoint of run '" + std::string(run_id) +
-                                           "' is corrupt: " + state.error().message());
-  }
-  return std::move(*state);
+  return detail::parse_checkpoint(text, run_id);
 }
 
 Result<std::vector<RunSummary>> SqliteStore::list_runs() {
@@ -327,22 +302,9 @@ Result<std::vector<PendingApproval>> SqliteStore::pending_approvals() {
     auto row = q.step();
     if (!row) return std::move(row).error();
     if (!*row) break;
-    PendingApproval p;
-    p.run_id = q.text(0);
-    p.step_id = q.text(1);
-    p.tool = q.text(2);
-    p.args = json::parse(q.text(3), nullptr, false);
-    json a = json::parse(q.text(4), nullptr, false);
-    if (p.args.is_discarded() || !a.is_object()) {
-      return Error(ErrorCode::data_loss,
-                   "approval of run '" + p.run_id + "' step '" + p.step_id + "' is corrupt");
-    }
-    p.approval.id = a.value("id", "");
-    p.approval.status = a.value("status", "pending");
-    p.approval.rule = a.value("rule", "");
-    p.approval.reason = a.value("reason", "");
-    p.approval.requested_millis = a.value("requested_millis", std::int64_t{0});
-    out.push_back(std::move(p));
+    auto p = detail::parse_pending_approval(q.text(0), q.text(1), q.text(2), q.text(3), q.text(4));
+    if (!p) return std::move(p).error();
+    out.push_back(std::move(*p));
   }
   return out;
 }
@@ -371,7 +333,8 @@ Result<ToolResult> SqliteStore::find_outcome(std::string_view run_id, std::strin
     if (!*row) return detail::no_outcome(run_id, step_id, attempt);
     text = q.text(0);
   }
-  return parse_result(text, "journaled outcome of step '" + std::string(step_id) + "'");
+  return detail::parse_stored_result(text,
+                                     "journaled outcome of step '" + std::string(step_id) + "'");
 }
 
 Result<std::vector<AuditEntry>> SqliteStore::read_audit(std::string_view run_id) {
@@ -424,7 +387,7 @@ Result<ToolResult> SqliteStore::find(std::string_view tool, std::string_view key
     if (!*row) return detail::no_idempotency_record(tool, key);
     text = q.text(0);
   }
-  return parse_result(text, "idempotency record of '" + std::string(tool) + "'");
+  return detail::parse_stored_result(text, "idempotency record of '" + std::string(tool) + "'");
 }
 
 Status SqliteStore::record(std::string_view tool, std::string_view key, const ToolResult& result) {
