@@ -49,6 +49,7 @@
 #include "rein/audit.hpp"
 #include "rein/config.hpp"
 #include "rein/idempotency.hpp"
+#include "rein/llm_cache.hpp"
 #include "rein/run_store.hpp"
 #include "rein/run_worker.hpp"
 
@@ -70,7 +71,10 @@ struct PostgresStoreOptions {
   bool lease_new_runs = true;
 };
 
-class PostgresStore final : public RunStore, public IdempotencyStore, public RunLeases {
+class PostgresStore final : public RunStore,
+                            public IdempotencyStore,
+                            public RunLeases,
+                            public std::enable_shared_from_this<PostgresStore> {
  public:
   static constexpr int kSchemaVersion = 1;
 
@@ -122,6 +126,11 @@ class PostgresStore final : public RunStore, public IdempotencyStore, public Run
 
   // Each run's chain end as its checkpoint records it, for verify_audit.
   Result<std::map<std::string, AuditAnchor>> audit_anchors();
+
+  // A response cache for LlmGateway in this store's schema, shared by every process that uses
+  // the schema (so a model answer paid for once serves all workers). Best effort, as every
+  // LlmCache: a failed read is a miss, a failed write is logged. It keeps the store alive.
+  std::shared_ptr<LlmCache> llm_cache();
 
  private:
   struct Impl;

@@ -64,6 +64,10 @@ constexpr std::array<const char*, PostgresStore::kSchemaVersion> kMigrations = {
       args text NOT NULL,
       approval text NOT NULL,
       PRIMARY KEY(run_id, step_id));
+    CREATE TABLE @.llm_cache(
+      key text PRIMARY KEY,
+      response text NOT NULL,
+      expires_at bigint NOT NULL);
     )sql",
 };
 
@@ -113,7 +117,8 @@ struct PostgresStore::Impl {
   pg::Pool pool;
   std::string upsert_run, insert_audit, delete_approvals, insert_approval, load_run, list_runs,
       pending, insert_outcome, find_outcome, audit_all, audit_run, find_idem, insert_idem, anchors,
-      claim, left_for_others, renew, release, explain;
+      claim, left_for_others, renew, release, explain, cache_get, cache_put, cache_erase,
+      cache_count;
   std::mutex fences_mutex;
   // The fence of each run as this process last read or wrote it: what its commits must match.
   std::unordered_map<std::string, std::int64_t> fences;
@@ -194,6 +199,13 @@ Result<std::shared_ptr<PostgresStore>> PostgresStore::open(const std::string& co
   m.release = m.sql(
       "UPDATE @.runs SET owner = NULL, lease_expires = NULL WHERE run_id = $1 AND owner = $2");
   m.explain = m.sql("SELECT fence, owner, agent_version FROM @.runs WHERE run_id = $1");
+  m.cache_get = m.sql("SELECT response, expires_at FROM @.llm_cache WHERE key = $1");
+  m.cache_put = m.sql(
+      "INSERT INTO @.llm_cache(key, response, expires_at) VALUES($1, $2, $3) "
+      "ON CONFLICT(key) DO UPDATE SET response = EXCLUDED.response, expires_at = "
+      "EXCLUDED.expires_at");
+  m.cache_erase = m.sql("DELETE FROM @.llm_cache WHERE key = $1");
+  m.cache_count = m.sql("SELECT count(*) FROM @.llm_cache");
   return std::shared_ptr<PostgresStore>(new PostgresStore(std::move(impl)));
 }
 
@@ -562,6 +574,56 @@ const std::string& PostgresStore::worker_id() const noexcept {
 
 const std::string& PostgresStore::agent_version() const noexcept {
   return impl_->options.agent_version;
+}
+
+namespace {
+
+class PostgresLlmCache final : public LlmCache {
+ public:
+  PostgresLlmCache(std::shared_ptr<PostgresStore> store, pg::Pool& pool, const std::string& get,
+                   const std::string& put, const std::string& erase, const std::string& count)
+      : store_(std::move(store)), pool_(pool), get_(get), put_(put), erase_(erase), count_(count) {}
+
+  std::optional<LlmResponse> get(const std::string& key, std::int64_t now_millis) override {
+    auto c = pool_.acquire();
+    if (!c) return std::nullopt;
+    auto row = (*c)->query(get_, {key}, "reading the LLM cache");
+    if (!row || row->size() == 0) return std::nullopt;
+    std::optional<LlmResponse> found;
+    if (row->integer(0, 1) > now_millis) found = detail::parse_cached_response(row->text(0, 0));
+    if (!found) (void)(*c)->query(erase_, {key}, "dropping an LLM cache entry");
+    return found;
+  }
+  void put(const std::string& key, const LlmResponse& response,
+           std::int64_t expires_at_millis) override {
+    auto c = pool_.acquire();
+    Status s = c ? Status{} : Status(std::move(c).error());
+    if (s) {
+      auto r = (*c)->query(put_, {key, detail::json_text(to_json(response)), expires_at_millis},
+                           "writing the LLM cache");
+      if (!r) s = std::move(r).error();
+    }
+    if (!s) detail::logger()->warn("rein: LLM cache write failed: {}", s.error().message());
+  }
+  std::size_t size() override {
+    auto c = pool_.acquire();
+    if (!c) return 0;
+    auto row = (*c)->query(count_, {}, "counting the LLM cache");
+    return row && row->size() == 1 ? static_cast<std::size_t>(row->integer(0, 0)) : 0;
+  }
+
+ private:
+  std::shared_ptr<PostgresStore> store_;  // keeps the pool alive
+  pg::Pool& pool_;
+  const std::string &get_, &put_, &erase_, &count_;
+};
+
+}  // namespace
+
+std::shared_ptr<LlmCache> PostgresStore::llm_cache() {
+  Impl& m = *impl_;
+  return std::make_shared<PostgresLlmCache>(shared_from_this(), m.pool, m.cache_get, m.cache_put,
+                                            m.cache_erase, m.cache_count);
 }
 
 PostgresStore::WriteStats PostgresStore::write_stats() const {

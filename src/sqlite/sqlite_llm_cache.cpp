@@ -4,10 +4,9 @@
 #include "core/log.hpp"
 #include "rein/llm_cache.hpp"
 #include "sqlite/database.hpp"
+#include "store/stored_values.hpp"
 
 namespace rein {
-
-using nlohmann::json;
 
 namespace {
 constexpr std::chrono::milliseconds kBusyTimeout{2000};
@@ -61,17 +60,8 @@ std::optional<LlmResponse> SqliteLlmCache::get(const std::string& key, std::int6
     if (s.get.integer(1) <= now_millis) {
       drop = true;
     } else {
-      json parsed = json::parse(s.get.text(0), nullptr, false);
-      auto response = parsed.is_discarded()
-                          ? Result<LlmResponse>(Error(ErrorCode::data_loss, "not JSON"))
-                          : llm_response_from_json(parsed);
-      if (response) {
-        found = std::move(*response);
-      } else {
-        detail::logger()->warn("rein: dropping unreadable LLM cache entry: {}",
-                               response.error().message());
-        drop = true;
-      }
+      found = detail::parse_cached_response(s.get.text(0));
+      drop = !found;
     }
   }
   if (drop) {

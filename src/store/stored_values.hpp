@@ -6,8 +6,10 @@
 #include <string_view>
 
 #include "core/json_text.hpp"
+#include "core/log.hpp"
 #include "rein/agent_state.hpp"
 #include "rein/error.hpp"
+#include "rein/llm.hpp"
 #include "rein/run_store.hpp"
 #include "rein/tool.hpp"
 
@@ -77,6 +79,18 @@ inline bool has_approvals(const AgentState& state) {
   for (const auto& s : state.steps)
     if (s.approval) return true;
   return false;
+}
+
+// A cached model answer read back; nullopt (logged) when the entry is unreadable, which the
+// caches treat as a miss and remove.
+inline std::optional<LlmResponse> parse_cached_response(const std::string& text) {
+  nlohmann::json parsed = nlohmann::json::parse(text, nullptr, false);
+  auto response = parsed.is_discarded()
+                      ? Result<LlmResponse>(Error(ErrorCode::data_loss, "not JSON"))
+                      : llm_response_from_json(parsed);
+  if (response) return std::move(*response);
+  logger()->warn("rein: dropping unreadable LLM cache entry: {}", response.error().message());
+  return std::nullopt;
 }
 
 }  // namespace rein::detail

@@ -1,6 +1,9 @@
 // A process that runs (or resumes) one run of a ledger agent, for the crash test to kill.
 //
-//   rein_crash_child STORE.db EFFECTS.db RUN_ID [TRACE]
+//   rein_crash_child STORE EFFECTS.db RUN_ID [TRACE]
+//
+// STORE is a SqliteStore file, or "pg:SCHEMA" for a PostgresStore on the server named by
+// the environment variable REIN_TEST_POSTGRES (a libpq conninfo).
 //
 // The agent reads accounts and posts amounts to a ledger kept in a separate database (the
 // "external system"). Posting is side-effecting and idempotent by key: the ledger records
@@ -15,6 +18,7 @@
 #include <unistd.h>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <random>
 #include <string>
@@ -81,6 +85,29 @@ rein::ToolResult post(const std::string& ledger_path, const std::string& key, st
                                    {{"ledger", "ledger://" + key, ""}});
 }
 
+struct Store {
+  std::shared_ptr<rein::RunStore> runs;
+  std::shared_ptr<rein::IdempotencyStore> ledger;
+};
+
+rein::Result<Store> open_store(const std::string& where) {
+  if (where.rfind("pg:", 0) == 0) {
+#if REIN_WITH_POSTGRES
+    const char* server = std::getenv("REIN_TEST_POSTGRES");
+    if (server == nullptr)
+      return rein::Error(rein::ErrorCode::invalid_argument, "REIN_TEST_POSTGRES is not set");
+    auto pg = rein::PostgresStore::open(server, {.schema = where.substr(3)});
+    if (!pg) return std::move(pg).error();
+    return Store{*pg, *pg};
+#else
+    return rein::Error(rein::ErrorCode::unavailable, "this rein was built without PostgreSQL");
+#endif
+  }
+  auto sqlite = rein::SqliteStore::open(where);
+  if (!sqlite) return std::move(sqlite).error();
+  return Store{*sqlite, *sqlite};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -91,13 +118,13 @@ int main(int argc, char** argv) {
   if (argc == 5) trace_fd = ::open(argv[4], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   trace('B');
   const std::string store_path = argv[1], ledger_path = argv[2], run_id = argv[3];
-  auto store = rein::SqliteStore::open(store_path);
+  auto store = open_store(store_path);
   if (!store) {
     std::fprintf(stderr, "%s\n", store.error().to_string().c_str());
     return 3;
   }
-  auto tools =
-      std::make_shared<rein::ToolRegistry>(rein::ToolRegistryOptions{.idempotency_store = *store});
+  auto tools = std::make_shared<rein::ToolRegistry>(
+      rein::ToolRegistryOptions{.idempotency_store = store->ledger});
   rein::ToolSpec read;
   read.name = "accounts.read";
   read.description = "reads an account";
@@ -168,9 +195,9 @@ int main(int argc, char** argv) {
   auto policy = *rein::PolicyEngine::from_json(json::parse(R"({"rules": [
       {"id": "ledger-agent", "decision": "allow", "tool_glob": "*", "roles": ["ledger"]}]})"));
   rein::Runtime runtime(rein::AgentConfig{"ledger", tools, policy, planner, nullptr},
-                        rein::RuntimeOptions{.store = *store, .max_parallel_calls = 2});
+                        rein::RuntimeOptions{.store = store->runs, .max_parallel_calls = 2});
 
-  auto existing = (*store)->load(run_id);
+  auto existing = store->runs->load(run_id);
   if (!existing && !rein::is_not_found(existing)) {
     std::fprintf(stderr, "%s\n", existing.error().to_string().c_str());
     return 4;

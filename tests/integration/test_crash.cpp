@@ -22,12 +22,43 @@
 #include <sqlite3.h>
 
 #include "runtime_fixture.hpp"
+#ifdef REIN_TEST_POSTGRES_STORE
+#include "../postgres/pg_fixture.hpp"
+#endif
 
 using namespace rein;
 using namespace rein::testing;
 using namespace std::chrono_literals;
 
 namespace {
+
+// The test runs against SqliteStore (rein_tests) and, compiled again with
+// REIN_TEST_POSTGRES_STORE, against PostgresStore (rein_postgres_tests): a store's path then
+// names a schema (its file name), which the child is given as "pg:SCHEMA" and opens on the
+// server of REIN_TEST_POSTGRES, inherited from this process.
+#ifdef REIN_TEST_POSTGRES_STORE
+std::string store_arg(const std::filesystem::path& store) {
+  return "pg:" + store.stem().string();
+}
+bool store_exists(const std::filesystem::path&) {
+  return true;
+}
+std::shared_ptr<PostgresStore> open_store(const std::filesystem::path& store) {
+  return open_pg(store.stem().string());
+}
+#else
+std::string store_arg(const std::filesystem::path& store) {
+  return store.string();
+}
+bool store_exists(const std::filesystem::path& store) {
+  return std::filesystem::exists(store);
+}
+std::shared_ptr<SqliteStore> open_store(const std::filesystem::path& store) {
+  auto opened = SqliteStore::open(store);
+  REQUIRE(opened.ok());
+  return *opened;
+}
+#endif
 
 void init_ledger(const std::filesystem::path& path) {
   sqlite3* db = nullptr;
@@ -155,10 +186,8 @@ Attempt run_child(const std::string& store, const std::string& ledger, const std
 
 // Committed progress of a run: the entries in its audit chain (one per commit).
 std::int64_t committed(const std::filesystem::path& store, const std::string& run_id) {
-  if (!std::filesystem::exists(store)) return -1;
-  auto opened = SqliteStore::open(store);
-  REQUIRE(opened.ok());
-  auto state = (*opened)->load(run_id);
+  if (!store_exists(store)) return -1;
+  auto state = open_store(store)->load(run_id);
   if (rein::is_not_found(state)) return 0;
   REQUIRE(state.ok());
   return state->audit_count;
@@ -196,23 +225,22 @@ TEST_CASE("crash: runs killed at random points resume to the uncrashed outcome",
   init_ledger(ref_ledger);
   const auto ref_start = std::chrono::steady_clock::now();
   const Attempt ref =
-      run_child(ref_store.string(), ref_ledger.string(), "ledger-run", trace_path, {});
+      run_child(store_arg(ref_store), ref_ledger.string(), "ledger-run", trace_path, {});
   REQUIRE(ref.finished);
   REQUIRE(ref.trace.first_call_ns.has_value());
   const auto expected_total = query(ref_ledger, "SELECT total FROM balance");
   REQUIRE(expected_total == 6 * 7 + 100 * (1 + 2 + 3 + 4 + 5 + 6));
   // The outcome names the run (idempotency keys start with its id): one reference per mode.
   std::map<std::string, nlohmann::json> reference;
-  reference["ledger-run"] = outcome(*(*SqliteStore::open(ref_store))->load("ledger-run"));
+  reference["ledger-run"] = outcome(*open_store(ref_store)->load("ledger-run"));
   {
     const auto async_store = temp_db_path("crash_ref_async"),
                async_ledger = temp_db_path("crash_ref_async_ledger");
     init_ledger(async_ledger);
     REQUIRE(
-        run_child(async_store.string(), async_ledger.string(), "ledger-run-async", trace_path, {})
+        run_child(store_arg(async_store), async_ledger.string(), "ledger-run-async", trace_path, {})
             .finished);
-    reference["ledger-run-async"] =
-        outcome(*(*SqliteStore::open(async_store))->load("ledger-run-async"));
+    reference["ledger-run-async"] = outcome(*open_store(async_store)->load("ledger-run-async"));
     REQUIRE(query(async_ledger, "SELECT total FROM balance") == expected_total);
   }
   for (const auto& [id, r] : reference)
@@ -253,7 +281,7 @@ TEST_CASE("crash: runs killed at random points resume to the uncrashed outcome",
       } else {
         plan.after = std::chrono::microseconds(kill_delay(rng));
       }
-      const Attempt a = run_child(store.string(), ledger.string(), run_id, trace_path, plan);
+      const Attempt a = run_child(store_arg(store), ledger.string(), run_id, trace_path, plan);
       finished = a.finished;
       if (!a.killed) {
         INFO(run_id << " " << runs
@@ -268,9 +296,8 @@ TEST_CASE("crash: runs killed at random points resume to the uncrashed outcome",
       stalled = now_committed > progress ? 0 : stalled + 1;
       progress = std::max(progress, now_committed);
     }
-    auto opened = SqliteStore::open(store);
-    REQUIRE(opened.ok());
-    auto state = (*opened)->load(run_id);
+    auto opened = open_store(store);
+    auto state = opened->load(run_id);
     REQUIRE(state.ok());
     INFO(run_id << " " << runs << " after " << kills << " kills in all");
     CHECK(outcome(*state) == reference[run_id]);
@@ -278,9 +305,9 @@ TEST_CASE("crash: runs killed at random points resume to the uncrashed outcome",
     CHECK(query(ledger, "SELECT count(*) FROM applied") == 6);
     CHECK(query(ledger, "SELECT total FROM balance") == expected_total);
     replays += query(ledger, "SELECT count(*) FROM invocations") - 6;
-    CHECK(verify_run_audit(**opened, *state).ok);
-    auto all = (*opened)->read_audit("");
-    auto anchors = (*opened)->audit_anchors();
+    CHECK(verify_run_audit(*opened, *state).ok);
+    auto all = opened->read_audit("");
+    auto anchors = opened->audit_anchors();
     CHECK(verify_audit(*all, &*anchors).ok);
   }
   WARN("crash test: " << kills << " kills over " << runs << " runs (" << runs / 2

@@ -7,6 +7,9 @@
 
 #include "../support/waiting.hpp"
 #include "runtime_fixture.hpp"
+#ifdef REIN_TEST_POSTGRES_STORE
+#include "../postgres/pg_fixture.hpp"
+#endif
 
 using namespace rein;
 using namespace rein::testing;
@@ -14,13 +17,26 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// These tests run against SqliteStore (rein_tests) and, compiled again with
+// REIN_TEST_POSTGRES_STORE, against PostgresStore (rein_postgres_tests): `db` then names the
+// schema (its file name, which is a valid schema name) instead of the file.
 struct World {
+#ifdef REIN_TEST_POSTGRES_STORE
+  std::shared_ptr<PostgresStore> store;
+  static std::shared_ptr<PostgresStore> open(const std::filesystem::path& db) {
+    return open_pg(db.stem().string());
+  }
+#else
   std::shared_ptr<SqliteStore> store;
+  static std::shared_ptr<SqliteStore> open(const std::filesystem::path& db) {
+    return *SqliteStore::open(db);
+  }
+#endif
   std::shared_ptr<ToolRegistry> tools;
   CallLog log;
 
   explicit World(const std::filesystem::path& db) {
-    store = *SqliteStore::open(db);
+    store = open(db);
     tools = std::make_shared<ToolRegistry>(ToolRegistryOptions{.idempotency_store = store});
   }
   void add(ToolSpec s, std::function<ToolResult(const json&, ToolContext&)> fn = nullptr) {
@@ -282,10 +298,15 @@ TEST_CASE("a corrupt checkpoint is a store failure, not an absent run", "[runtim
   AgentState broken;
   broken.run_id = "broken";
   REQUIRE(w.store->commit(broken, {}).ok());
+#ifdef REIN_TEST_POSTGRES_STORE
+  pg_sql("UPDATE " + db.stem().string() + ".runs SET state = 'not json'");
+  const int rc = SQLITE_OK;
+#else
   sqlite3* raw = nullptr;
   REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
   const int rc = sqlite3_exec(raw, "UPDATE runs SET state='not json'", nullptr, nullptr, nullptr);
   sqlite3_close(raw);
+#endif
   REQUIRE(rc == SQLITE_OK);
 
   // start neither says "already exists" nor starts a fresh run over the unreadable one.

@@ -334,3 +334,67 @@ TEST_CASE("PostgresStore: a worker claims only runs of its agent version and say
   CHECK(console->commit(seen, {}).ok());
   CHECK(v1->claim(10)->runs.size() == 3);
 }
+
+TEST_CASE("PostgresStore: the LLM cache is shared by every process on the schema", "[postgres]") {
+  const std::string schema = fresh_schema("cache");
+  auto one = open_pg(schema)->llm_cache();
+  auto two = open_pg(schema)->llm_cache();  // keeps its store alive by itself
+  LlmResponse r;
+  r.content = "cached answer";
+  r.prompt_tokens = 12;
+  one->put("k1", r, 2000);
+  one->put("k-old", r, 500);
+  auto hit = two->get("k1", 1000);
+  REQUIRE(hit.has_value());
+  CHECK(hit->content == "cached answer");
+  CHECK(hit->prompt_tokens == 12);
+  CHECK_FALSE(two->get("k-old", 1000).has_value());  // expired: a miss, and removed
+  CHECK_FALSE(two->get("absent", 1000).has_value());
+  CHECK(one->size() == 1);
+  pg_sql("UPDATE " + schema + ".llm_cache SET response = 'not json' WHERE key = 'k1'");
+  CHECK_FALSE(one->get("k1", 1000).has_value());  // unreadable: a miss, and removed
+  CHECK(one->size() == 0);
+}
+
+TEST_CASE(
+    "PostgresStore: a server that goes away fails operations as unavailable, and the "
+    "store reconnects when it is back",
+    "[postgres]") {
+  // A server of this test's own: the shared one serves other tests meanwhile. Durable (no
+  // --fast): an immediate stop must not lose what was committed.
+  const std::string dir = "/tmp/rein-pg-restart-" + std::to_string(::getpid());
+  const std::string script = REIN_PG_SERVER_SCRIPT;
+  auto server = [&](const std::string& command) {
+    return std::system(("bash " + script + " " + command + " " + dir + " >/dev/null").c_str());
+  };
+  REQUIRE(server("start") == 0);
+  const std::string conninfo = "host=" + dir + " port=5432 user=rein dbname=postgres";
+  auto store = *PostgresStore::open(conninfo, {.schema = "restart", .connections = 2});
+  auto s = state_of("run-1");
+  REQUIRE(store->commit(s, std::vector{advance_chain(s, 0)}).ok());
+
+  const std::string data = dir + "/data";
+  const std::string as_owner = ::getuid() == 0 ? "runuser -u postgres -- " : "";
+  const std::string pg_ctl = "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/pg_ctl";
+  REQUIRE(std::system(
+              (as_owner + pg_ctl + " -D " + data + " -m immediate -w stop >/dev/null").c_str()) ==
+          0);
+  auto lost = store->commit(s, std::vector{advance_chain(s, 1)});
+  REQUIRE_FALSE(lost.ok());
+  CHECK(lost.error().code() == ErrorCode::unavailable);
+  CHECK(store->load("run-1").error().code() == ErrorCode::unavailable);
+
+  REQUIRE(std::system((as_owner + pg_ctl + " -D " + data + " -l " + dir + "/server.log -o \"-k " +
+                       dir + " -c listen_addresses= -p 5432\" -w start >/dev/null")
+                          .c_str()) == 0);
+  // Back: the failed commit left nothing, and the run goes on from its last commit.
+  auto back = store->load("run-1");
+  INFO((back ? "" : back.error().to_string()));
+  REQUIRE(back.ok());
+  CHECK(back->audit_count == 1);
+  auto next = *back;
+  REQUIRE(store->commit(next, std::vector{advance_chain(next, 1)}).ok());
+  CHECK(store->read_audit("run-1")->size() == 2);
+  store.reset();
+  server("stop");
+}
