@@ -324,9 +324,10 @@ std::filesystem::path fresh_db(const std::string& name) {
   return path;
 }
 
-// Runs `runs` chains of ten no-op calls at once; returns the turns taken per second.
-double durable_steps_per_s(const std::shared_ptr<SqliteStore>& store, int runs,
-                           const std::string& prefix) {
+}  // namespace
+
+ChainFigures chain_steps(const std::vector<std::shared_ptr<RunStore>>& stores, int runs,
+                         const std::string& prefix) {
   auto tools = std::make_shared<ToolRegistry>();
   (void)tools->register_tool(data_tool("data.a"),
                              [](const json&, ToolContext&) { return ToolResult::success(1); });
@@ -337,22 +338,31 @@ double durable_steps_per_s(const std::shared_ptr<SqliteStore>& store, int runs,
                             : std::vector<std::string>{"s" + std::to_string(i - 1)},
                      ""});
   }
-  RuntimeOptions options;
-  options.store = store;
-  Runtime runtime(
-      AgentConfig{"bench", tools, allow_data_tools(), StaticPlanner::fixed(chain), nullptr},
-      std::move(options));
+  // One executor between the runtimes, so that more workers do not mean more threads.
+  auto executor = std::make_shared<Executor>();
+  std::vector<Runtime> runtimes;
+  for (const auto& store : stores) {
+    runtimes.emplace_back(
+        AgentConfig{"bench", tools, allow_data_tools(), StaticPlanner::fixed(chain), nullptr},
+        RuntimeOptions{.store = store, .executor = executor});
+  }
   std::mutex m;
   std::condition_variable all_done;
   int stopped = 0;
   std::int64_t turns = 0;
+  ChainFigures figures;
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < runs; ++i) {
+    auto& runtime = runtimes[static_cast<std::size_t>(i) % runtimes.size()];
     (void)runtime.run_async(
         RunRequest{"chain", {"bench", {"analyst"}}, nullptr, prefix + std::to_string(i)},
         [&](const Result<AgentState>& s) {
           std::lock_guard lock(m);
-          if (s && s->status == RunStatus::completed) turns += s->step_index;
+          if (s && s->status == RunStatus::completed) {
+            turns += s->step_index;
+          } else if (figures.failed++ == 0) {
+            figures.first_failure = s ? s->status_reason : s.error().message();
+          }
           if (++stopped == runs) all_done.notify_one();
         });
   }
@@ -360,17 +370,20 @@ double durable_steps_per_s(const std::shared_ptr<SqliteStore>& store, int runs,
   all_done.wait(lock, [&] { return stopped == runs; });
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return static_cast<double>(turns) / seconds;
+  figures.steps_per_s = static_cast<double>(turns) / seconds;
+  return figures;
 }
+
+namespace {
 
 json concurrent_durable_steps() {
   const auto path = fresh_db("durable_steps");
   auto store = *SqliteStore::open(path, SqliteStoreOptions{.synchronous_normal = false});
   double single = 0;
   for (int i = 0; i < 5; ++i)
-    single += durable_steps_per_s(store, 1, "single-" + std::to_string(i) + "-") / 5;
+    single += chain_steps({store}, 1, "single-" + std::to_string(i) + "-").steps_per_s / 5;
   const auto before = store->write_stats();
-  const double many = durable_steps_per_s(store, 1'000, "run-");
+  const double many = chain_steps({store}, 1'000, "run-").steps_per_s;
   const auto after = store->write_stats();
   store.reset();
   for (const char* suffix : {"", "-wal", "-shm"})

@@ -82,7 +82,7 @@ struct Stepper {
   int steps = 0;
   int runs = 0;
 
-  void step() {
+  bool step() {
     if (run_id.empty() || steps == 16) {
       if (!run_id.empty()) (void)runtime->cancel(run_id);  // runs end; the runtime lets go of them
       run_id = "bench-" + std::to_string(runs++);
@@ -92,6 +92,7 @@ struct Stepper {
     auto status = runtime->step(run_id);
     keep(status);
     ++steps;
+    return static_cast<bool>(status);
   }
 };
 
@@ -104,6 +105,11 @@ std::shared_ptr<Stepper> stepper(std::shared_ptr<RunStore> store) {
 }
 
 }  // namespace
+
+std::function<bool()> loop_stepper(std::shared_ptr<RunStore> store) {
+  auto s = stepper(std::move(store));
+  return [s] { return s->step(); };
+}
 
 void add_runtime_benchmarks(std::vector<Benchmark>& out) {
   auto in_memory = stepper(nullptr);

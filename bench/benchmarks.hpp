@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -9,6 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
+
+namespace rein {
+class RunStore;
+}
 
 namespace rein::bench {
 
@@ -33,6 +38,21 @@ void add_schema_benchmarks(std::vector<Benchmark>& out);
 void add_sandbox_benchmarks(std::vector<Benchmark>& out);
 void add_concurrent_scenarios(std::vector<Scenario>& out);
 void add_mcp_scenarios(std::vector<Scenario>& out);
+void add_postgres_scenarios(std::vector<Scenario>& out);  // REIN_WITH_POSTGRES builds only
+
+// The workloads the durable scenarios share, so that stores compare on the same work.
+// step_durable's step (bench_runtime.cpp): one loop step against `store` a call (a new run
+// every 16 steps); false when the step failed.
+std::function<bool()> loop_stepper(std::shared_ptr<RunStore> store);
+// concurrent_durable_steps' runs (bench_concurrent.cpp): `runs` chains of ten no-op calls at
+// once, dealt in turn to one Runtime per store (the runtimes share one executor).
+struct ChainFigures {
+  double steps_per_s = 0;  // turns of completed runs, per second of the whole
+  int failed = 0;
+  std::string first_failure{};
+};
+ChainFigures chain_steps(const std::vector<std::shared_ptr<RunStore>>& stores, int runs,
+                         const std::string& prefix);
 
 // The schema and arguments of schema_validate_10_props, shared with the side-by-side runs.
 nlohmann::json tool_schema_10_props();

@@ -7,7 +7,8 @@
 //
 // Scenarios (whole workloads such as concurrent_runs_10k) report objects of their own fields;
 // each runs once, in a child process (rein_bench --scenario NAME), so its peak RSS and thread
-// count are its own. --filter selects them too.
+// count are its own. --filter selects them too. The pg_* scenarios (builds with PostgreSQL) need
+// REIN_BENCH_POSTGRES, a libpq conninfo; without it they report {"skipped": ...}.
 //
 // The memory recall benchmarks build their corpora once (1M items take a minute or two) and
 // keep them in bench-cache/ next to the executable ($REIN_BENCH_CACHE to put them elsewhere).
@@ -23,6 +24,7 @@
 
 #include "benchmarks.hpp"
 #include "harness.hpp"
+#include "rein/config.hpp"
 
 namespace {
 
@@ -58,6 +60,9 @@ int main(int argc, char** argv) {
   std::vector<rein::bench::Scenario> scenarios;
   rein::bench::add_concurrent_scenarios(scenarios);
   rein::bench::add_mcp_scenarios(scenarios);
+#if REIN_WITH_POSTGRES
+  rein::bench::add_postgres_scenarios(scenarios);
+#endif
   if (argc == 3 && std::strcmp(argv[1], "--scenario") == 0) {
     for (const auto& s : scenarios) {
       if (s.name == argv[2]) {

@@ -27,7 +27,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 packages=(cmake make g++ pkg-config
           nlohmann-json3-dev libsqlite3-dev libre2-dev libssl-dev libcurl4-openssl-dev
-          catch2 libcli11-dev chromium)
+          catch2 libcli11-dev chromium libpq-dev postgresql)
 
 install_missing() {
   local missing=() p
@@ -60,7 +60,8 @@ install_mcp_servers() {
 configure() {  # configure DIR [cmake args...]
   local dir=$1
   shift
-  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREIN_WARNINGS_AS_ERRORS=ON "$@" >/dev/null
+  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREIN_WARNINGS_AS_ERRORS=ON \
+    -DREIN_WITH_POSTGRES=ON "$@" >/dev/null
 }
 
 command=${1:-}
@@ -130,6 +131,15 @@ case "$command" in
     dir="$root/build/release"
     configure "$dir"
     cmake --build "$dir" -j "$jobs" --target rein_bench
+    # The pg_* scenarios need a server: a throwaway one keeping PostgreSQL's durable defaults
+    # (no --fast), unless REIN_BENCH_POSTGRES names one already. The trap comes first, so that
+    # a failed start is cleaned up too.
+    if [ -z "${REIN_BENCH_POSTGRES:-}" ]; then
+      pg_dir="$root/build/bench-postgres"
+      trap '"$root/tests/support/postgres_server.sh" stop "$pg_dir"' EXIT
+      REIN_BENCH_POSTGRES=$("$root/tests/support/postgres_server.sh" start "$pg_dir")
+      export REIN_BENCH_POSTGRES
+    fi
     "$dir/bench/rein_bench" --json
     ;;
   peers)
