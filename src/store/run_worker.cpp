@@ -128,7 +128,8 @@ void RunWorker::Impl::heartbeat() {
   const std::set<std::string> renewed(held->begin(), held->end());
   for (const auto& id : driving) {
     if (renewed.count(id) == 0) {
-      detail::logger()->warn("rein: RunWorker lost its lease on run '{}'", id);
+      detail::logger()->debug(
+          "rein: RunWorker no longer holds a lease on run '{}' (ended, or taken over)", id);
     }
   }
 }

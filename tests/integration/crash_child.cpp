@@ -26,6 +26,7 @@
 
 #include <sqlite3.h>
 
+#include "../support/ledger_tools.hpp"
 #include "rein/rein.hpp"
 
 using nlohmann::json;
@@ -125,20 +126,14 @@ int main(int argc, char** argv) {
   }
   auto tools = std::make_shared<rein::ToolRegistry>(
       rein::ToolRegistryOptions{.idempotency_store = store->ledger});
-  rein::ToolSpec read;
-  read.name = "accounts.read";
-  read.description = "reads an account";
-  read.timeout = std::chrono::milliseconds(0);
-  rein::ToolSpec write = read;
-  write.name = "ledger.post";
-  write.description = "posts an amount to the ledger";
-  write.side_effects = true;
-  write.idempotency.key_required = true;
+  const rein::ToolSpec read = rein::testing::account_read_spec();
+  const rein::ToolSpec write = rein::testing::ledger_post_spec();
   (void)tools->register_tool(read, [](const json& args, rein::ToolContext&) {
     const TracedCall traced;
     pause_a_little();
     const int id = args.value("account", 0);
-    return rein::ToolResult::success({{"account", id}, {"amount", 100 * id + 7}});
+    return rein::ToolResult::success(
+        {{"account", id}, {"amount", rein::testing::account_amount(id)}});
   });
   // A run id ending in "-async" is driven by run_async, and its ledger posts are asynchronous:
   // each completes later, from a thread of the "external system" of its own.

@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "../support/ledger_tools.hpp"
 #include "rein/rein.hpp"
 
 using nlohmann::json;
@@ -60,19 +61,13 @@ rein::ToolResult post(const std::string& key, std::int64_t amount) {
 std::shared_ptr<rein::ToolRegistry> tools(std::shared_ptr<rein::PostgresStore> store) {
   auto registry =
       std::make_shared<rein::ToolRegistry>(rein::ToolRegistryOptions{.idempotency_store = store});
-  rein::ToolSpec read;
-  read.name = "accounts.read";
-  read.description = "reads an account";
-  read.timeout = std::chrono::milliseconds(0);
-  rein::ToolSpec write = read;
-  write.name = "ledger.post";
-  write.description = "posts an amount to the ledger";
-  write.side_effects = true;
-  write.idempotency.key_required = true;
+  const rein::ToolSpec read = rein::testing::account_read_spec();
+  const rein::ToolSpec write = rein::testing::ledger_post_spec();
   (void)registry->register_tool(read, [](const json& args, rein::ToolContext&) {
     pause_a_little();
     const int id = args.value("account", 0);
-    return rein::ToolResult::success({{"account", id}, {"amount", 100 * id + 7}});
+    return rein::ToolResult::success(
+        {{"account", id}, {"amount", rein::testing::account_amount(id)}});
   });
   (void)registry->register_tool(write, [](const json& args, rein::ToolContext& ctx) {
     pause_a_little();
