@@ -71,7 +71,7 @@ case "$command" in
     install_missing "${packages[@]}"
     dir="$root/build/release"
     configure "$dir"
-    cmake --build "$dir" -j "$jobs" --target quickstart concurrent qbr sunglasses
+    cmake --build "$dir" -j "$jobs" --target quickstart concurrent qbr sunglasses scale_out
     echo "== examples/quickstart"
     "$dir/examples/quickstart/quickstart"
     echo
@@ -90,6 +90,11 @@ case "$command" in
       echo
       "$sunglasses" "$request" | sed -n '/^Changes/,$p'
     done
+    echo
+    echo "== examples/scale_out (worker processes sharing runs through PostgreSQL; one is killed)"
+    pg_dir="/tmp/rein-pg-examples-$$"  # outside the tree: the server runs as another user
+    trap '"$root/tests/support/postgres_server.sh" stop "$pg_dir"' EXIT
+    "$dir/examples/scale_out/scale_out" --db "$("$root/tests/support/postgres_server.sh" start "$pg_dir" --fast)"
     ;;
   test)
     sanitize=""
@@ -135,7 +140,7 @@ case "$command" in
     # (no --fast), unless REIN_BENCH_POSTGRES names one already. The trap comes first, so that
     # a failed start is cleaned up too.
     if [ -z "${REIN_BENCH_POSTGRES:-}" ]; then
-      pg_dir="$root/build/bench-postgres"
+      pg_dir="/tmp/rein-pg-bench-$$"  # outside the tree: the server runs as another user
       trap '"$root/tests/support/postgres_server.sh" stop "$pg_dir"' EXIT
       REIN_BENCH_POSTGRES=$("$root/tests/support/postgres_server.sh" start "$pg_dir")
       export REIN_BENCH_POSTGRES

@@ -89,6 +89,7 @@ class PostgresStore final : public RunStore,
 
   // RunStore
   bool durable() const override { return true; }
+  bool shared() const override { return true; }
   Status commit(const AgentState& state, std::span<const AuditEntry> entries) override;
   bool commits_asynchronously() const override { return true; }
   void commit_async(const AgentState& state, std::span<const AuditEntry> entries,

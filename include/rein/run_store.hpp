@@ -42,6 +42,9 @@ class RunStore {
   virtual ~RunStore() = default;
   // True when committed runs survive the process; the runtime journals intents only then.
   virtual bool durable() const = 0;
+  // True when other processes may change the runs (PostgresStore): the runtime then keeps a
+  // run in memory only while it drives it, and reads the store at every other operation.
+  virtual bool shared() const { return false; }
   // Saves `state` and appends `entries` (continuing the run's chain) atomically.
   virtual Status commit(const AgentState& state, std::span<const AuditEntry> entries) = 0;
   // The same, finishing later: `done` receives what commit() would return, once, from any

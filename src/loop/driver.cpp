@@ -54,7 +54,7 @@ Status Driver::attach(const std::shared_ptr<RunSlot>& slot, const std::string& r
   if (is_terminal((*state)->status)) {
     // Nothing to drive: tell the callback the final state, as run(run_id) would return it.
     auto final_state = std::make_shared<const AgentState>(**state);
-    core_.forget_if_ended(*slot);
+    core_.let_go(*slot);
     executor().post([on_stop = std::move(on_stop), final_state] {
       if (on_stop) (void)call_host("the run_async callback", [&] { on_stop(*final_state); });
     });
@@ -159,8 +159,8 @@ void Driver::stop(std::shared_ptr<RunSlot> slot, const std::string& run_id,
       }
     }
   }
-  if (ended) core_.forget_if_ended(*slot);
   slot->driving.store(false, std::memory_order_release);
+  core_.let_go(*slot);
   lock.unlock();
   // A callback that throws has nobody else to tell: call_host swallows it.
   if (on_stop && *on_stop) (void)call_host("the run_async callback", [&] { (*on_stop)(stopped); });

@@ -75,10 +75,15 @@ SlotHandle::~SlotHandle() {
   core_.release(run_id_, std::move(slot_));
 }
 
-void RuntimeCore::forget_if_ended(RunSlot& slot) {
-  // An ended run's final state is in the store; keeping a copy here only costs memory.
-  if (!slot.live || !is_terminal(slot.live->status)) return;
+void RuntimeCore::let_go(RunSlot& slot) {
+  if (!slot.live) return;
+  // An ended run's final state is in the store; keeping a copy here only costs memory. A run
+  // in a shared store is read afresh by the next operation unless a drive holds it: another
+  // process may decide, answer or step it meanwhile.
+  const bool ended = is_terminal(slot.live->status);
+  if (!ended && !(store->shared() && !slot.driving.load(std::memory_order_acquire))) return;
   slot.drop();
+  if (!ended) return;
   // Observations queued while the run took its last step can no longer be seen by it.
   std::lock_guard lock(slot.queue_mutex);
   slot.queued.clear();
@@ -171,7 +176,7 @@ struct Runtime::Impl {
       return std::move(s).error();
     }
     auto out = view(**state);
-    core.forget_if_ended(*slot);
+    core.let_go(*slot);
     return out;
   }
 
@@ -189,7 +194,7 @@ struct Runtime::Impl {
       slot->drop();  // the store is the truth: reload next time
       return s;
     }
-    core.forget_if_ended(*slot);
+    core.let_go(*slot);
     driver.wake(slot.run_id());  // a run driven by run_async moves on by itself
     return {};
   }
@@ -281,7 +286,7 @@ Result<AgentState> Runtime::start(RunRequest request) {
                         {"roles", state.principal.roles},
                         {"agent", core.agent.name}});
   if (auto s = core.commit(*slot, state, entries); !s) return std::move(s).error();
-  slot->keep(state);
+  if (!core.store->shared()) slot->keep(state);  // (see let_go)
   return state;
 }
 
@@ -360,7 +365,7 @@ Result<AgentState> Runtime::run(std::string_view run_id) {
         before == std::make_pair(s.step_index, s.audit_count)) {
       span->end(s);
       AgentState out = s;
-      core.forget_if_ended(*slot);
+      core.let_go(*slot);
       return out;
     }
   }
@@ -379,7 +384,7 @@ Result<AgentState> Runtime::state(std::string_view run_id) {
   auto state = core.load(*slot, slot.run_id());
   if (!state) return std::move(state).error();
   AgentState out = **state;
-  core.forget_if_ended(*slot);
+  core.let_go(*slot);
   return out;
 }
 
@@ -460,7 +465,7 @@ Status Runtime::observe(std::string_view run_id, Observation observation) {
     if (!state) return std::move(state).error();
     const RunStatus status = (*state)->status;
     if (is_terminal(status)) {
-      core.forget_if_ended(*slot);
+      core.let_go(*slot);
       return Error(ErrorCode::invalid_argument, "run '" + slot.run_id() + "' has ended (" +
                                                     std::string(to_string(status)) +
                                                     "): it takes no observations");
@@ -485,7 +490,7 @@ Status Runtime::cancel(std::string_view run_id) {
   auto state = core.load(*slot, slot.run_id());
   if (!state) return std::move(state).error();  // not_found: nothing is remembered for later
   if (is_terminal((*state)->status)) {
-    core.forget_if_ended(*slot);
+    core.let_go(*slot);
     return {};
   }
   std::vector<AuditEntry> entries;
@@ -494,7 +499,7 @@ Status Runtime::cancel(std::string_view run_id) {
     slot->drop();
     return s;
   }
-  core.forget_if_ended(*slot);
+  core.let_go(*slot);
   impl_->driver.wake(slot.run_id());  // tells run_async's callback
   return {};
 }

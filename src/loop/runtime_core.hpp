@@ -118,8 +118,10 @@ struct RuntimeCore {
   std::size_t slot_count();
   // The run's state: the slot's cache, else the store. Call with the slot locked.
   Result<AgentState*> load(RunSlot& slot, const std::string& run_id);
-  // Drops the cached state of a run that has ended (its final state is in the store).
-  void forget_if_ended(RunSlot& slot);
+  // Drops the cached state of a run that has ended (its final state is in the store), and, with
+  // a store other processes share, of any run no drive holds (they may change it meanwhile).
+  // Call with the slot locked, at the end of an operation.
+  void let_go(RunSlot& slot);
   // Commits to the store, then copies to the extra sinks. Call with the slot locked. A store
   // that is not durable gets the state only when `checkpoint` is true (the runtime's copy is
   // the truth in between) and the audit entries every time.

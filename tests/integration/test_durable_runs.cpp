@@ -63,7 +63,7 @@ PolicyEngine approval_policy() {
 
 }  // namespace
 
-TEST_CASE("approval suspends the run; approve and resume work across a restart",
+TEST_CASE("approval suspends the run, approve and resume work across a restart",
           "[runtime][approval]") {
   const auto db = temp_db_path("approval");
   auto plan = [] {
@@ -132,7 +132,7 @@ TEST_CASE("a denied approval is reported and the run goes on without it", "[runt
   CHECK(w.log.count("email.send") == 0);
 }
 
-TEST_CASE("independent steps run concurrently; results are applied in plan order", "[runtime]") {
+TEST_CASE("independent steps run concurrently, results are applied in plan order", "[runtime]") {
   auto tools = std::make_shared<ToolRegistry>();
   // Each call waits until all four are in flight, so the test passes only if they overlap,
   // however long the runtime takes to start its threads; a runtime that ran them one at a

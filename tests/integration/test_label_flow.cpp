@@ -351,7 +351,7 @@ TEST_CASE("observations and recalled memory carry their labels into the run",
   CHECK(done->answer_label == done->context_label);
 }
 
-TEST_CASE("retries keep a step's argument labels; replans plan from what the failure showed",
+TEST_CASE("retries keep a step's argument labels, replans plan from what the failure showed",
           "[labels][runtime]") {
   Harness h;
   int fetches = 0;

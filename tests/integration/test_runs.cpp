@@ -196,7 +196,7 @@ TEST_CASE("a replan verdict asks the planner for another way", "[runtime]") {
   CHECK(seen[1]->reasons == std::vector<std::string>{"no hits: try another source"});
 }
 
-TEST_CASE("replans are bounded; a planner that cannot replan flags the step", "[runtime]") {
+TEST_CASE("replans are bounded, a planner that cannot replan flags the step", "[runtime]") {
   Harness h;
   h.add(spec("search.primary"), [](const json&, int) { return ok({{"hits", 0}}); });
   h.critic->check(
@@ -316,7 +316,7 @@ TEST_CASE("an invalid plan or a planner error fails the run with the reason", "[
   CHECK(run2->status_reason == "planner: internal: the planner threw: model went away");
 }
 
-TEST_CASE("a critic that fails a step stops the run; a throwing critic flags instead",
+TEST_CASE("a critic that fails a step stops the run, a throwing critic flags instead",
           "[runtime]") {
   Harness h;
   h.add(spec("pay.check"), [](const json&, int) { return ok({{"fraud", true}}); });
@@ -537,7 +537,7 @@ TEST_CASE("observations reach the state, recorded with their source and confiden
   CHECK(run->observations[0].source == "sensor");
 }
 
-TEST_CASE("observe and cancel need a run that exists; nothing carries over to a later run",
+TEST_CASE("observe and cancel need a run that exists, nothing carries over to a later run",
           "[runtime]") {
   Harness h;
   h.add(spec("x.y"), [](const json&, int) { return ok({{"v", 1}}); });
@@ -568,7 +568,7 @@ TEST_CASE("observe and cancel need a run that exists; nothing carries over to a 
   CHECK(rt.runs_in_memory() == 0);
 }
 
-TEST_CASE("a long-lived runtime lets ended runs go; the store keeps what its retention says",
+TEST_CASE("a long-lived runtime lets ended runs go, the store keeps what its retention says",
           "[runtime]") {
   auto tools = std::make_shared<ToolRegistry>();
   REQUIRE(tools->register_tool(spec("x.y"),

@@ -263,7 +263,7 @@ TEST_CASE("a server that cannot start is a clear error", "[mcp][faults]") {
   CHECK_THAT(exits.error().message(), Catch::Contains("exited with status 7"));
 }
 
-TEST_CASE("a server that keeps failing opens its circuit; calls then fail fast", "[mcp][faults]") {
+TEST_CASE("a server that keeps failing opens its circuit, calls then fail fast", "[mcp][faults]") {
   auto options = misbehaving();
   options.circuit_breaker.failure_threshold = 2;
   options.circuit_breaker.open_duration = 10min;

@@ -1,22 +1,9 @@
-# Builds rein as a shared library (the library alone, -O0), installs it, checks what the
-# installed package says about it (SONAME, rein.pc's Requires), then builds and runs the
-# pkg-config consumer against it.
-# REIN_SOURCE, BUILD, PREFIX, SOURCE, OUTPUT, CXX, VERSION_MAJOR, VERSION_MINOR.
-file(REMOVE_RECURSE "${BUILD}" "${PREFIX}")
-execute_process(
-  COMMAND ${CMAKE_COMMAND} -S "${REIN_SOURCE}" -B "${BUILD}" -DBUILD_SHARED_LIBS=ON
-    -DREIN_BUILD_TESTS=OFF -DREIN_BUILD_EXAMPLES=OFF -DREIN_BUILD_BENCH=OFF
-    -DREIN_BUILD_TOOLS=OFF -DREIN_INSTALL=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-O0
-    -DCMAKE_INSTALL_LIBDIR=lib
-  RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "configuring a shared rein failed (${rc})")
-endif()
-cmake_host_system_information(RESULT cores QUERY NUMBER_OF_LOGICAL_CORES)
-execute_process(COMMAND ${CMAKE_COMMAND} --build "${BUILD}" -j ${cores} --target rein RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "building a shared rein failed (${rc})")
-endif()
+# Installs the shared rein that package.add_subdirectory built (the library alone, -O0), checks
+# what the installed package says about it (SONAME, rein.pc's Requires), then builds and runs
+# the pkg-config consumer against it.
+# BUILD (the add_subdirectory consumer's build tree), PREFIX, SOURCE, OUTPUT, CXX,
+# VERSION_MAJOR, VERSION_MINOR.
+file(REMOVE_RECURSE "${PREFIX}")
 execute_process(COMMAND ${CMAKE_COMMAND} --install "${BUILD}" --prefix "${PREFIX}" RESULT_VARIABLE rc)
 if(rc)
   message(FATAL_ERROR "installing the shared rein failed (${rc})")

@@ -159,3 +159,29 @@ TEST_CASE("RunWorker: refuses a runtime whose store is not the leases' store",
   Runtime memory(h.runtime->agent());
   CHECK(memory.unload("x").error().code() == ErrorCode::invalid_argument);
 }
+
+TEST_CASE(
+    "a runtime on a shared store reads it at each operation: what another process did is "
+    "seen",
+    "[postgres][worker]") {
+  const std::string schema = fresh_schema("fresh");
+  auto policy = *PolicyEngine::from_json(json::parse(R"({"rules": [
+      {"id": "notes-need-approval", "decision": "require_approval", "tool": "note.write"}]})"));
+  CallLog calls;
+  Host front(schema, {.worker_id = "front", .lease_new_runs = false}, calls, policy);
+  Host back(schema, {.worker_id = "back"}, calls, policy);
+  // The front office starts the run; the back office steps it to its approval.
+  REQUIRE(front.runtime->start({"write a note", {"p", {}}, nullptr, "r1"}).ok());
+  CHECK(front.runtime->runs_in_memory() == 0);  // nothing kept: others may change it
+  auto suspended = back.runtime->run("r1");
+  REQUIRE(suspended->status == RunStatus::awaiting_approval);
+  // The front office sees the suspension, and its approval is made on the state the back
+  // office left, not on the copy it had when it started the run.
+  CHECK(front.runtime->state("r1")->status == RunStatus::awaiting_approval);
+  const std::string step = suspended->steps.at(0).step.id;
+  REQUIRE(front.runtime->approve("r1", step, "fine").ok());
+  auto done = back.runtime->run("r1");
+  REQUIRE(done.ok());
+  CHECK(done->status == RunStatus::completed);
+  CHECK(calls.calls.size() == 1);
+}

@@ -80,7 +80,7 @@ TEST_CASE("tampering is detected at the first bad entry", "[audit]") {
   }
 }
 
-TEST_CASE("JSONL sink writes entries that read back and verify; bad lines are reported",
+TEST_CASE("JSONL sink writes entries that read back and verify, bad lines are reported",
           "[audit]") {
   const std::string path = "rein_test_audit.jsonl";
   std::remove(path.c_str());

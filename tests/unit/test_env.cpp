@@ -35,7 +35,7 @@ TEST_CASE("ManualEnv randomness is reproducible from its seed", "[env]") {
   }
 }
 
-TEST_CASE("ids are prefixed; ManualEnv ids are sequential, system ids unique", "[env]") {
+TEST_CASE("ids are prefixed, ManualEnv ids are sequential, system ids unique", "[env]") {
   rein::ManualEnv env;
   CHECK(env.new_id("run") == "run-000001");
   CHECK(env.new_id("run") == "run-000002");

@@ -145,7 +145,7 @@ TEST_CASE("tasks: values and exceptions reach the awaiter, through chains of tas
   CHECK(sync_wait(depth(1000)) == 1000);
 }
 
-TEST_CASE("completion: the first call wins; a dropped handle delivers the abandoned value") {
+TEST_CASE("completion: the first call wins, a dropped handle delivers the abandoned value") {
   std::vector<int> delivered;
   {
     Completion<int> done([&](int v) { delivered.push_back(v); }, [] { return -1; });

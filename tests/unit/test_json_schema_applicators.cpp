@@ -38,7 +38,7 @@ TEST_CASE("Pydantic-style optional fields: anyOf with null", "[schema]") {
   CHECK_FALSE(s.accepts({{"note", 1}}));
 }
 
-TEST_CASE("oneOf needs exactly one match; not inverts", "[schema]") {
+TEST_CASE("oneOf needs exactly one match, not inverts", "[schema]") {
   auto s = compile(json::parse(R"({"oneOf": [{"type": "integer"}, {"minimum": 2}]})"));
   CHECK(s.accepts(1));
   CHECK(s.accepts(2.5));
@@ -203,7 +203,7 @@ TEST_CASE("draft-07: chosen by $schema or by default_draft", "[schema]") {
   CHECK_FALSE(implicit.accepts(json::parse("[2]")));
 }
 
-TEST_CASE("patterns: ECMA-262 property names map onto RE2; unsupported syntax is refused",
+TEST_CASE("patterns: ECMA-262 property names map onto RE2, unsupported syntax is refused",
           "[schema]") {
   auto letters = compile({{"pattern", "^\\p{Letter}+$"}});
   CHECK(letters.accepts("héllo"));
@@ -223,7 +223,7 @@ TEST_CASE("patterns: ECMA-262 property names map onto RE2; unsupported syntax is
                                            0) == 0);
 }
 
-TEST_CASE("hostname checks IDNA A-labels; regex checks ECMA-262 syntax", "[schema]") {
+TEST_CASE("hostname checks IDNA A-labels, regex checks ECMA-262 syntax", "[schema]") {
   rein::JsonSchemaOptions assert_formats;
   assert_formats.format = rein::FormatMode::assertion;
   auto host = compile({{"format", "hostname"}}, assert_formats);

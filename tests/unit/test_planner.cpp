@@ -39,7 +39,7 @@ TEST_CASE("validate_plan accepts DAGs and names what is wrong otherwise", "[plan
   CHECK(invalid({step("accounts")}, earlier) == "invalid plan: step id 'accounts' is used twice");
 }
 
-TEST_CASE("a fixed StaticPlanner plans once, then finishes; it cannot replan", "[planner]") {
+TEST_CASE("a fixed StaticPlanner plans once, then finishes, it cannot replan", "[planner]") {
   auto planner = rein::StaticPlanner::fixed({step("a"), step("b", {"a"})});
   rein::ToolRegistry tools;
   rein::AgentState state;

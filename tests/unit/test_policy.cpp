@@ -67,7 +67,7 @@ TEST_CASE("tool matchers: exact, glob, regex", "[policy]") {
         "default_deny");  // full match
 }
 
-TEST_CASE("roles: any of the rule's roles; none means anyone", "[policy]") {
+TEST_CASE("roles: any of the rule's roles, none means anyone", "[policy]") {
   auto e = engine({.rules = {rule("managers", Decision::allow, ToolMatch::exact("slides.make"), 0,
                                   {"manager", "admin"}),
                              rule("anyone", Decision::allow, ToolMatch::exact("crm.search"))},

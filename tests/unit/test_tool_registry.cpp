@@ -179,7 +179,7 @@ TEST_CASE("a tool that throws becomes an error result", "[registry]") {
   CHECK(r2.errors == std::vector<std::string>{"tool threw a non-standard exception"});
 }
 
-TEST_CASE("transient failures retry with backoff; permanent ones never", "[registry]") {
+TEST_CASE("transient failures retry with backoff, permanent ones never", "[registry]") {
   rein::ManualEnv env;
   rein::ToolRegistry reg({.env = &env});
   std::atomic<int> calls{0};
@@ -500,7 +500,7 @@ TEST_CASE("invalid UTF-8 in arguments yields a clean invalid_input, not an excep
   CHECK(r.status == ToolStatus::invalid_input);
 }
 
-TEST_CASE("with every runner thread stuck, calls queue and time out; abandoned ones never start",
+TEST_CASE("with every runner thread stuck, calls queue and time out, abandoned ones never start",
           "[registry]") {
   rein::ManualEnv env;
   rein::ToolRegistry reg({.env = &env, .idempotency_store = nullptr, .max_runner_threads = 1});
