@@ -203,6 +203,12 @@ int front_office(const char* self, Flags f) {
       if (desk.approve(p.run_id, p.step_id, "checked by the front office")) ++approved;
     }
     if (ended == f.orders) break;
+    if (std::chrono::steady_clock::now() - started > 5min) {
+      std::printf("CHECK FAILED: %d of %d orders ended after five minutes\n", ended, f.orders);
+      for (auto pid : workers)
+        ::kill(pid, SIGKILL);
+      return 1;
+    }
   }
   for (std::size_t w = 1; w < workers.size(); ++w)
     ::waitpid(workers[w], nullptr, 0);

@@ -139,10 +139,14 @@ int main(int argc, char** argv) {
   auto worker = rein::RunWorker::start(
       runtime, *store, {.max_runs = 32, .poll_interval = std::chrono::milliseconds(50)});
   if (!worker) return fail(worker.error());
-  for (;;) {
+  for (int unreachable = 0;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     auto runs = (*store)->list_runs();
-    if (!runs) continue;  // the test may be restarting things; look again
+    if (!runs) {
+      if (++unreachable == 50) return fail(runs.error());  // the server went away for good
+      continue;
+    }
+    unreachable = 0;
     bool all_ended = true;
     for (const auto& r : *runs)
       all_ended = all_ended && rein::is_terminal(r.status);

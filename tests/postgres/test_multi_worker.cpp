@@ -69,6 +69,13 @@ TEST_CASE("multi-worker: 4 processes, 1,000 runs, 200 kills: every run once, fen
          ".log_fence()");
 
   std::vector<pid_t> workers;
+  struct KillLeftOnExit {  // a failed REQUIRE leaves no worker behind
+    std::vector<pid_t>& pids;
+    ~KillLeftOnExit() {
+      for (auto pid : pids)
+        if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
+    }
+  } kill_left{workers};
   auto start_worker = [&] { return spawn({worker, pg_conninfo(), schema, "work"}, log); };
   for (int i = 0; i < kWorkers; ++i)
     workers.push_back(start_worker());
@@ -85,8 +92,9 @@ TEST_CASE("multi-worker: 4 processes, 1,000 runs, 200 kills: every run once, fen
   const std::string ended_at_last_kill =
       pg_sql("SELECT count(*) FROM " + schema + ".runs WHERE status <> 'running'");
   // Now let them finish: each exits 0 once every run has ended.
-  for (auto pid : workers) {
+  for (auto& pid : workers) {
     const int code = wait_exit(pid);
+    pid = -1;
     if (code != 0) {
       FAIL("a worker exited with " << code << "; see " << log);
     }

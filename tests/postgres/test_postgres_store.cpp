@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -367,6 +368,11 @@ TEST_CASE(
   auto server = [&](const std::string& command) {
     return std::system(("bash " + script + " " + command + " " + dir + " >/dev/null").c_str());
   };
+  // Stopped however the test ends.
+  struct Stop {
+    std::function<int(const std::string&)> server;
+    ~Stop() { server("stop"); }
+  } stop{server};
   REQUIRE(server("start") == 0);
   const std::string conninfo = "host=" + dir + " port=5432 user=rein dbname=postgres";
   auto store = *PostgresStore::open(conninfo, {.schema = "restart", .connections = 2});
@@ -396,5 +402,4 @@ TEST_CASE(
   REQUIRE(store->commit(next, std::vector{advance_chain(next, 1)}).ok());
   CHECK(store->read_audit("run-1")->size() == 2);
   store.reset();
-  server("stop");
 }
