@@ -80,7 +80,8 @@ class RunWorker {
   RunWorker& operator=(const RunWorker&) = delete;
 
   // Stops claiming, cancels nothing: waits until the runs it drives stop or suspend (or, after
-  // `grace`, gives up their leases so other workers take them over), then returns.
+  // `grace`, gives up their leases so other workers take them over), then returns. After it
+  // returns, on_stop is not called again and the runtime may be destroyed.
   void stop(std::chrono::milliseconds grace = std::chrono::seconds(30));
 
   struct Stats {

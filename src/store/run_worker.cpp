@@ -30,6 +30,7 @@ struct RunWorker::Impl : std::enable_shared_from_this<Impl> {
   bool draining = false;  // stop() was called: claim no more
   bool stopping = false;  // the loop ends
   bool room = false;      // a run stopped while the worker was full: claim again at once
+  bool finished = false;  // stop() returned
   std::set<std::string> driving;
   Stats stats;
 };
@@ -85,6 +86,8 @@ void RunWorker::stop(std::chrono::milliseconds grace) {
   // one's further commits to it are refused by the fence.
   for (const auto& id : left)
     (void)m.leases->release(id);
+  std::lock_guard done(m.mutex);
+  m.finished = true;  // the runtime may go now: later stops must not touch it
 }
 
 RunWorker::Stats RunWorker::stats() const {
@@ -184,6 +187,10 @@ void RunWorker::Impl::claim_more() {
 }
 
 void RunWorker::Impl::stopped(const std::string& run_id, const Result<AgentState>& result) {
+  {
+    std::lock_guard lock(mutex);
+    if (finished) return;  // handed over by stop(); the runtime may be gone
+  }
   const bool suspended = result && is_suspended(result->status);
   if (!result) {
     // The store refused or failed: give the run back for a worker (maybe this one) to resume
