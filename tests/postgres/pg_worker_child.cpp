@@ -1,7 +1,8 @@
 // A worker process of the multi-worker test, for the test to kill at random points.
 //
 //   rein_pg_worker CONNINFO SCHEMA submit N   creates runs run-0000..run-N-1, leased to nobody
-//   rein_pg_worker CONNINFO SCHEMA work       claims and drives runs until every run has ended
+//   rein_pg_worker CONNINFO SCHEMA work NAME  claims and drives runs until every run has ended,
+//                                             NAME its worker id
 //
 // The agent reads two accounts in parallel, then posts their amounts to a ledger, one post
 // after the other, and finishes with the total. The ledger is the "external system": tables of
@@ -115,9 +116,11 @@ int main(int argc, char** argv) {
   const std::string schema = argv[2], mode = argv[3];
   fx = schema + "_fx";
   const bool submit = mode == "submit" && argc == 5;
+  const std::string name = !submit && argc == 5 ? argv[4] : "";
   auto store = rein::PostgresStore::open(conninfo, {.schema = schema,
                                                     .connections = 4,
                                                     .agent_version = "ledger-1",
+                                                    .worker_id = name,
                                                     .lease = std::chrono::milliseconds(1000),
                                                     .lease_new_runs = !submit});
   if (!store) return fail(store.error());

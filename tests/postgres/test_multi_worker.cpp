@@ -56,14 +56,15 @@ TEST_CASE("multi-worker: 4 processes, 1,000 runs, 200 kills: every run once, fen
   pg_sql("CREATE SCHEMA " + fx + "; CREATE TABLE " + fx +
          ".invocations(key text NOT NULL, worker text NOT NULL); CREATE TABLE " + fx +
          ".applied(key text PRIMARY KEY, amount bigint NOT NULL); CREATE TABLE " + fx +
-         ".fence_log(run_id text, old_fence bigint, new_fence bigint, owner text, status text)");
+         ".fence_log(run_id text, old_fence bigint, new_fence bigint, old_owner text, owner text, "
+         "status text)");
   REQUIRE(wait_exit(spawn({worker, pg_conninfo(), schema, "submit", std::to_string(kRuns)}, log)) ==
           0);
   pg_sql("CREATE FUNCTION " + fx +
          ".log_fence() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
          "INSERT INTO " +
          fx +
-         ".fence_log VALUES(NEW.run_id, OLD.fence, NEW.fence, NEW.owner, "
+         ".fence_log VALUES(NEW.run_id, OLD.fence, NEW.fence, OLD.owner, NEW.owner, "
          "NEW.status); RETURN NEW; END $$; CREATE TRIGGER log_fence AFTER UPDATE ON " +
          schema + ".runs FOR EACH ROW WHEN (OLD.fence <> NEW.fence) EXECUTE FUNCTION " + fx +
          ".log_fence()");
@@ -76,21 +77,51 @@ TEST_CASE("multi-worker: 4 processes, 1,000 runs, 200 kills: every run once, fen
         if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
     }
   } kill_left{workers};
-  auto start_worker = [&] { return spawn({worker, pg_conninfo(), schema, "work"}, log); };
-  for (int i = 0; i < kWorkers; ++i)
-    workers.push_back(start_worker());
+  // Each worker process has a name of its own, which its leases and commits carry.
+  std::vector<std::string> names(kWorkers);
+  int started = 0;
+  auto start_worker = [&](std::size_t slot) {
+    names[slot] = "w" + std::to_string(slot) + "-" + std::to_string(started++);
+    return spawn({worker, pg_conninfo(), schema, "work", names[slot]}, log);
+  };
+  for (std::size_t i = 0; i < kWorkers; ++i)
+    workers.push_back(start_worker(i));
+  // The kills follow the work, not the clock: each worker dies after one to three commits of its
+  // own (on runs it holds) since it started, so every kill lands in the middle of its work, on
+  // any machine, however fast.
+  PGconn* watch = PQconnectdb(pg_conninfo().c_str());
+  REQUIRE(PQstatus(watch) == CONNECTION_OK);
+  auto count = [&](const std::string& sql) {
+    PGresult* r = PQexec(watch, sql.c_str());
+    const int n = PQresultStatus(r) == PGRES_TUPLES_OK ? std::atoi(PQgetvalue(r, 0, 0)) : -1;
+    PQclear(r);
+    return n;
+  };
   std::mt19937 rng(std::random_device{}());
-  int kills = 0;
+  std::vector<int> dies_after(kWorkers);  // each worker's own commits before its kill
+  for (auto& n : dies_after)
+    n = 1 + static_cast<int>(rng() % 3);
+  int kills = 0, ended_at_last_kill = 0;
   while (kills < kKills) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10 + rng() % 50));
-    auto& victim = workers[rng() % kWorkers];
-    ::kill(victim, SIGKILL);
-    ::waitpid(victim, nullptr, 0);
-    ++kills;
-    victim = start_worker();
+    const int ended = count("SELECT count(*) FROM " + schema + ".runs WHERE status <> 'running'");
+    if (ended == kRuns) break;  // all done before the kills were: reported below
+    for (std::size_t slot = 0; slot < kWorkers && kills < kKills; ++slot) {
+      if (count("SELECT count(*) FROM " + fx + ".fence_log WHERE owner = '" + names[slot] +
+                "' AND old_owner = owner") < dies_after[slot])
+        continue;
+      ::kill(workers[slot], SIGKILL);
+      ::waitpid(workers[slot], nullptr, 0);
+      ++kills;
+      ended_at_last_kill = ended;
+      workers[slot] = start_worker(slot);
+      dies_after[slot] = 1 + static_cast<int>(rng() % 3);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  const std::string ended_at_last_kill =
-      pg_sql("SELECT count(*) FROM " + schema + ".runs WHERE status <> 'running'");
+  PQfinish(watch);
+  INFO("kills " << kills << ", runs ended at the last kill: " << ended_at_last_kill << " of "
+                << kRuns);
+  REQUIRE(kills == kKills);  // every kill landed while there was work
   // Now let them finish: each exits 0 once every run has ended.
   for (auto& pid : workers) {
     const int code = wait_exit(pid);
@@ -99,8 +130,6 @@ TEST_CASE("multi-worker: 4 processes, 1,000 runs, 200 kills: every run once, fen
       FAIL("a worker exited with " << code << "; see " << log);
     }
   }
-  INFO("runs ended at the last kill: " << ended_at_last_kill << " of " << kRuns);
-  CHECK(std::stoi(ended_at_last_kill) < kRuns);  // the kills landed while there was work
 
   // Every run completed with the right total; every post applied exactly once.
   CHECK(pg_sql("SELECT count(*) FROM " + schema + ".runs WHERE status = 'completed'") ==
