@@ -46,11 +46,16 @@ json order_of(int n) {
 }
 
 rein::ToolResult apply_once(const std::string& table, const std::string& key, const json& args) {
-  thread_local PGconn* c = nullptr;
-  if (c == nullptr || PQstatus(c) != CONNECTION_OK) {
-    PQfinish(c);
-    c = PQconnectdb(conninfo.c_str());
+  struct Held {  // one connection per tool thread, closed when the thread ends
+    PGconn* c = nullptr;
+    ~Held() { PQfinish(c); }
+  };
+  thread_local Held held;
+  if (held.c == nullptr || PQstatus(held.c) != CONNECTION_OK) {
+    PQfinish(held.c);
+    held.c = PQconnectdb(conninfo.c_str());
   }
+  PGconn* c = held.c;
   thread_local std::mt19937 rng(std::random_device{}());
   std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % 20));  // a remote call
   const std::string body = args.dump();

@@ -32,15 +32,19 @@ void pause_a_little() {
   std::this_thread::sleep_for(std::chrono::microseconds(1000 + rng() % 4000));
 }
 
-// One connection per tool thread, reopened when it breaks.
+// One connection per tool thread, reopened when it breaks, closed when the thread ends.
 PGconn* ledger() {
-  thread_local PGconn* c = nullptr;
-  if (c != nullptr && PQstatus(c) != CONNECTION_OK) {
-    PQfinish(c);
-    c = nullptr;
+  struct Held {
+    PGconn* c = nullptr;
+    ~Held() { PQfinish(c); }
+  };
+  thread_local Held held;
+  if (held.c != nullptr && PQstatus(held.c) != CONNECTION_OK) {
+    PQfinish(held.c);
+    held.c = nullptr;
   }
-  if (c == nullptr) c = PQconnectdb(conninfo.c_str());
-  return c;
+  if (held.c == nullptr) held.c = PQconnectdb(conninfo.c_str());
+  return held.c;
 }
 
 rein::ToolResult post(const std::string& key, std::int64_t amount) {
