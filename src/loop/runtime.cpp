@@ -541,11 +541,13 @@ Status Runtime::unload(std::string_view run_id) {
                  "run '" + id + "' cannot be unloaded: the store is not durable");
   }
   detail::SlotHandle slot(core, id);
-  if (auto s = impl_->driver.detach(id); !s) return s;
+  // The slot first (as attach takes it before the driver's lock), so that a refusal leaves the
+  // run attached as it was.
   std::unique_lock lock(slot->mutex, std::try_to_lock);
   if (!lock.owns_lock()) {
     return Error(ErrorCode::unavailable, "run '" + id + "' is being stepped");
   }
+  if (auto s = impl_->driver.detach(id); !s) return s;
   slot->drop();
   return {};
 }
