@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rein/budget.hpp"
+#include "rein/delegation.hpp"
 #include "rein/error.hpp"
 #include "rein/labels.hpp"
 #include "rein/message.hpp"
@@ -165,6 +167,9 @@ struct AgentState {
   std::int64_t audit_count = 0;  // entries in the run's audit chain
   std::int64_t created_millis = 0;
   std::int64_t updated_millis = 0;
+  // Who started this run and what they allow (delegation.hpp); nullptr for a top-level run.
+  // Set when the run starts and never changed, so copies of the state share it.
+  std::shared_ptr<const Delegation> delegation{};
 
   StepState* find_step(std::string_view id);
   const StepState* find_step(std::string_view id) const;

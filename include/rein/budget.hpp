@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -55,6 +56,19 @@ struct ToolUsage {
   std::vector<std::int64_t> recent_call_millis{};
 };
 
+// What a call spent that counts against its caller's budgets: a child run's own usage (see
+// delegation.hpp), or a tool that asks a model itself. The runtime adds it to the calling run's
+// Usage when the call's result is taken in.
+struct Spend {
+  std::int64_t steps = 0;
+  std::int64_t tool_calls = 0;
+  std::int64_t tokens = 0;
+  double cost = 0.0;
+
+  bool empty() const noexcept { return steps == 0 && tool_calls == 0 && tokens == 0 && cost == 0; }
+  friend bool operator==(const Spend&, const Spend&) = default;
+};
+
 struct Usage {
   std::int64_t steps = 0;       // steps completed
   std::int64_t tool_calls = 0;  // tool calls made
@@ -68,6 +82,19 @@ struct Usage {
   // `keep_window` (pass PolicyEngine::longest_rate_window()).
   void record_call(std::string_view tool, std::int64_t at_millis,
                    std::chrono::milliseconds keep_window);
+  // Counts what a call spent on the caller's behalf (steps, calls, tokens, cost).
+  void add(const Spend& spent);
 };
+
+// The tighter of two budgets, field by field (a limit set in either holds; per-tool limits of
+// both are kept, the lower where both name a tool).
+Budgets tighter(const Budgets& a, const Budgets& b);
+
+// What `budgets` leave after `usage` (never below zero; unset limits stay unset; per-tool
+// limits are not carried), split evenly among `shares` callers (at least one). Wall time is
+// not split: callers running side by side share the same clock. `elapsed` is wall time not
+// yet in `usage` (the turn under way).
+Budgets remaining(const Budgets& budgets, const Usage& usage, std::size_t shares = 1,
+                  std::chrono::milliseconds elapsed = std::chrono::milliseconds(0));
 
 }  // namespace rein

@@ -2,12 +2,14 @@
 #pragma once
 
 #include "rein/agent_state.hpp"
+#include "rein/agent_tool.hpp"
 #include "rein/audit.hpp"
 #include "rein/budget.hpp"
 #include "rein/cancellation.hpp"
 #include "rein/circuit_breaker.hpp"
 #include "rein/config.hpp"
 #include "rein/critic.hpp"
+#include "rein/delegation.hpp"
 #include "rein/env.hpp"
 #include "rein/error.hpp"
 #include "rein/eval.hpp"

@@ -29,6 +29,8 @@ struct PendingApproval {
   std::string tool{};
   nlohmann::json args{};
   Approval approval{};
+  // For a delegated run (delegation.hpp): the runs above it, root first. Empty otherwise.
+  std::vector<std::string> chain{};
 };
 
 struct RunSummary {

@@ -148,6 +148,10 @@ struct RunRequest {
   Principal principal{};
   nlohmann::json input{};  // for the planner (null when none)
   std::string run_id{};    // "" → generated
+  // The run's place in a tree of runs (delegation.hpp): ancestors whose policies must also
+  // allow each call, and a carve of budgets. Set by agent tools (agent_tool.hpp); a host may
+  // set one too, which only narrows what the run may do. nullptr or empty: a top-level run.
+  std::shared_ptr<const Delegation> delegation{};
 };
 
 class Runtime {

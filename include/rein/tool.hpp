@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rein/budget.hpp"
 #include "rein/cancellation.hpp"
 #include "rein/circuit_breaker.hpp"
 #include "rein/env.hpp"
@@ -74,6 +75,9 @@ struct ToolResult {
   // user's own address, a file in a secret folder). nullopt: ToolSpec::trusted_output and
   // output_level decide.
   std::optional<Label> label{};
+  // What the call spent against the caller's budgets (a child run's usage, see
+  // delegation.hpp); the runtime adds it to the calling run's usage.
+  Spend spent{};
 
   bool ok() const noexcept { return status == ToolStatus::ok; }
 
@@ -104,15 +108,18 @@ struct RetryPolicy {
 };
 
 // What the callback is given besides its arguments.
+struct CallerRun;  // delegation.hpp
+
 class ToolContext {
  public:
   ToolContext(Env& env, CancellationToken cancel, std::string_view idempotency_key, int attempt,
-              Env::TimePoint deadline)
+              Env::TimePoint deadline, std::shared_ptr<const CallerRun> caller = nullptr)
       : env_(env),
         cancel_(std::move(cancel)),
         idempotency_key_(idempotency_key),
         attempt_(attempt),
-        deadline_(deadline) {}
+        deadline_(deadline),
+        caller_(std::move(caller)) {}
 
   Env& env() const noexcept { return env_; }
   // Cancelled when the call times out or the caller cancels: stop work and return.
@@ -125,6 +132,9 @@ class ToolContext {
   std::string_view idempotency_key() const noexcept { return idempotency_key_; }
   int attempt() const noexcept { return attempt_; }               // 1 for the first try
   Env::TimePoint deadline() const noexcept { return deadline_; }  // TimePoint::max(): none
+  // The run making the call (delegation.hpp); nullptr outside a run. Valid as long as the
+  // context is.
+  const CallerRun* caller() const noexcept { return caller_.get(); }
 
  private:
   Env& env_;
@@ -132,6 +142,7 @@ class ToolContext {
   std::string_view idempotency_key_;
   int attempt_;
   Env::TimePoint deadline_;
+  std::shared_ptr<const CallerRun> caller_;
 };
 
 // The callback. It may return any ToolResult; the registry fills in the bookkeeping fields
@@ -195,6 +206,9 @@ struct ToolSpec {
   std::chrono::milliseconds timeout{30'000};
   RetryPolicy retry{};
   CircuitBreakerOptions circuit_breaker{};
+  // The runtime tells this tool's calls which run makes them (ToolContext::caller()). Off by
+  // default: it costs a copy of the run's identity per call. Agent tools (agent_tool.hpp) set it.
+  bool wants_caller = false;
 };
 
 }  // namespace rein

@@ -60,6 +60,8 @@ struct InvokeOptions {
   // key from the arguments.
   std::string idempotency_key{};
   CancellationToken cancellation{};  // the caller's cancel: stops waiting, retries and the call
+  // The run making the call, handed to the tool as ToolContext::caller() (the runtime sets it).
+  std::shared_ptr<const CallerRun> caller{};
 };
 
 class ToolRegistry {

@@ -59,6 +59,14 @@ void write_fields(Fields& f, const ToolResult& r) {
   f.string("idempotency_key", r.idempotency_key);
   if (r.label) f.object("label", [&r](auto& g) { write_fields(g, *r.label); });
   f.boolean("replayed", r.replayed);
+  if (!r.spent.empty()) {
+    f.object("spent", [&r](auto& g) {
+      g.value("cost", r.spent.cost);
+      g.integer("steps", r.spent.steps);
+      g.integer("tokens", r.spent.tokens);
+      g.integer("tool_calls", r.spent.tool_calls);
+    });
+  }
   f.string("status", to_string(r.status));
   f.string("tool_version", r.tool_version);
   f.boolean("transient", r.transient);

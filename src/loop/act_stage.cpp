@@ -83,28 +83,51 @@ void journal(Turn& t, const Call& c, const ToolResult& r) {
   }
 }
 
-InvokeOptions invoke_options(const Call& c, const CancellationToken& cancel) {
-  return {.idempotency_key = c.step->idempotency_key, .cancellation = cancel};
+// What a tool that asks for it (ToolSpec::wants_caller) learns of the run calling it: enough
+// to start a child run in its place, with its share of what the run has left (delegation.hpp).
+std::shared_ptr<const CallerRun> caller_of(const Turn& t, const Call& c, std::size_t calls) {
+  const AgentState& s = t.state;
+  auto caller = std::make_shared<CallerRun>();
+  caller->run_id = s.run_id;
+  caller->step_id = c.step->step.id;
+  caller->agent = t.core.agent.name;
+  caller->principal = s.principal;
+  caller->policy = t.core.agent.policy;
+  if (s.delegation) caller->delegation = *s.delegation;
+  const auto elapsed =
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.env.now() - t.started);
+  caller->left = remaining(t.policy.spec().budgets, s.usage, calls, elapsed);
+  caller->arguments_label = c.step->arg_labels.whole();
+  return caller;
+}
+
+InvokeOptions invoke_options(const Turn& t, const Call& c, const CancellationToken& cancel,
+                             std::size_t calls) {
+  InvokeOptions o{.idempotency_key = c.step->idempotency_key, .cancellation = cancel};
+  if (c.spec->wants_caller) o.caller = caller_of(t, c, calls);
+  return o;
 }
 
 // One call, without blocking a run thread.
-Task<void> call_async(Turn& t, const Call& c, ToolResult& result, CancellationToken cancel) {
+Task<void> call_async(Turn& t, const Call& c, ToolResult& result, CancellationToken cancel,
+                      std::size_t calls) {
   const StepState& st = *c.step;
   SpanRecorder span = t.span("rein.tool_call");
   span.set("rein.tool", st.step.tool);
-  result = co_await t.tools.invoke_async(st.step.tool, st.step.args, invoke_options(c, cancel),
-                                         t.executor);
+  result = co_await t.tools.invoke_async(st.step.tool, st.step.args,
+                                         invoke_options(t, c, cancel, calls), t.executor);
   record_span(span, result);
   if (c.spec->side_effects && t.core.store->durable())
     co_await store_io(t, [&] { journal(t, c, result); });
 }
 
 // One call on the calling thread (synchronous tools of a turn taken by a blocking call).
-void call_here(Turn& t, const Call& c, ToolResult& result, const CancellationToken& cancel) {
+void call_here(Turn& t, const Call& c, ToolResult& result, const CancellationToken& cancel,
+               std::size_t calls) {
   const StepState& st = *c.step;
   SpanRecorder span = t.span("rein.tool_call");
   span.set("rein.tool", st.step.tool);
-  result = t.tools.invoke(st.step.tool, st.step.args, invoke_options(c, cancel));
+  result = t.tools.invoke(st.step.tool, st.step.args, invoke_options(t, c, cancel, calls));
   record_span(span, result);
   journal(t, c, result);
 }
@@ -148,13 +171,14 @@ Result<std::vector<Outcome>> act_now(Turn& t, std::vector<Call> calls) {
   std::vector<ToolResult> results(calls.size());
   const CancellationToken cancel = t.slot.cancel.token();
   if (calls.size() == 1) {
-    call_here(t, calls[0], results[0], cancel);  // the common case: no hand-off at all
+    call_here(t, calls[0], results[0], cancel, 1);  // the common case: no hand-off at all
   } else {
     std::vector<std::function<void()>> tasks;
     tasks.reserve(calls.size());
     for (std::size_t i = 0; i < calls.size(); ++i) {
-      tasks.emplace_back(
-          [&t, &calls, &results, &cancel, i] { call_here(t, calls[i], results[i], cancel); });
+      tasks.emplace_back([&t, &calls, &results, &cancel, i] {
+        call_here(t, calls[i], results[i], cancel, calls.size());
+      });
     }
     t.core.pool.run_all(tasks);
   }
@@ -183,17 +207,18 @@ Task<Result<std::vector<Outcome>>> act(Turn& t, std::vector<Call> calls) {
       blocking.push_back(i);
     } else {
       if (!gather) gather.emplace(t.executor, t.core.options.max_parallel_calls);
-      gather->add(call_async(t, calls[i], results[i], cancel));
+      gather->add(call_async(t, calls[i], results[i], cancel, calls.size()));
     }
   }
   if (blocking.size() == 1) {
-    call_here(t, calls[blocking[0]], results[blocking[0]], cancel);
+    call_here(t, calls[blocking[0]], results[blocking[0]], cancel, calls.size());
   } else if (!blocking.empty()) {
     std::vector<std::function<void()>> tasks;
     tasks.reserve(blocking.size());
     for (std::size_t i : blocking) {
-      tasks.emplace_back(
-          [&t, &calls, &results, &cancel, i] { call_here(t, calls[i], results[i], cancel); });
+      tasks.emplace_back([&t, &calls, &results, &cancel, i] {
+        call_here(t, calls[i], results[i], cancel, calls.size());
+      });
     }
     t.core.pool.run_all(tasks);
   }

@@ -390,8 +390,9 @@ std::string AgentState::to_json_text() const {
   write_label(w, "answer_label", answer_label);
   w.value("answers", answers).integer("audit_count", audit_count).string("audit_head", audit_head);
   write_label(w, "context_label", context_label);
-  w.integer("created_millis", created_millis)
-      .value("final_answer", final_answer ? *final_answer : json())
+  w.integer("created_millis", created_millis);
+  if (delegation) w.raw("delegation", detail::json_text(delegation->to_json()));
+  w.value("final_answer", final_answer ? *final_answer : json())
       .integer("format_version", kFormatVersion)
       .string("goal", goal)
       .boolean("has_final_answer", final_answer.has_value())
@@ -487,6 +488,13 @@ Result<AgentState> AgentState::from_json(const json& j) {
   r.integer("audit_count", s.audit_count, false);
   r.integer("created_millis", s.created_millis, false);
   r.integer("updated_millis", s.updated_millis, false);
+  if (const json* d = r.field("delegation", false)) {
+    auto delegation = Delegation::from_json(*d);
+    if (!delegation) {
+      return Error(delegation.error().code(), "agent state: " + delegation.error().message());
+    }
+    s.delegation = std::make_shared<const Delegation>(std::move(*delegation));
+  }
   for (auto [name, slot] :
        {std::pair{"context_label", &s.context_label}, std::pair{"answer_label", &s.answer_label}}) {
     auto label = read_optional_label(r, name);

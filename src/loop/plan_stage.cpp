@@ -26,12 +26,12 @@ std::optional<Error> admit_llm_call(Turn& t, LlmRequest& request) {
   Usage projected;
   projected.tokens = t.state.usage.tokens + t.llm_tokens;
   projected.cost = t.state.usage.cost + t.llm_cost;
-  if (auto exhausted = t.core.agent.policy.check_run_budgets(projected)) {
+  if (auto exhausted = t.policy.check_run_budgets(projected)) {
     return Error(ErrorCode::budget_exhausted, exhausted->reason);
   }
   // Refused before it is sent when the prompt (and the answer it allows) cannot fit.
   const std::int64_t expected = estimate_prompt_tokens(request) + request.max_tokens.value_or(0);
-  if (auto exhausted = t.core.agent.policy.check_llm_call(projected, expected, 0.0)) {
+  if (auto exhausted = t.policy.check_llm_call(projected, expected, 0.0)) {
     return Error(ErrorCode::budget_exhausted, exhausted->reason);
   }
   if (request.run_id.empty()) request.run_id = t.state.run_id;

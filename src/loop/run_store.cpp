@@ -124,7 +124,8 @@ std::vector<PendingApproval> pending_approvals_of(const AgentState& state) {
   for (const auto& s : state.steps) {
     if (s.status == StepStatus::awaiting_approval && s.approval &&
         s.approval->status == "pending") {
-      out.push_back({state.run_id, s.step.id, s.step.tool, s.step.args, *s.approval});
+      out.push_back({state.run_id, s.step.id, s.step.tool, s.step.args, *s.approval,
+                     state.delegation ? state.delegation->chain() : std::vector<std::string>{}});
     }
   }
   return out;

@@ -9,6 +9,7 @@
 #include "loop/runtime_core.hpp"
 #include "loop/spans.hpp"
 #include "loop/turn.hpp"
+#include "policy/policy_internals.hpp"
 
 namespace rein {
 
@@ -96,6 +97,24 @@ Result<AgentState*> RuntimeCore::load(RunSlot& slot, const std::string& run_id) 
   if (!loaded) return std::move(loaded).error();
   slot.keep(std::move(*loaded));
   return &*slot.live;
+}
+
+const PolicyEngine& RuntimeCore::policy_for(RunSlot& slot, const AgentState& state) {
+  const Delegation* d = state.delegation.get();
+  if (d == nullptr || d->carve == Budgets{}) return agent.policy;
+  if (slot.carved_policy && slot.carved_for == d) return *slot.carved_policy;
+  PolicySpec spec = agent.policy.spec();
+  spec.budgets = tighter(spec.budgets, d->carve);
+  auto carved = PolicyEngine::create(std::move(spec));
+  if (!carved) {
+    // Cannot happen for a policy that compiled once; refusing everything is the safe side.
+    logger()->error("rein: the carved policy of run '{}' does not compile: {}", state.run_id,
+                    carved.error().message());
+    carved = PolicyEngine();
+  }
+  slot.carved_policy = std::make_shared<const PolicyEngine>(std::move(*carved));
+  slot.carved_for = d;
+  return *slot.carved_policy;
 }
 
 Status RuntimeCore::commit(RunSlot&, AgentState& state, std::vector<AuditEntry>& entries,
@@ -277,14 +296,23 @@ Result<AgentState> Runtime::start(RunRequest request) {
   state.input = std::move(request.input);
   state.created_millis = core.env->unix_millis();
   state.usage.now_millis = state.created_millis;
+  json started = {{"goal", state.goal},
+                  {"principal", state.principal.id},
+                  {"roles", state.principal.roles},
+                  {"agent", core.agent.name}};
+  if (request.delegation && !request.delegation->empty()) {
+    // The task came from the parent's arguments: the run's context starts with their label.
+    state.delegation = std::move(request.delegation);
+    state.context_label.join(state.delegation->input_label);
+    const Ancestor& parent = state.delegation->ancestors.back();
+    started["parent"] = {{"run_id", parent.run_id}, {"step_id", parent.step_id}};
+    started["chain"] = state.delegation->chain();
+    started["carve"] = detail::budgets_json(state.delegation->carve);
+  }
   detail::SlotHandle slot(core, state.run_id);
   std::lock_guard lock(slot->mutex);
   std::vector<AuditEntry> entries;
-  detail::append_audit(state, entries, *core.env, "run",
-                       {{"goal", state.goal},
-                        {"principal", state.principal.id},
-                        {"roles", state.principal.roles},
-                        {"agent", core.agent.name}});
+  detail::append_audit(state, entries, *core.env, "run", started);
   if (auto s = core.commit(*slot, state, entries); !s) return std::move(s).error();
   if (!core.store->shared()) slot->keep(state);  // (see let_go)
   return state;

@@ -72,6 +72,10 @@ struct RunSlot {
   // The executor of turns taken on a calling thread (step(), run()), kept for the slot's life;
   // used only with `mutex` held.
   std::unique_ptr<Executor> here;
+  // A delegated run's policy with its carve applied (RuntimeCore::policy_for), and the
+  // delegation it was made for; used only with `mutex` held.
+  std::shared_ptr<const PolicyEngine> carved_policy;
+  const Delegation* carved_for = nullptr;
 };
 
 struct RuntimeCore;
@@ -127,6 +131,9 @@ struct RuntimeCore {
   // the truth in between) and the audit entries every time.
   Status commit(RunSlot& slot, AgentState& state, std::vector<AuditEntry>& entries,
                 bool checkpoint = true);
+  // The policy a run's turns apply: the agent's, with the run's carve as further budgets when
+  // it was delegated (delegation.hpp). Call with the slot locked.
+  const PolicyEngine& policy_for(RunSlot& slot, const AgentState& state);
 };
 
 // Appends an entry to the run's chain.

@@ -117,7 +117,8 @@ Turn::Turn(RuntimeCore& c, RunSlot& sl, AgentState& st, Executor& ex)
       clock(env, tracer != nullptr),
       started(env.now()),
       millis(env.unix_millis()),
-      initial_status(st.status) {}
+      initial_status(st.status),
+      policy(c.policy_for(sl, st)) {}
 
 void Turn::audit(std::string kind, const json& payload) {
   append_audit(state, entries, env, std::move(kind), payload);
@@ -133,7 +134,7 @@ bool stop_if_due(Turn& t) {
     finish_run(s, t.entries, t.env, RunStatus::cancelled, "cancelled by the host");
     return true;
   }
-  if (auto exhausted = t.core.agent.policy.check_run_budgets(s.usage)) {
+  if (auto exhausted = t.policy.check_run_budgets(s.usage)) {
     finish_run(s, t.entries, t.env, RunStatus::budget_exhausted, exhausted->reason);
     return true;
   }
@@ -227,13 +228,38 @@ void skip_unreachable(Turn& t) {
   }
 }
 
+// Rule 1 of delegation.hpp: every ancestor's policy must allow the call too (for the
+// ancestor's principal), and the most restrictive answer wins. Ancestors' rate limits and
+// per-tool budgets do not apply (the usage they see is empty); a limit of zero refuses.
+PolicyDecision narrowed(PolicyDecision own, const Delegation& delegation, const ToolSpec& spec,
+                        const json& args, const ValueLabels& labels, std::int64_t now_millis) {
+  if (own.decision == Decision::deny) return own;
+  Usage none;
+  none.now_millis = now_millis;
+  for (const Ancestor& a : delegation.ancestors) {
+    PolicyDecision theirs = a.policy.decide(spec, args, labels, a.principal, none);
+    if (theirs.decision == Decision::allow && !theirs.budget_exhausted) continue;
+    if (theirs.budget_exhausted) theirs.decision = Decision::deny;
+    if (theirs.decision != Decision::deny && own.decision != Decision::allow) continue;
+    const std::string whose =
+        "the policy of agent '" + a.agent + "' (ancestor run '" + a.run_id + "')";
+    own = {
+        theirs.decision, a.agent + "/" + theirs.rule,
+        (theirs.decision == Decision::deny ? "denied by " + whose : whose + " asks for approval") +
+            ": " + theirs.reason,
+        false};
+    if (own.decision == Decision::deny) return own;
+  }
+  return own;
+}
+
 }  // namespace
 
 Authorized authorize(Turn& t) {
   skip_unreachable(t);
   Authorized out;
   AgentState& s = t.state;
-  const PolicyEngine& policy = t.core.agent.policy;
+  const PolicyEngine& policy = t.policy;
   const auto window = policy.longest_rate_window();
   for (auto& st : s.steps) {
     if (st.status != StepStatus::pending) continue;
@@ -262,6 +288,8 @@ Authorized authorize(Turn& t) {
     }
     s.usage.now_millis = t.millis;
     PolicyDecision d = policy.decide(*spec, st.step.args, st.arg_labels, s.principal, s.usage);
+    if (s.delegation)
+      d = narrowed(std::move(d), *s.delegation, *spec, st.step.args, st.arg_labels, t.millis);
     if (d.decision == Decision::require_approval && st.approval &&
         st.approval->status == "approved") {
       d = {Decision::allow, d.rule,

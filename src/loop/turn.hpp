@@ -50,6 +50,7 @@ struct Turn {
   Env::TimePoint started;
   std::int64_t millis;  // wall time of this turn, for its records
   RunStatus initial_status;
+  const PolicyEngine& policy;       // the agent's, with the run's carve (RuntimeCore::policy_for)
   std::vector<AuditEntry> entries;  // the turn's audit entries, committed with its state
   // Tokens and cost of model calls of the planning round in progress.
   std::int64_t llm_tokens = 0;

@@ -39,6 +39,7 @@ void apply(Turn& t, StepState& st, ToolResult result, Verdict verdict_in) {
   const int max_retries = t.core.options.max_retries_per_step;
   st.output_label = result_label(t.tools, st, result);
   s.context_label.join(st.output_label);
+  s.usage.add(result.spent);  // a child run's usage counts against this run (delegation.hpp)
   st.result = std::move(result);
   st.verdict = std::move(verdict_in);
   const ToolResult& r = *st.result;

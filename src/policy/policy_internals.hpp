@@ -10,4 +10,8 @@ namespace rein::detail {
 // A constraint in the documented policy format ({"pointer": ..., "<operator>": ...}).
 nlohmann::json constraint_json(const ArgConstraint& constraint);
 
+// Budgets in the policy format's "budgets" object, and back (errors name the field).
+nlohmann::json budgets_json(const Budgets& budgets);
+Result<Budgets> budgets_from_json(const nlohmann::json& j);
+
 }  // namespace rein::detail

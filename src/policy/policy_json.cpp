@@ -362,6 +362,25 @@ json constraint_to_json(const ArgConstraint& a) {
 }  // namespace
 
 namespace detail {
+
+Result<Budgets> budgets_from_json(const json& j) {
+  Budgets b;
+  if (auto s = parse_budgets(j, b); !s) return std::move(s).error();
+  return b;
+}
+
+json budgets_json(const Budgets& b) {
+  json budgets = json::object();
+  if (b.max_steps) budgets["max_steps"] = *b.max_steps;
+  if (b.max_tool_calls) budgets["max_tool_calls"] = *b.max_tool_calls;
+  if (!b.max_tool_calls_per_tool.empty())
+    budgets["max_tool_calls_per_tool"] = b.max_tool_calls_per_tool;
+  if (b.max_tokens) budgets["max_tokens"] = *b.max_tokens;
+  if (b.max_cost) budgets["max_cost"] = *b.max_cost;
+  if (b.max_wall_time) budgets["max_wall_time_ms"] = b.max_wall_time->count();
+  return budgets;
+}
+
 json constraint_json(const ArgConstraint& a) {
   return constraint_to_json(a);
 }
@@ -449,15 +468,7 @@ json PolicyEngine::to_json() const {
     }
     rules.push_back(std::move(j));
   }
-  json budgets = json::object();
-  const Budgets& b = s.budgets;
-  if (b.max_steps) budgets["max_steps"] = *b.max_steps;
-  if (b.max_tool_calls) budgets["max_tool_calls"] = *b.max_tool_calls;
-  if (!b.max_tool_calls_per_tool.empty())
-    budgets["max_tool_calls_per_tool"] = b.max_tool_calls_per_tool;
-  if (b.max_tokens) budgets["max_tokens"] = *b.max_tokens;
-  if (b.max_cost) budgets["max_cost"] = *b.max_cost;
-  if (b.max_wall_time) budgets["max_wall_time_ms"] = b.max_wall_time->count();
+  json budgets = detail::budgets_json(s.budgets);
   json limits = json::array();
   for (const auto& l : s.rate_limits) {
     limits.push_back(

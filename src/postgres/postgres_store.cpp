@@ -356,10 +356,10 @@ Result<std::int64_t> PostgresStore::Impl::write_checkpoint(pg::Connection& c,
   if (auto r = c.query(delete_approvals, {state.run_id}, "saving approvals"); !r)
     return std::move(r).error();
   for (const auto& p : pending_approvals_of(state)) {
-    auto r = c.query(
-        insert_approval,
-        {p.run_id, p.step_id, p.tool, detail::json_text(p.args), detail::approval_text(p.approval)},
-        "saving approvals");
+    auto r =
+        c.query(insert_approval,
+                {p.run_id, p.step_id, p.tool, detail::json_text(p.args), detail::approval_text(p)},
+                "saving approvals");
     if (!r) return std::move(r).error();
   }
   return fence;

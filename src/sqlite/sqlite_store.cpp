@@ -249,7 +249,7 @@ Status SqliteStore::Impl::write_checkpoint(const detail::QueuedCommit& w) {
                      .bind(2, p.step_id)
                      .bind(3, p.tool)
                      .bind(4, detail::json_text(p.args))
-                     .bind(5, detail::approval_text(p.approval))
+                     .bind(5, detail::approval_text(p))
                      .run();
         !s) {
       return s;

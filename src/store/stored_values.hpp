@@ -37,13 +37,17 @@ inline Result<AgentState> parse_checkpoint(const std::string& text, std::string_
   return state;
 }
 
-// An approval's stored form (the approvals table's `approval` column).
-inline std::string approval_text(const Approval& a) {
-  return json_text(nlohmann::json{{"id", a.id},
-                                  {"status", a.status},
-                                  {"rule", a.rule},
-                                  {"reason", a.reason},
-                                  {"requested_millis", a.requested_millis}});
+// A pending approval's stored form (the approvals table's `approval` column): the approval,
+// and the chain of runs above the run when it was delegated.
+inline std::string approval_text(const PendingApproval& p) {
+  const Approval& a = p.approval;
+  nlohmann::json j{{"id", a.id},
+                   {"status", a.status},
+                   {"rule", a.rule},
+                   {"reason", a.reason},
+                   {"requested_millis", a.requested_millis}};
+  if (!p.chain.empty()) j["chain"] = p.chain;
+  return json_text(j);
 }
 
 // A pending approval read back from its columns.
@@ -71,6 +75,10 @@ inline Result<PendingApproval> parse_pending_approval(std::string run_id, std::s
   auto ms = a.find("requested_millis");
   p.approval.requested_millis =
       ms != a.end() && ms->is_number_integer() ? ms->get<std::int64_t>() : 0;
+  if (auto chain = a.find("chain"); chain != a.end() && chain->is_array()) {
+    for (const auto& id : *chain)
+      if (id.is_string()) p.chain.push_back(id.get<std::string>());
+  }
   return p;
 }
 

@@ -88,7 +88,7 @@ struct ToolRegistry::Impl {
   // ... and one attempt of a synchronous tool, on the calling thread or, with a timeout, on a
   // runner thread. `counts_as_failure` is set when the attempt counts against the breaker.
   ToolResult run_once(const std::shared_ptr<const Entry>& e, const nlohmann::json& args,
-                      const std::string& key, int attempt, const CancellationToken& cancel,
+                      const std::string& key, int attempt, const InvokeOptions& options,
                       bool& counts_as_failure);
   // invoke() of an asynchronous tool: drives a private executor on the calling thread.
   static ToolResult invoke_async_here(ToolRegistry& self, std::string_view name,
@@ -173,11 +173,11 @@ struct ToolRegistry::Impl {
   static Task<ToolResult> finished(Finish finish, Task<ToolResult> work);
   // ... one attempt of a synchronous tool, on the blocking pool ...
   Task<ToolResult> blocking_once(std::shared_ptr<const Entry> e, const nlohmann::json& args,
-                                 std::string key, int attempt, CancellationToken cancel,
+                                 std::string key, int attempt, const InvokeOptions& options,
                                  Executor& executor, bool& counts_as_failure);
   // ... and one attempt of an asynchronous tool, parked until it completes or times out.
   Task<ToolResult> once_async(std::shared_ptr<const Entry> e, const nlohmann::json& args,
-                              std::string key, int attempt, CancellationToken cancel,
+                              std::string key, int attempt, const InvokeOptions& options,
                               Executor& executor, bool& counts_as_failure);
 };
 

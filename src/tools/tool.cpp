@@ -81,6 +81,14 @@ Result<ToolResult> ToolResult::from_json(const nlohmann::json& j) {
   r.boolean("transient", out.transient, false);
   r.boolean("replayed", out.replayed, false);
   r.optional<Label>("label", out.label, detail::read_label);
+  if (const auto* spent = r.field("spent", false)) {
+    detail::JsonReader sr(*spent, "tool result.spent");
+    sr.integer("steps", out.spent.steps, false);
+    sr.integer("tool_calls", out.spent.tool_calls, false);
+    sr.integer("tokens", out.spent.tokens, false);
+    sr.number("cost", out.spent.cost, false);
+    if (!sr.ok()) return sr.status().error();
+  }
   if (!r.ok()) return r.status().error();
   return out;
 }

@@ -1,5 +1,7 @@
 #include "rein/tool_registry.hpp"
 
+#include "rein/delegation.hpp"
+
 #include <algorithm>
 #include <condition_variable>
 #include <map>
@@ -91,6 +93,7 @@ Status guarded_record(IdempotencyStore& store, std::string_view tool, std::strin
 struct CallState {
   json args;
   std::string key;
+  std::shared_ptr<const CallerRun> caller;
   std::mutex mutex;
   bool completed = false;
   bool threw = false;
@@ -500,7 +503,7 @@ ToolResult ToolRegistry::Impl::run_attempts(const std::shared_ptr<const Entry>& 
   for (int attempt = 1;; ++attempt) {
     if (auto stop = attempts.before(attempt)) return std::move(*stop);
     bool counts_as_failure = false;
-    ToolResult r = run_once(e, args, key, attempt, options.cancellation, counts_as_failure);
+    ToolResult r = run_once(e, args, key, attempt, options, counts_as_failure);
     const auto wait = attempts.after(r, attempt, counts_as_failure);
     if (!wait) return r;
     if (!env.sleep_for(*wait, options.cancellation)) return Attempts::cancelled(attempt);
@@ -520,12 +523,13 @@ ToolResult call_guarded(const ToolFn& fn, const json& args, ToolContext& ctx, bo
 
 ToolResult ToolRegistry::Impl::run_once(const std::shared_ptr<const Entry>& e, const json& args,
                                         const std::string& key, int attempt,
-                                        const CancellationToken& cancel, bool& counts_as_failure) {
+                                        const InvokeOptions& options, bool& counts_as_failure) {
+  const CancellationToken& cancel = options.cancellation;
   const auto timeout = e->spec.timeout;
   ToolResult r;
   bool threw = false;
   if (timeout.count() == 0) {
-    ToolContext ctx(env, cancel, key, attempt, Env::TimePoint::max());
+    ToolContext ctx(env, cancel, key, attempt, Env::TimePoint::max(), options.caller);
     r = call_guarded(e->fn, args, ctx, threw);
   } else {
     const auto deadline = env.now() + timeout;
@@ -535,13 +539,14 @@ ToolResult ToolRegistry::Impl::run_once(const std::shared_ptr<const Entry>& e, c
     auto state = std::make_shared<CallState>();
     state->args = args;  // the callback may outlive this call if abandoned
     state->key = key;
+    state->caller = options.caller;
     const bool submitted = runner.submit(
         [e, state, done, token = call_cancel.token(), attempt, deadline, env = &env]() mutable {
           if (token.cancelled()) {  // abandoned while it waited in the queue: do not start it
             done.cancel();
             return;
           }
-          ToolContext ctx(*env, token, state->key, attempt, deadline);
+          ToolContext ctx(*env, token, state->key, attempt, deadline, state->caller);
           bool threw_here = false;
           ToolResult out = call_guarded(e->fn, state->args, ctx, threw_here);
           {

@@ -56,11 +56,11 @@ ToolResult attempt_result(const detail::ToolEntry& e, detail::Parked<ToolResult>
 
 struct AsyncToolCall::State {
   State(json a, std::string k, Env& env, std::shared_ptr<CallControl> c, int attempt,
-        Env::TimePoint deadline)
+        Env::TimePoint deadline, std::shared_ptr<const CallerRun> caller)
       : args(std::move(a)),
         key(std::move(k)),
         control(std::move(c)),
-        context(env, control->cancel.token(), key, attempt, deadline) {}
+        context(env, control->cancel.token(), key, attempt, deadline, std::move(caller)) {}
   json args;
   std::string key;
   std::shared_ptr<CallControl> control;
@@ -151,11 +151,12 @@ Task<ToolResult> ToolRegistry::Impl::keyed_async(ToolRegistry& self, PreparedCal
 
 Task<ToolResult> ToolRegistry::Impl::blocking_once(std::shared_ptr<const Entry> e, const json& args,
                                                    std::string key, int attempt,
-                                                   CancellationToken cancel, Executor& executor,
+                                                   const InvokeOptions& options, Executor& executor,
                                                    bool& counts_as_failure) {
-  // A synchronous tool blocks a thread of the blocking pool, never a run thread.
+  // A synchronous tool blocks a thread of the blocking pool, never a run thread. `options`
+  // lives in the frame of attempts_async, which awaits this one.
   co_return co_await executor.blocking(
-      [&] { return run_once(e, args, key, attempt, cancel, counts_as_failure); });
+      [&] { return run_once(e, args, key, attempt, options, counts_as_failure); });
 }
 
 Task<ToolResult> ToolRegistry::Impl::attempts_async(std::shared_ptr<const Entry> e, json args,
@@ -165,10 +166,9 @@ Task<ToolResult> ToolRegistry::Impl::attempts_async(std::shared_ptr<const Entry>
   for (int attempt = 1;; ++attempt) {
     if (auto stop = attempts.before(attempt)) co_return finish(std::move(*stop));
     bool counts_as_failure = false;
-    Task<ToolResult> once = e->fn ? blocking_once(e, args, key, attempt, options.cancellation,
-                                                  executor, counts_as_failure)
-                                  : once_async(e, args, key, attempt, options.cancellation,
-                                               executor, counts_as_failure);
+    Task<ToolResult> once =
+        e->fn ? blocking_once(e, args, key, attempt, options, executor, counts_as_failure)
+              : once_async(e, args, key, attempt, options, executor, counts_as_failure);
     ToolResult r = co_await std::move(once);
     const auto wait = attempts.after(r, attempt, counts_as_failure);
     if (!wait) co_return finish(std::move(r));
@@ -180,13 +180,16 @@ Task<ToolResult> ToolRegistry::Impl::attempts_async(std::shared_ptr<const Entry>
 
 Task<ToolResult> ToolRegistry::Impl::once_async(std::shared_ptr<const Entry> e, const json& args,
                                                 std::string key, int attempt,
-                                                CancellationToken cancel, Executor& executor,
+                                                const InvokeOptions& options, Executor& executor,
                                                 bool& counts_as_failure) {
-  // An asynchronous tool's attempt (a synchronous one's is blocking_once).
+  // An asynchronous tool's attempt (a synchronous one's is blocking_once). `options` lives in
+  // the frame of attempts_async, which awaits this one.
+  const CancellationToken cancel = options.cancellation;
   const auto timeout = e->spec.timeout;
   const auto deadline = timeout.count() > 0 ? env.now() + timeout : Env::TimePoint::max();
   auto control = std::make_shared<CallControl>(CancellationSource::linked_to(cancel));
-  auto call = std::make_shared<AsyncToolCall::State>(args, key, env, control, attempt, deadline);
+  auto call = std::make_shared<AsyncToolCall::State>(args, key, env, control, attempt, deadline,
+                                                     options.caller);
   auto late = [counter = late_completions, name = e->spec.name] {
     counter->fetch_add(1, std::memory_order_relaxed);
     detail::logger()->warn(

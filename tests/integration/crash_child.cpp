@@ -9,6 +9,9 @@
 // "external system"). Posting is side-effecting and idempotent by key: the ledger records
 // each key it applied in the same transaction as the balance change, as a real payment API
 // would. Tools sleep a little so that kills land inside calls too. Exit 0 when the run ended.
+// A RUN_ID ending in "-async" is driven by run_async with asynchronous posts; one ending in
+// "-tree" is a tree of runs three levels deep (a lead, a manager, two ledger agents), every
+// level in the same store.
 //
 // With TRACE, the child appends one line per event to that file, each a single write(2) so a
 // SIGKILL never leaves half a line: "B <ns>" when main starts, "+ <ns>" when a tool call
@@ -159,20 +162,24 @@ int main(int argc, char** argv) {
     });
   }
 
-  // Reads in parallel pairs; each post depends on its read's amount.
+  // Reads in parallel pairs; each post depends on its read's amount. A ledger agent run posts
+  // the accounts of its input ("accounts": [...] under "input", as an agent tool passes them;
+  // all six for a top-level run).
   auto planner = std::make_shared<rein::StaticPlanner>([](const rein::PlanRequest& req)
                                                            -> rein::Result<rein::PlanDecision> {
     const auto& s = req.state;
+    std::vector<int> accounts = {1, 2, 3, 4, 5, 6};
+    if (s.input.contains("input")) accounts = s.input["input"]["accounts"].get<std::vector<int>>();
     if (s.planning_rounds == 0) {
       std::vector<rein::PlanStep> reads;
-      for (int i = 1; i <= 6; ++i)
+      for (int i : accounts)
         reads.push_back({"read" + std::to_string(i), "accounts.read", {{"account", i}}, {}, ""});
       return rein::PlanDecision::run(reads);
     }
     if (s.planning_rounds == 1) {
       std::vector<rein::PlanStep> posts;
       std::string previous;
-      for (int i = 1; i <= 6; ++i) {
+      for (int i : accounts) {
         const std::string read_id = "read" + std::to_string(i);
         std::vector<std::string> deps = {read_id};
         if (!previous.empty()) deps.push_back(previous);  // posts go in order
@@ -183,14 +190,55 @@ int main(int argc, char** argv) {
       return rein::PlanDecision::run(posts);
     }
     std::int64_t total = 0;
-    for (int i = 1; i <= 6; ++i)
+    for (int i : accounts)
       total += s.outputs["post" + std::to_string(i)]["posted"].get<std::int64_t>();
     return rein::PlanDecision::finish({{"posted_total", total}});
   });
   auto policy = *rein::PolicyEngine::from_json(json::parse(R"({"rules": [
       {"id": "ledger-agent", "decision": "allow", "tool_glob": "*", "roles": ["ledger"]}]})"));
-  rein::Runtime runtime(rein::AgentConfig{"ledger", tools, policy, planner, nullptr},
-                        rein::RuntimeOptions{.store = store->runs, .max_parallel_calls = 2});
+  const rein::RuntimeOptions options{.store = store->runs, .max_parallel_calls = 2};
+  auto ledger_agent = std::make_shared<rein::Runtime>(
+      rein::AgentConfig{"ledger", tools, policy, planner, nullptr}, options);
+
+  // A run id ending in "-tree" is a tree of three levels, every level in the same store: a lead
+  // delegates the whole job to a manager, which splits the accounts between two ledger agents.
+  // Resuming the lead resumes the tree: each delegation's call runs again under its key and
+  // finds the child it had started.
+  const bool tree = run_id.size() > 5 && run_id.compare(run_id.size() - 5, 5, "-tree") == 0;
+  std::shared_ptr<rein::Runtime> manager;
+  std::unique_ptr<rein::Runtime> lead;
+  if (tree) {
+    auto manager_tools = std::make_shared<rein::ToolRegistry>(
+        rein::ToolRegistryOptions{.idempotency_store = store->ledger});
+    (void)rein::register_agent_tool(*manager_tools, ledger_agent);
+    auto split = rein::StaticPlanner::fixed(
+        {{"first",
+          "agent.ledger",
+          {{"task", "post"}, {"input", {{"accounts", {1, 2, 3}}}}},
+          {},
+          ""},
+         {"second",
+          "agent.ledger",
+          {{"task", "post"}, {"input", {{"accounts", {4, 5, 6}}}}},
+          {},
+          ""}},
+        [](const rein::AgentState& s) {
+          return json{{"posted_total",
+                       s.outputs["first"]["answer"]["posted_total"].get<std::int64_t>() +
+                           s.outputs["second"]["answer"]["posted_total"].get<std::int64_t>()}};
+        });
+    manager = std::make_shared<rein::Runtime>(
+        rein::AgentConfig{"manager", manager_tools, policy, split, nullptr}, options);
+    auto lead_tools = std::make_shared<rein::ToolRegistry>(
+        rein::ToolRegistryOptions{.idempotency_store = store->ledger});
+    (void)rein::register_agent_tool(*lead_tools, manager);
+    auto whole = rein::StaticPlanner::fixed(
+        {{"delegate", "agent.manager", {{"task", "post the ledger"}}, {}, ""}},
+        [](const rein::AgentState& s) { return s.outputs["delegate"]["answer"]; });
+    lead = std::make_unique<rein::Runtime>(
+        rein::AgentConfig{"lead", lead_tools, policy, whole, nullptr}, options);
+  }
+  rein::Runtime& runtime = tree ? *lead : *ledger_agent;
 
   auto existing = store->runs->load(run_id);
   if (!existing && !rein::is_not_found(existing)) {

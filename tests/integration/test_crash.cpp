@@ -1,5 +1,6 @@
-// The crash test: a child process runs a multi-step run with side-effecting tools and is
-// killed with SIGKILL at random points, then resumed, again and again. Every run must end in
+// The crash test: a child process runs a multi-step run with side-effecting tools (or a tree
+// of such runs, three levels deep) and is killed with SIGKILL at random points, then resumed,
+// again and again. Every run must end in
 // the same state as an uncrashed run, every ledger posting must be applied exactly once, and
 // the audit must verify. REIN_CRASH_KILLS sets how many kills to make (default 200).
 //
@@ -184,13 +185,20 @@ Attempt run_child(const std::string& store, const std::string& ledger, const std
   return a;
 }
 
-// Committed progress of a run: the entries in its audit chain (one per commit).
-std::int64_t committed(const std::filesystem::path& store, const std::string& run_id) {
+// Committed progress: the entries in the audit chains of every run in the store (one or more
+// per commit), so that a tree's children count too.
+std::int64_t committed(const std::filesystem::path& store) {
   if (!store_exists(store)) return -1;
-  auto state = open_store(store)->load(run_id);
-  if (rein::is_not_found(state)) return 0;
-  REQUIRE(state.ok());
-  return state->audit_count;
+  auto opened = open_store(store);
+  auto runs = opened->list_runs();
+  REQUIRE(runs.ok());
+  std::int64_t entries = 0;
+  for (const auto& r : *runs) {
+    auto state = opened->load(r.run_id);
+    REQUIRE(state.ok());
+    entries += state->audit_count;
+  }
+  return entries;
 }
 
 // What must be the same however often the run was interrupted.
@@ -243,6 +251,17 @@ TEST_CASE("crash: runs killed at random points resume to the uncrashed outcome",
     reference["ledger-run-async"] = outcome(*open_store(async_store)->load("ledger-run-async"));
     REQUIRE(query(async_ledger, "SELECT total FROM balance") == expected_total);
   }
+  {
+    const auto tree_store = temp_db_path("crash_ref_tree"),
+               tree_ledger = temp_db_path("crash_ref_tree_ledger");
+    init_ledger(tree_ledger);
+    REQUIRE(
+        run_child(store_arg(tree_store), tree_ledger.string(), "ledger-run-tree", trace_path, {})
+            .finished);
+    reference["ledger-run-tree"] = outcome(*open_store(tree_store)->load("ledger-run-tree"));
+    REQUIRE(query(tree_ledger, "SELECT total FROM balance") == expected_total);
+    REQUIRE(reference["ledger-run-tree"]["final_answer"]["posted_total"] == expected_total);
+  }
   for (const auto& [id, r] : reference)
     REQUIRE(r["status"] == "completed");
 
@@ -267,11 +286,13 @@ TEST_CASE("crash: runs killed at random points resume to the uncrashed outcome",
     const auto store = temp_db_path("crash"), ledger = temp_db_path("crash_ledger");
     init_ledger(ledger);
     ++runs;
-    // Every other run is driven by run_async with asynchronous ledger posts (see crash_child).
-    const std::string run_id = runs % 2 == 0 ? "ledger-run-async" : "ledger-run";
+    // Runs take turns: a run driven by run() with synchronous ledger posts, one driven by
+    // run_async with asynchronous posts, and a tree of runs three levels deep (crash_child).
+    static const char* const kModes[] = {"ledger-run", "ledger-run-async", "ledger-run-tree"};
+    const std::string run_id = kModes[(runs - 1) % 3];
     bool finished = false;
     int stalled = 0;
-    std::int64_t progress = committed(store, run_id);
+    std::int64_t progress = committed(store);
     while (!finished) {
       KillPlan plan;
       if (stalled >= stall_limit) {
@@ -292,7 +313,7 @@ TEST_CASE("crash: runs killed at random points resume to the uncrashed outcome",
       }
       ++kills;
       ++sites[site_of(a.trace)];
-      const auto now_committed = committed(store, run_id);
+      const auto now_committed = committed(store);
       stalled = now_committed > progress ? 0 : stalled + 1;
       progress = std::max(progress, now_committed);
     }
@@ -309,11 +330,18 @@ TEST_CASE("crash: runs killed at random points resume to the uncrashed outcome",
     auto all = opened->read_audit("");
     auto anchors = opened->audit_anchors();
     CHECK(verify_audit(*all, &*anchors).ok);
+    // Every run of a tree ended, each where the uncrashed tree's did.
+    auto listed = opened->list_runs();
+    REQUIRE(listed.ok());
+    CHECK(listed->size() == (run_id == "ledger-run-tree" ? 4u : 1u));
+    for (const auto& r : *listed)
+      CHECK(r.status == RunStatus::completed);
   }
-  WARN("crash test: " << kills << " kills over " << runs << " runs (" << runs / 2
-                      << " driven by run_async with asynchronous ledger posts; uninterrupted run "
-                      << whole.count() / 1000 << " ms, kill delays " << earliest.count() / 1000
-                      << "-" << whole.count() / 1000 << " ms); kills inside tool calls "
+  WARN("crash test: " << kills << " kills over " << runs << " runs (a third each driven by "
+                      << "run(), by run_async with asynchronous ledger posts, and as a tree of "
+                      << "runs three levels deep; uninterrupted run " << whole.count() / 1000
+                      << " ms, kill delays " << earliest.count() / 1000 << "-"
+                      << whole.count() / 1000 << " ms); kills inside tool calls "
                       << sites[KillSite::tool_call] << ", in the runtime between calls "
                       << sites[KillSite::runtime] << ", in process start-up "
                       << sites[KillSite::start_up] << "; " << let_finish

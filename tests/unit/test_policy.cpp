@@ -374,3 +374,56 @@ TEST_CASE("check_llm_call refuses a model call that would go over the token or c
   CHECK(cost->rule == "budget.max_cost");
   CHECK_FALSE(PolicyEngine().check_llm_call(used, 1'000'000, 99.0).has_value());  // no budgets set
 }
+
+TEST_CASE("budgets: the tighter of two, and what is left split among callers", "[policy]") {
+  using namespace std::chrono_literals;
+  using rein::Budgets;
+  using rein::Usage;
+  Budgets own;
+  own.max_steps = 10;
+  own.max_cost = 1.0;
+  own.max_tool_calls_per_tool = {{"a", 5}, {"b", 2}};
+  Budgets carve;
+  carve.max_steps = 4;
+  carve.max_tokens = 300;
+  carve.max_tool_calls_per_tool = {{"a", 3}};
+  const Budgets both = rein::tighter(own, carve);
+  CHECK(both.max_steps == 4);
+  CHECK(both.max_cost == 1.0);
+  CHECK(both.max_tokens == 300);
+  CHECK_FALSE(both.max_tool_calls.has_value());
+  CHECK(both.max_tool_calls_per_tool ==
+        std::map<std::string, std::int64_t, std::less<>>{{"a", 3}, {"b", 2}});
+  CHECK(rein::tighter(Budgets{}, Budgets{}) == Budgets{});
+
+  Budgets b;
+  b.max_steps = 10;
+  b.max_tool_calls = 9;
+  b.max_tokens = 1000;
+  b.max_cost = 3.0;
+  b.max_wall_time = 60s;
+  b.max_tool_calls_per_tool = {{"a", 5}};
+  Usage used;
+  used.steps = 4;
+  used.tool_calls = 12;  // past its budget: nothing left, never negative
+  used.tokens = 400;
+  used.cost = 1.5;
+  used.wall_time = 20s;
+  const Budgets left = rein::remaining(b, used, 3, 10s);
+  CHECK(left.max_steps == 2);
+  CHECK(left.max_tool_calls == 0);
+  CHECK(left.max_tokens == 200);
+  CHECK(*left.max_cost == Approx(0.5));
+  CHECK(left.max_wall_time == 30s);  // not split: callers side by side share the clock
+  CHECK(left.max_tool_calls_per_tool.empty());
+  CHECK(rein::remaining(Budgets{}, used) == Budgets{});
+  CHECK(rein::remaining(b, used, 0).max_steps == 6);  // no callers counts as one
+
+  Usage u;
+  u.add({2, 3, 100, 0.5});
+  u.add({1, 1, 10, 0.25});
+  CHECK(u.steps == 3);
+  CHECK(u.tool_calls == 4);
+  CHECK(u.tokens == 110);
+  CHECK(u.cost == Approx(0.75));
+}

@@ -17,6 +17,14 @@ TEST_CASE("ToolResult round-trips through JSON exactly", "[tool]") {
   auto back = rein::ToolResult::from_json(r.to_json());
   REQUIRE(back.ok());
   CHECK(*back == r);
+  CHECK_FALSE(r.to_json().contains("spent"));  // left out when nothing was spent
+
+  r.spent = {3, 4, 1200, 0.25};  // a child run's usage
+  auto spent_back = rein::ToolResult::from_json(r.to_json());
+  REQUIRE(spent_back.ok());
+  CHECK(spent_back->spent == r.spent);
+  CHECK(r.to_json()["spent"] ==
+        json{{"steps", 3}, {"tool_calls", 4}, {"tokens", 1200}, {"cost", 0.25}});
 
   auto failed = rein::ToolResult::failure("simulated timeout", true);
   failed.status = rein::ToolStatus::timeout;
@@ -35,6 +43,9 @@ TEST_CASE("ToolResult::from_json names the bad field", "[tool]") {
         "tool result: field 'errors' must be an array of strings");
   CHECK(rein::ToolResult::from_json({{"status", "ok"}, {"attempts", "2"}}).error().message() ==
         "tool result: field 'attempts' must be an integer");
+  CHECK(rein::ToolResult::from_json({{"status", "ok"}, {"spent", {{"tokens", "many"}}}})
+            .error()
+            .message() == "tool result.spent: field 'tokens' must be an integer");
   CHECK(rein::ToolResult::from_json({{"status", "ok"}, {"evidence", {{{"type", "x"}}}}})
             .error()
             .message() == "tool result: field 'evidence' items need a string 'uri'");
