@@ -16,6 +16,10 @@
 // final answer and its verdict), status, observation, recovery (what resuming did with an
 // interrupted step).
 //
+// A delegated run's first entry (run) names its parent run, the parent's step and the hash of
+// the parent's last entry before the call (delegation.hpp); given both chains, verify_audit
+// checks that the parent's chain holds that entry, so a tree of runs verifies as a whole.
+//
 // Thread safety: AuditEntry is a plain value. Sinks must accept concurrent write() calls
 // (the ones here do).
 #pragma once

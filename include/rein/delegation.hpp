@@ -58,6 +58,12 @@ struct Delegation {
   std::vector<Ancestor> ancestors{};  // root first, the direct parent last
   Budgets carve{};                    // the most the run may spend, beside its own budgets
   Label input_label{};                // where the task it was given came from
+  // Links into the parent's evidence: the hash of the parent's last audit entry when the run
+  // started (its first audit entry names it, and verify_audit checks it against the parent's
+  // chain), and the span of the parent's call (the run's spans nest under it, in the root's
+  // trace).
+  std::string parent_audit_entry{};
+  std::string parent_span_id{};
 
   bool empty() const noexcept { return ancestors.empty(); }
   // The run ids from the root down to the parent.
@@ -75,10 +81,12 @@ struct CallerRun {
   std::string step_id{};
   std::string agent{};
   Principal principal{};
-  PolicyEngine policy{};    // the caller's own policy
-  Delegation delegation{};  // the caller's own place in the tree
-  Budgets left{};           // this call's share of what the caller has left (rule 2 above)
-  Label arguments_label{};  // the join of the call's argument labels
+  PolicyEngine policy{};     // the caller's own policy
+  Delegation delegation{};   // the caller's own place in the tree
+  Budgets left{};            // this call's share of what the caller has left (rule 2 above)
+  Label arguments_label{};   // the join of the call's argument labels
+  std::string audit_head{};  // hash of the caller's last audit entry before the call
+  std::string span_id{};     // the call's span ("" without a tracer)
 
   // What a child started for this call inherits: the caller's ancestors and the caller
   // itself, `left` as its carve, the arguments' label as its input label.

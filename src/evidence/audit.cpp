@@ -1,5 +1,7 @@
 #include "rein/audit.hpp"
 
+#include <set>
+
 #include <charconv>
 #include <sstream>
 
@@ -108,6 +110,42 @@ AuditVerification verify_audit(std::span<const AuditEntry> entries,
     v.reason = std::move(reason);
     return v;
   };
+  // A delegated run's first entry names the parent entry it started after: a tree verifies as
+  // a whole when that entry is in the parent's chain (checked when the parent's chain is here).
+  struct ParentLink {
+    std::size_t position;
+    std::string child, parent, entry;
+  };
+  std::vector<ParentLink> links;
+  auto note_parent = [&](std::size_t position, const AuditEntry& e) {
+    const auto payload = nlohmann::json::parse(e.payload, nullptr, false);
+    const auto parent = payload.is_object() ? payload.find("parent") : payload.end();
+    if (!payload.is_object() || parent == payload.end() || !parent->is_object()) return;
+    const auto run = parent->find("run_id");
+    const auto entry = parent->find("entry");
+    if (run == parent->end() || entry == parent->end() || !run->is_string() || !entry->is_string())
+      return;
+    links.push_back({position, e.run_id, run->get<std::string>(), entry->get<std::string>()});
+  };
+  auto check_parents = [&]() -> std::optional<std::pair<std::size_t, std::string>> {
+    std::map<std::string, std::set<std::string>> hashes;  // of the parents present
+    for (const auto& link : links)
+      if (tails.count(link.parent) != 0) hashes[link.parent];
+    if (hashes.empty()) return std::nullopt;
+    for (const auto& e : entries) {
+      if (auto it = hashes.find(e.run_id); it != hashes.end()) it->second.insert(e.hash);
+    }
+    for (const auto& link : links) {
+      auto it = hashes.find(link.parent);
+      if (it == hashes.end() || it->second.count(link.entry) != 0) continue;
+      return std::pair{link.position, "entry " + std::to_string(link.position) + " (run '" +
+                                          link.child +
+                                          "', seq 0): the parent entry it names is "
+                                          "not in run '" +
+                                          link.parent + "''s chain"};
+    }
+    return std::nullopt;
+  };
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const AuditEntry& e = entries[i];
     Tail& tail = tails[e.run_id];
@@ -124,7 +162,9 @@ AuditVerification verify_audit(std::span<const AuditEntry> entries,
       return bad(i, where + ": prev_hash does not match the previous entry");
     tail.next_seq = e.seq + 1;
     tail.head = e.hash;
+    if (e.kind == "run" && e.seq == 0) note_parent(i, e);
   }
+  if (auto broken = check_parents(); broken) return bad(broken->first, std::move(broken->second));
   if (anchors != nullptr) {
     for (const auto& [run, anchor] : *anchors) {
       auto it = tails.find(run);

@@ -85,7 +85,8 @@ void journal(Turn& t, const Call& c, const ToolResult& r) {
 
 // What a tool that asks for it (ToolSpec::wants_caller) learns of the run calling it: enough
 // to start a child run in its place, with its share of what the run has left (delegation.hpp).
-std::shared_ptr<const CallerRun> caller_of(const Turn& t, const Call& c, std::size_t calls) {
+std::shared_ptr<const CallerRun> caller_of(const Turn& t, const Call& c, std::size_t calls,
+                                           const std::string& span_id) {
   const AgentState& s = t.state;
   auto caller = std::make_shared<CallerRun>();
   caller->run_id = s.run_id;
@@ -98,13 +99,15 @@ std::shared_ptr<const CallerRun> caller_of(const Turn& t, const Call& c, std::si
       std::chrono::duration_cast<std::chrono::milliseconds>(t.env.now() - t.started);
   caller->left = remaining(t.policy.spec().budgets, s.usage, calls, elapsed);
   caller->arguments_label = c.step->arg_labels.whole();
+  caller->audit_head = s.audit_head;
+  caller->span_id = span_id;
   return caller;
 }
 
 InvokeOptions invoke_options(const Turn& t, const Call& c, const CancellationToken& cancel,
-                             std::size_t calls) {
+                             std::size_t calls, const SpanRecorder& span) {
   InvokeOptions o{.idempotency_key = c.step->idempotency_key, .cancellation = cancel};
-  if (c.spec->wants_caller) o.caller = caller_of(t, c, calls);
+  if (c.spec->wants_caller) o.caller = caller_of(t, c, calls, span.id());
   return o;
 }
 
@@ -115,7 +118,7 @@ Task<void> call_async(Turn& t, const Call& c, ToolResult& result, CancellationTo
   SpanRecorder span = t.span("rein.tool_call");
   span.set("rein.tool", st.step.tool);
   result = co_await t.tools.invoke_async(st.step.tool, st.step.args,
-                                         invoke_options(t, c, cancel, calls), t.executor);
+                                         invoke_options(t, c, cancel, calls, span), t.executor);
   record_span(span, result);
   if (c.spec->side_effects && t.core.store->durable())
     co_await store_io(t, [&] { journal(t, c, result); });
@@ -127,7 +130,7 @@ void call_here(Turn& t, const Call& c, ToolResult& result, const CancellationTok
   const StepState& st = *c.step;
   SpanRecorder span = t.span("rein.tool_call");
   span.set("rein.tool", st.step.tool);
-  result = t.tools.invoke(st.step.tool, st.step.args, invoke_options(t, c, cancel, calls));
+  result = t.tools.invoke(st.step.tool, st.step.args, invoke_options(t, c, cancel, calls, span));
   record_span(span, result);
   journal(t, c, result);
 }

@@ -53,7 +53,9 @@ json Delegation::to_json() const {
     list.push_back(a.to_json());
   return {{"ancestors", std::move(list)},
           {"carve", detail::budgets_json(carve)},
-          {"input_label", input_label.to_json()}};
+          {"input_label", input_label.to_json()},
+          {"parent_audit_entry", parent_audit_entry},
+          {"parent_span_id", parent_span_id}};
 }
 
 Result<Delegation> Delegation::from_json(const json& j) {
@@ -62,6 +64,8 @@ Result<Delegation> Delegation::from_json(const json& j) {
   const json* ancestors = r.field("ancestors", true);
   const json* carve = r.field("carve", true);
   const json* label = r.field("input_label", false);
+  r.string("parent_audit_entry", d.parent_audit_entry, false);
+  r.string("parent_span_id", d.parent_span_id, false);
   if (!r.ok()) return r.status().error();
   if (!ancestors->is_array())
     return Error(ErrorCode::invalid_argument, "delegation: field 'ancestors' must be an array");
@@ -90,6 +94,8 @@ Delegation CallerRun::for_child() const {
   d.ancestors.push_back({run_id, step_id, agent, principal, policy});
   d.carve = left;
   d.input_label = arguments_label;
+  d.parent_audit_entry = audit_head;
+  d.parent_span_id = span_id;
   return d;
 }
 

@@ -305,7 +305,9 @@ Result<AgentState> Runtime::start(RunRequest request) {
     state.delegation = std::move(request.delegation);
     state.context_label.join(state.delegation->input_label);
     const Ancestor& parent = state.delegation->ancestors.back();
-    started["parent"] = {{"run_id", parent.run_id}, {"step_id", parent.step_id}};
+    started["parent"] = {{"run_id", parent.run_id},
+                         {"step_id", parent.step_id},
+                         {"entry", state.delegation->parent_audit_entry}};
     started["chain"] = state.delegation->chain();
     started["carve"] = detail::budgets_json(state.delegation->carve);
   }
@@ -327,13 +329,14 @@ namespace {
 // The rein.run span: from the first step Runtime::run takes to the state it returns.
 class RunSpan {
  public:
-  RunSpan(detail::RuntimeCore& core, detail::RunSlot& slot, const std::string& run_id)
+  RunSpan(detail::RuntimeCore& core, detail::RunSlot& slot, const AgentState& state)
       : tracer_(core.options.tracer.get()), env_(*core.env), slot_(slot) {
     if (tracer_ == nullptr) return;
-    span_.trace_id = Tracer::trace_id_for(run_id);
+    span_.trace_id = detail::trace_id_of(state);
+    span_.parent_span_id = detail::outer_span_of(state);
     span_.span_id = detail::new_span_id(env_);
     span_.name = "rein.run";
-    span_.attributes["rein.run_id"] = run_id;
+    span_.attributes["rein.run_id"] = state.run_id;
     wall0_ = env_.unix_millis() * 1'000'000;
     steady0_ = env_.now();
     span_.start_unix_nanos = wall0_;
@@ -375,13 +378,13 @@ Result<AgentState> Runtime::run(std::string_view run_id) {
   for (;;) {
     std::lock_guard lock(slot->mutex);
     Impl::Stepping stepping(*slot);
-    if (!span) span.emplace(core, *slot, id);
     auto state = core.load(*slot, id);
     if (!state) {
       slot->run_span_id.clear();
       return std::move(state).error();
     }
     AgentState& s = **state;
+    if (!span) span.emplace(core, *slot, s);
     const auto before = std::make_pair(s.step_index, s.audit_count);
     if (auto st = detail::take_turn_here(core, *slot, s); !st) {
       slot->run_span_id.clear();

@@ -7,12 +7,27 @@
 #include <string>
 #include <utility>
 
+#include "rein/agent_state.hpp"
 #include "rein/env.hpp"
 #include "rein/tracing.hpp"
 
 namespace rein::detail {
 
 std::string new_span_id(Env& env);
+
+// A run's trace: its own, or its root's when it was delegated, so that a tree of runs is one
+// trace (delegation.hpp).
+inline std::string trace_id_of(const AgentState& s) {
+  const bool child = s.delegation && !s.delegation->ancestors.empty();
+  return Tracer::trace_id_for(child ? s.delegation->ancestors.front().run_id : s.run_id);
+}
+
+// The span a run's own spans hang under when nothing of this process encloses them: for a
+// delegated run, its parent's call.
+inline const std::string& outer_span_of(const AgentState& s) {
+  static const std::string none;
+  return s.delegation ? s.delegation->parent_span_id : none;
+}
 
 // Wall-clock nanoseconds for spans: one wall reading, then the monotonic clock, so that span
 // durations are exact even though Env's wall clock has millisecond resolution.

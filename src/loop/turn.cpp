@@ -55,7 +55,9 @@ Task<Status> take_turn(Turn& t) {
     s.status_reason.clear();
     t.audit("status", {{"status", "running"}, {"reason", "resumed"}});
   }
-  SpanRecorder turn_span(t.tracer, t.clock, t.trace_id, t.slot.run_span_id, "rein.step");
+  SpanRecorder turn_span(t.tracer, t.clock, t.trace_id,
+                         t.slot.run_span_id.empty() ? outer_span_of(s) : t.slot.run_span_id,
+                         "rein.step");
   t.span_id = turn_span.id();
   turn_span.set("rein.run_id", s.run_id);
   turn_span.set("rein.step", s.step_index);
@@ -113,7 +115,7 @@ Turn::Turn(RuntimeCore& c, RunSlot& sl, AgentState& st, Executor& ex)
       env(*c.env),
       tools(*c.agent.tools),
       tracer(c.options.tracer.get()),
-      trace_id(tracer != nullptr ? Tracer::trace_id_for(st.run_id) : std::string()),
+      trace_id(tracer != nullptr ? trace_id_of(st) : std::string()),
       clock(env, tracer != nullptr),
       started(env.now()),
       millis(env.unix_millis()),

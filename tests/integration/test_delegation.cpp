@@ -393,3 +393,66 @@ TEST_CASE("delegation: a delegated run's state round-trips with its ancestors", 
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message().find("ancestor 'root'") != std::string::npos);
 }
+
+TEST_CASE("delegation: parent and children are one audit tree and one trace", "[delegation]") {
+  auto store = SqliteStore::open(temp_db_path("delegation_tree"));
+  REQUIRE(store);
+  auto tracer = std::make_shared<Tracer>();
+  RuntimeOptions options;
+  options.store = *store;
+  options.tracer = tracer;
+  Worker worker(policy_of({rule("ok", Decision::allow, "*")}), {call("s", "web.search")}, options);
+  Lead lead(worker, policy_of({rule("ok", Decision::allow, "*")}), options);
+  auto run = lead.runtime->run(lead.request("tree"));
+  REQUIRE(run);
+  REQUIRE(run->status == RunStatus::completed);
+
+  auto all = (*store)->read_audit("");
+  REQUIRE(all);
+  auto anchors = (*store)->audit_anchors();
+  REQUIRE(anchors);
+  CHECK(anchors->size() == 2);
+  CHECK(verify_audit(*all, &*anchors).ok);
+  // The child's first entry names the parent's entry it started after.
+  AuditEntry child_start;
+  std::vector<AuditEntry> parent_chain;
+  for (const auto& e : *all) {
+    if (e.run_id == "tree:ask" && e.seq == 0) child_start = e;
+    if (e.run_id == "tree") parent_chain.push_back(e);
+  }
+  const json named = child_start.payload_json()["parent"];
+  CHECK(named["run_id"] == "tree");
+  CHECK(named["step_id"] == "ask");
+  CHECK(std::any_of(parent_chain.begin(), parent_chain.end(),
+                    [&](const AuditEntry& e) { return e.hash == named["entry"]; }));
+
+  // A child chain naming an entry the parent's chain does not hold does not verify, however
+  // well its own hashes are made; alone (without its parent's chain) it cannot be checked.
+  json forged_payload = child_start.payload_json();
+  forged_payload["parent"]["entry"] = std::string(64, 'a');
+  const AuditEntry forged = make_audit_entry("tree:ask", 0, "", 0, "run", forged_payload, 1);
+  std::vector<AuditEntry> with_forged = parent_chain;
+  with_forged.push_back(forged);
+  const auto refused = verify_audit(with_forged);
+  CHECK_FALSE(refused.ok);
+  CHECK(refused.reason.find("not in run 'tree''s chain") != std::string::npos);
+  CHECK(verify_audit(std::vector<AuditEntry>{forged}).ok);
+
+  // One trace: the child's spans carry the root's trace id and hang under the parent's call.
+  const auto spans = tracer->spans();
+  const std::string trace = Tracer::trace_id_for("tree");
+  std::string call_span;
+  for (const auto& s : spans)
+    if (s.name == "rein.tool_call" && s.attributes.value("rein.tool", "") == "agent.researcher")
+      call_span = s.span_id;
+  REQUIRE_FALSE(call_span.empty());
+  int child_turns = 0;
+  for (const auto& s : spans) {
+    CHECK(s.trace_id == trace);
+    if (s.name == "rein.step" && s.attributes.value("rein.run_id", "") == "tree:ask") {
+      ++child_turns;
+      CHECK(s.parent_span_id == call_span);
+    }
+  }
+  CHECK(child_turns >= 1);
+}
