@@ -46,6 +46,10 @@ struct AgentToolOptions {
   // The roles of the parent's principal that the child keeps; empty: all of them. The child's
   // principal id is the parent's id, "/", and the child agent's name.
   std::vector<std::string> roles{};
+  // The deepest a child of this tool may sit in its tree (a top-level run is depth 0, its
+  // children depth 1): a call from a run at max_depth or below fails, named, and starts
+  // nothing. Bounds hierarchies of orchestrators (and an agent that delegates to itself).
+  int max_depth = 8;
 };
 
 // Registers the child agent's runtime as a tool of `parent_tools`. Errors: invalid_argument

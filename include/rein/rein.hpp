@@ -30,6 +30,7 @@
 #include "rein/message.hpp"
 #include "rein/openai_client.hpp"
 #include "rein/openai_wire.hpp"
+#include "rein/orchestration.hpp"
 #include "rein/planner.hpp"
 #include "rein/policy.hpp"
 #include "rein/postgres_store.hpp"  // declares PostgresStore when REIN_WITH_POSTGRES

@@ -127,7 +127,9 @@ struct RuntimeOptions {
   std::size_t max_parallel_calls = 4;  // tool calls of one step running at once
   int max_retries_per_step = 1;        // critic retries of one plan step
   int max_replans = 2;                 // replans per run
-  std::int64_t max_steps = 1000;       // safety net when the policy sets no step budget
+  // Safety net against runaway loops: the most turns one run takes (its child runs' turns,
+  // which count against its policy's step budget, do not count here).
+  std::int64_t max_steps = 1000;
   // Where runs driven by run_async() advance, and where their synchronous callbacks block
   // (its blocking pool). nullptr: the runtime makes one from executor_options (its env
   // defaulting to this runtime's) the first time it is needed. Share one among runtimes to

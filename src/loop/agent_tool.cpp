@@ -92,6 +92,15 @@ void start_child(const std::shared_ptr<Runtime>& child, const AgentToolOptions& 
     call.complete(ToolResult::failure("cancelled before the agent run started"));
     return;
   }
+  // The caller sits below its ancestors; its child would sit one deeper.
+  const auto caller_depth = caller->delegation.ancestors.size();
+  if (caller_depth + 1 > static_cast<std::size_t>(std::max(o.max_depth, 0))) {
+    call.complete(ToolResult::failure("agent tool '" + tool + "': the delegation depth limit of " +
+                                      std::to_string(o.max_depth) + " is reached (run '" +
+                                      caller->run_id + "' is at depth " +
+                                      std::to_string(caller_depth) + ")"));
+    return;
+  }
   const json& args = call.args();
   const auto goal = args.find(o.goal_field);
   if (goal == args.end() || !goal->is_string()) {

@@ -140,7 +140,9 @@ bool stop_if_due(Turn& t) {
     finish_run(s, t.entries, t.env, RunStatus::budget_exhausted, exhausted->reason);
     return true;
   }
-  if (s.usage.steps >= t.core.options.max_steps) {
+  // The safety net counts this run's own turns: its children's steps count against its
+  // budgets (usage.steps), not against the net for runaway loops.
+  if (s.step_index >= t.core.options.max_steps) {
     finish_run(s, t.entries, t.env, RunStatus::budget_exhausted,
                "step budget exhausted: the runtime's safety net of " +
                    std::to_string(t.core.options.max_steps) + " steps was reached");
