@@ -17,7 +17,6 @@
 // Each runs in a process of its own (rein_bench --scenario NAME), so that its peak RSS and
 // thread count are its own. REIN_BENCH_RUN_THREADS=N sets the executor's run threads of the
 // concurrent_runs scenarios (default: one per core).
-#include <dirent.h>
 #include <unistd.h>
 #include <atomic>
 #include <chrono>
@@ -37,6 +36,7 @@
 
 #include "../tests/support/fake_llm_server.hpp"
 #include "benchmarks.hpp"
+#include "process_stats.hpp"
 #include "rein/openai_client.hpp"
 #include "rein/rein.hpp"
 
@@ -114,25 +114,6 @@ PolicyEngine allow_data_tools() {
   allow.tool = ToolMatch::glob("data.*");
   p.rules.push_back(allow);
   return *PolicyEngine::create(p);
-}
-
-std::size_t threads_now() {
-  std::size_t n = 0;
-  if (DIR* d = opendir("/proc/self/task")) {
-    while (dirent* e = readdir(d))
-      n += e->d_name[0] != '.';
-    closedir(d);
-  }
-  return n;
-}
-
-double peak_rss_mb() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  }
-  return 0;
 }
 
 enum class Model { timer, sleeping, http };

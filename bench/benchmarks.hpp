@@ -36,7 +36,9 @@ void add_audit_benchmarks(std::vector<Benchmark>& out);
 void add_memory_benchmarks(std::vector<Benchmark>& out);
 void add_schema_benchmarks(std::vector<Benchmark>& out);
 void add_sandbox_benchmarks(std::vector<Benchmark>& out);
+void add_multi_agent_benchmarks(std::vector<Benchmark>& out);
 void add_concurrent_scenarios(std::vector<Scenario>& out);
+void add_multi_agent_scenarios(std::vector<Scenario>& out);
 void add_mcp_scenarios(std::vector<Scenario>& out);
 void add_postgres_scenarios(std::vector<Scenario>& out);  // REIN_WITH_POSTGRES builds only
 

@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   std::vector<rein::bench::Scenario> scenarios;
   rein::bench::add_concurrent_scenarios(scenarios);
   rein::bench::add_mcp_scenarios(scenarios);
+  rein::bench::add_multi_agent_scenarios(scenarios);
 #if REIN_WITH_POSTGRES
   rein::bench::add_postgres_scenarios(scenarios);
 #endif
@@ -100,6 +101,7 @@ int main(int argc, char** argv) {
   rein::bench::add_runtime_benchmarks(benchmarks);
   rein::bench::add_memory_benchmarks(benchmarks);
   rein::bench::add_sandbox_benchmarks(benchmarks);
+  rein::bench::add_multi_agent_benchmarks(benchmarks);
 
   nlohmann::ordered_json report = nlohmann::ordered_json::object();
   if (!as_json)

@@ -4,6 +4,7 @@
 #include "rein/agent_state.hpp"
 #include "rein/agent_tool.hpp"
 #include "rein/audit.hpp"
+#include "rein/blackboard.hpp"
 #include "rein/budget.hpp"
 #include "rein/cancellation.hpp"
 #include "rein/circuit_breaker.hpp"

@@ -173,9 +173,10 @@ void Statement::note_bind(int rc, int index) {
 }
 
 Statement& Statement::bind(int index, std::string_view text) {
-  note_bind(
-      sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
-      index);
+  // An empty view may have no data, which SQLite would bind as NULL: text is never NULL.
+  const char* data = text.data() != nullptr ? text.data() : "";
+  note_bind(sqlite3_bind_text64(stmt_, index, data, text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+            index);
   return *this;
 }
 

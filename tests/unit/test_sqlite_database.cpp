@@ -104,6 +104,12 @@ TEST_CASE("sqlite: a constraint violation is invalid_argument, naming the statem
   auto null = insert.bind(1, 2).bind_null(2).run();
   REQUIRE_FALSE(null.ok());
   CHECK(null.error().code() == ErrorCode::invalid_argument);
+  // An empty string_view (even one with no data) binds as text, never as NULL.
+  CHECK(insert.bind(1, 3).bind(2, std::string_view()).run().ok());
+  Statement read;
+  REQUIRE(read.prepare(db, "SELECT typeof(v) FROM t WHERE id = 3").ok());
+  REQUIRE(*read.step());
+  CHECK(read.text(0) == "text");
   // exec() maps the same failure the same way.
   auto exec = db.exec("INSERT INTO t VALUES (1, 'c')", "adding c");
   REQUIRE_FALSE(exec.ok());
