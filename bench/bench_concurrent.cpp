@@ -35,13 +35,16 @@
 #include <sys/wait.h>
 
 #include "../tests/support/fake_llm_server.hpp"
+#include "../tests/support/process_stats.hpp"
 #include "benchmarks.hpp"
-#include "process_stats.hpp"
 #include "rein/openai_client.hpp"
 #include "rein/rein.hpp"
 
 namespace rein::bench {
 namespace {
+
+using testing::peak_rss_mb;
+using testing::threads_now;
 
 using nlohmann::json;
 using namespace std::chrono_literals;
@@ -104,16 +107,6 @@ ToolSpec data_tool(const char* name) {
   s.timeout = 0ms;
   s.retry.max_attempts = 1;
   return s;
-}
-
-PolicyEngine allow_data_tools() {
-  PolicySpec p;
-  PolicyRule allow;
-  allow.id = "allow";
-  allow.decision = Decision::allow;
-  allow.tool = ToolMatch::glob("data.*");
-  p.rules.push_back(allow);
-  return *PolicyEngine::create(p);
 }
 
 enum class Model { timer, sleeping, http };
@@ -209,7 +202,7 @@ json concurrent_runs(int runs, Model model) {
   options.executor = executor;
   AgentConfig agent{.name = "bench",
                     .tools = tools,
-                    .policy = allow_data_tools(),
+                    .policy = allow_tools("data.*"),
                     .planner = std::make_shared<ReactPlanner>()};
   if (synchronous) {
     agent.llm = [](const LlmRequest& request) -> Result<LlmResponse> {
@@ -324,7 +317,7 @@ ChainFigures chain_steps(const std::vector<std::shared_ptr<RunStore>>& stores, i
   std::vector<Runtime> runtimes;
   for (const auto& store : stores) {
     runtimes.emplace_back(
-        AgentConfig{"bench", tools, allow_data_tools(), StaticPlanner::fixed(chain), nullptr},
+        AgentConfig{"bench", tools, allow_tools("data.*"), StaticPlanner::fixed(chain), nullptr},
         RuntimeOptions{.store = store, .executor = executor});
   }
   std::mutex m;
@@ -379,6 +372,16 @@ json concurrent_durable_steps() {
 }
 
 }  // namespace
+
+PolicyEngine allow_tools(const std::string& glob) {
+  PolicySpec p;
+  PolicyRule allow;
+  allow.id = "allow";
+  allow.decision = Decision::allow;
+  allow.tool = ToolMatch::glob(glob);
+  p.rules.push_back(allow);
+  return *PolicyEngine::create(p);
+}
 
 void add_concurrent_scenarios(std::vector<Scenario>& out) {
   out.push_back({"concurrent_runs_1k", [] { return concurrent_runs(1'000, Model::timer); }});

@@ -13,24 +13,17 @@
 #include <stdexcept>
 #include <thread>
 
+#include "../tests/support/process_stats.hpp"
 #include "benchmarks.hpp"
-#include "process_stats.hpp"
 #include "rein/rein.hpp"
 
 namespace rein::bench {
 namespace {
 
-using nlohmann::json;
+using testing::peak_rss_mb;
+using testing::threads_now;
 
-PolicyEngine allow_all() {
-  PolicySpec p;
-  PolicyRule r;
-  r.id = "all";
-  r.decision = Decision::allow;
-  r.tool = ToolMatch::glob("*");
-  p.rules.push_back(r);
-  return *PolicyEngine::create(p);
-}
+using nlohmann::json;
 
 // A planner that plans in code without leaving the run thread (asynchronous, never waits): the
 // workers' planning costs the runtime's own work, not a hop to the blocking pool.
@@ -56,7 +49,7 @@ struct RoundTrip {
     RuntimeOptions o;
     o.executor = executor;
     child = std::make_shared<Runtime>(
-        AgentConfig{"echo", std::make_shared<ToolRegistry>(), allow_all(),
+        AgentConfig{"echo", std::make_shared<ToolRegistry>(), allow_tools("*"),
                     std::make_shared<InlinePlanner>([](const PlanRequest& r) {
                       return Result<PlanDecision>(PlanDecision::finish({{"echo", r.state.goal}}));
                     }),
@@ -65,15 +58,16 @@ struct RoundTrip {
     auto tools = std::make_shared<ToolRegistry>();
     if (!register_agent_tool(*tools, child)) std::abort();
     parent = std::make_unique<Runtime>(
-        AgentConfig{
-            "lead", tools, allow_all(), std::make_shared<InlinePlanner>([](const PlanRequest& r) {
-              if (r.state.planning_rounds == 0) {
-                return Result<PlanDecision>(
-                    PlanDecision::run({{"ask", "agent.echo", {{"task", "ping"}}, {}, ""}}));
-              }
-              return Result<PlanDecision>(PlanDecision::finish(r.state.outputs["ask"]["answer"]));
-            }),
-            nullptr},
+        AgentConfig{"lead", tools, allow_tools("*"),
+                    std::make_shared<InlinePlanner>([](const PlanRequest& r) {
+                      if (r.state.planning_rounds == 0) {
+                        return Result<PlanDecision>(
+                            PlanDecision::run({{"ask", "agent.echo", {{"task", "ping"}}, {}, ""}}));
+                      }
+                      return Result<PlanDecision>(
+                          PlanDecision::finish(r.state.outputs["ask"]["answer"]));
+                    }),
+                    nullptr},
         o);
   }
   // The baseline: the child alone, started and waited for the same way.
@@ -109,7 +103,7 @@ json orchestrator_fanout(int workers) {
     });
   });
   auto worker = std::make_shared<Runtime>(
-      AgentConfig{"worker", tools, allow_all(),
+      AgentConfig{"worker", tools, allow_tools("*"),
                   std::make_shared<InlinePlanner>([](const PlanRequest& r) {
                     if (r.state.planning_rounds == 0) {
                       return Result<PlanDecision>(PlanDecision::run(
@@ -128,7 +122,7 @@ json orchestrator_fanout(int workers) {
     return Result<std::vector<SubTask>>(std::move(tasks));
   }});
   if (!planner) throw std::runtime_error(planner.error().message());
-  Runtime lead(AgentConfig{"lead", lead_tools, allow_all(), *planner, nullptr}, o);
+  Runtime lead(AgentConfig{"lead", lead_tools, allow_tools("*"), *planner, nullptr}, o);
 
   std::atomic<bool> sampling{true};
   std::atomic<std::size_t> peak_threads{threads_now()};

@@ -12,8 +12,9 @@
 #include "harness.hpp"
 
 namespace rein {
+class PolicyEngine;
 class RunStore;
-}
+}  // namespace rein
 
 namespace rein::bench {
 
@@ -55,6 +56,9 @@ struct ChainFigures {
 };
 ChainFigures chain_steps(const std::vector<std::shared_ptr<RunStore>>& stores, int runs,
                          const std::string& prefix);
+
+// A policy allowing every tool whose name matches `glob`, and nothing else.
+PolicyEngine allow_tools(const std::string& glob);
 
 // The schema and arguments of schema_validate_10_props, shared with the side-by-side runs.
 nlohmann::json tool_schema_10_props();

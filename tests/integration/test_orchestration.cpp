@@ -2,11 +2,11 @@
 // hierarchy, over sub-runs.
 #include <catch2/catch.hpp>
 
-#include <dirent.h>
 #include <atomic>
 #include <mutex>
 #include <vector>
 
+#include "../support/process_stats.hpp"
 #include "../support/waiting.hpp"
 #include "runtime_fixture.hpp"
 
@@ -362,18 +362,6 @@ TEST_CASE("hierarchy: orchestrators of orchestrators, within a depth limit", "[p
     CHECK(refused->result->errors.front().find("depth limit of 1") != std::string::npos);
   }
 }
-
-namespace {
-std::size_t threads_now() {
-  std::size_t n = 0;
-  if (DIR* d = opendir("/proc/self/task")) {
-    while (dirent* e = readdir(d))
-      n += e->d_name[0] != '.';
-    closedir(d);
-  }
-  return n;
-}
-}  // namespace
 
 TEST_CASE("orchestrator: a fan-out to 1,000 workers completes on a bounded number of threads",
           "[patterns]") {

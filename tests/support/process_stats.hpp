@@ -1,4 +1,5 @@
-// What a scenario reports of its own process: threads now, and the peak resident set.
+// What a test or a benchmark scenario reads of its own process: threads now, and the peak
+// resident set (Linux: /proc/self).
 #pragma once
 
 #include <dirent.h>
@@ -6,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-namespace rein::bench {
+namespace rein::testing {
 
 inline std::size_t threads_now() {
   std::size_t n = 0;
@@ -27,4 +28,4 @@ inline double peak_rss_mb() {
   return 0;
 }
 
-}  // namespace rein::bench
+}  // namespace rein::testing
