@@ -71,7 +71,7 @@ case "$command" in
     install_missing "${packages[@]}"
     dir="$root/build/release"
     configure "$dir"
-    cmake --build "$dir" -j "$jobs" --target quickstart concurrent qbr sunglasses scale_out
+    cmake --build "$dir" -j "$jobs" --target quickstart concurrent qbr sunglasses market_analysis scale_out
     echo "== examples/quickstart"
     "$dir/examples/quickstart/quickstart"
     echo
@@ -90,6 +90,9 @@ case "$command" in
       echo
       "$sunglasses" "$request" | sed -n '/^Changes/,$p'
     done
+    echo
+    echo "== examples/market_analysis (a lead agent and four workers; report under out/market_analysis/)"
+    "$dir/examples/market_analysis/market_analysis"
     echo
     echo "== examples/scale_out (worker processes sharing runs through PostgreSQL; one is killed)"
     pg_dir="/tmp/rein-pg-examples-$$"  # outside the tree: the server runs as another user
