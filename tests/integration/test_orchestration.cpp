@@ -129,7 +129,7 @@ TEST_CASE("debate and pipeline refuse bad configurations, named", "[patterns]") 
   CHECK(run->status_reason.find("agent 'ghost' has no tool 'agent.ghost'") != std::string::npos);
 }
 
-TEST_CASE("pipeline: each stage's output feeds the next; a failed stage stops it, named",
+TEST_CASE("pipeline: each stage's output feeds the next, and a failed stage stops it, named",
           "[patterns]") {
   Answering extract("extract", [](const AgentState& s) -> Result<json> {
     return json{{"rows", s.input["input"]["rows"]}};
