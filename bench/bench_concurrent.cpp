@@ -246,15 +246,7 @@ json concurrent_runs(int runs, Model model) {
   std::condition_variable all_done;
   int stopped = 0, failed = 0;
   std::string first_failure;  // what went wrong, when something did
-  std::atomic<bool> sampling{true};
-  std::atomic<std::size_t> peak_threads{threads_now()};
-  std::thread sampler([&] {
-    while (sampling) {
-      const std::size_t n = threads_now() - 1;  // not counting the sampler itself
-      if (n > peak_threads) peak_threads = n;
-      std::this_thread::sleep_for(5ms);
-    }
-  });
+  testing::PeakThreads peak_threads;
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < runs; ++i) {
     auto id = runtime.run_async(
@@ -278,13 +270,12 @@ json concurrent_runs(int runs, Model model) {
     all_done.wait(lock, [&] { return stopped == runs; });
   }
   const auto wall = std::chrono::steady_clock::now() - start;
-  sampling = false;
-  sampler.join();
+  const std::size_t threads = peak_threads.stop();
   return {{"wall_ms", std::chrono::duration<double, std::milli>(wall).count()},
           {"ideal_ms", 450},
           {"submit_ms", std::chrono::duration<double, std::milli>(submitted - start).count()},
           {"peak_rss_mb", peak_rss_mb()},
-          {"threads", peak_threads.load()},
+          {"threads", threads},
           {"runs", runs},
           {"failed", failed},
           {"first_failure", first_failure}};

@@ -124,20 +124,11 @@ json orchestrator_fanout(int workers) {
   if (!planner) throw std::runtime_error(planner.error().message());
   Runtime lead(AgentConfig{"lead", lead_tools, allow_tools("*"), *planner, nullptr}, o);
 
-  std::atomic<bool> sampling{true};
-  std::atomic<std::size_t> peak_threads{threads_now()};
-  std::thread sampler([&] {
-    while (sampling) {
-      const std::size_t n = threads_now() - 1;  // not counting the sampler itself
-      if (n > peak_threads) peak_threads = n;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  });
+  testing::PeakThreads peak_threads;
   const auto start = std::chrono::steady_clock::now();
   auto run = lead.run_async(RunRequest{"fan out", {"bench", {}}, nullptr, "fanout"}).get();
   const auto wall = std::chrono::steady_clock::now() - start;
-  sampling = false;
-  sampler.join();
+  const std::size_t threads = peak_threads.stop();
   int failed = 0;
   std::int64_t sum = 0;
   if (!run || run->status != RunStatus::completed) {
@@ -152,7 +143,7 @@ json orchestrator_fanout(int workers) {
   return {{"wall_ms", std::chrono::duration<double, std::milli>(wall).count()},
           {"ideal_ms", 50},
           {"peak_rss_mb", peak_rss_mb()},
-          {"threads", peak_threads.load()},
+          {"threads", threads},
           {"workers", workers},
           {"failed", failed}};
 }

@@ -28,6 +28,7 @@
 // Thread safety: plain values (PolicyEngine is immutable and shared).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -81,8 +82,10 @@ struct CallerRun {
   std::string step_id{};
   std::string agent{};
   Principal principal{};
-  PolicyEngine policy{};     // the caller's own policy
-  Delegation delegation{};   // the caller's own place in the tree
+  PolicyEngine policy{};  // the caller's own policy
+  // The caller's own place in the tree (shared with its state, not copied); nullptr for a
+  // top-level caller.
+  std::shared_ptr<const Delegation> delegation{};
   Budgets left{};            // this call's share of what the caller has left (rule 2 above)
   Label arguments_label{};   // the join of the call's argument labels
   std::string audit_head{};  // hash of the caller's last audit entry before the call

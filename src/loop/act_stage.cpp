@@ -94,7 +94,7 @@ std::shared_ptr<const CallerRun> caller_of(const Turn& t, const Call& c, std::si
   caller->agent = t.core.agent.name;
   caller->principal = s.principal;
   caller->policy = t.core.agent.policy;
-  if (s.delegation) caller->delegation = *s.delegation;
+  caller->delegation = s.delegation;
   const auto elapsed =
       std::chrono::duration_cast<std::chrono::milliseconds>(t.env.now() - t.started);
   caller->left = remaining(t.policy.spec().budgets, s.usage, calls, elapsed);

@@ -93,7 +93,7 @@ void start_child(const std::shared_ptr<Runtime>& child, const AgentToolOptions& 
     return;
   }
   // The caller sits below its ancestors; its child would sit one deeper.
-  const auto caller_depth = caller->delegation.ancestors.size();
+  const auto caller_depth = caller->delegation ? caller->delegation->ancestors.size() : 0;
   if (caller_depth + 1 > static_cast<std::size_t>(std::max(o.max_depth, 0))) {
     call.complete(ToolResult::failure("agent tool '" + tool + "': the delegation depth limit of " +
                                       std::to_string(o.max_depth) + " is reached (run '" +

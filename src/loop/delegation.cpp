@@ -90,7 +90,7 @@ Result<Delegation> Delegation::from_json(const json& j) {
 
 Delegation CallerRun::for_child() const {
   Delegation d;
-  d.ancestors = delegation.ancestors;
+  if (delegation) d.ancestors = delegation->ancestors;
   d.ancestors.push_back({run_id, step_id, agent, principal, policy});
   d.carve = left;
   d.input_label = arguments_label;

@@ -190,8 +190,8 @@ namespace {
 
 // The orchestration a call belongs to: the root run of its caller's tree.
 std::string scope_of(const CallerRun& caller) {
-  return caller.delegation.ancestors.empty() ? caller.run_id
-                                             : caller.delegation.ancestors.front().run_id;
+  const bool child = caller.delegation && !caller.delegation->ancestors.empty();
+  return child ? caller.delegation->ancestors.front().run_id : caller.run_id;
 }
 
 ToolResult no_caller(const char* tool) {

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <dirent.h>
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <fstream>
 #include <string>
+#include <thread>
 
 namespace rein::testing {
 
@@ -27,5 +30,32 @@ inline double peak_rss_mb() {
   }
   return 0;
 }
+
+// The most threads the process had while it lived (not counting its own), sampled every 5 ms.
+class PeakThreads {
+ public:
+  PeakThreads()
+      : peak_(threads_now()), sampler_([this] {
+          while (sampling_) {
+            const std::size_t n = threads_now() - 1;  // not counting the sampler itself
+            if (n > peak_) peak_ = n;
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          }
+        }) {}
+  ~PeakThreads() { stop(); }
+  PeakThreads(const PeakThreads&) = delete;
+  PeakThreads& operator=(const PeakThreads&) = delete;
+  // Stops sampling and returns the peak.
+  std::size_t stop() {
+    sampling_ = false;
+    if (sampler_.joinable()) sampler_.join();
+    return peak_;
+  }
+
+ private:
+  std::atomic<bool> sampling_{true};
+  std::atomic<std::size_t> peak_;
+  std::thread sampler_;
+};
 
 }  // namespace rein::testing
